@@ -1,0 +1,69 @@
+"""Shared fixtures: one throwaway Postgres cluster and one broker per test session.
+
+``DATABASE_URL`` and ``KAFKA_BOOTSTRAP_SERVERS`` point the suite at existing servers instead.
+Tests isolate themselves with a fresh database (``fresh_db``) and fresh topic names
+(``kafka_settings``), never by restarting the shared services.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from workers.services.broker import start_broker
+from workers.services.database import create_database, drop_database
+from workers.services.postgres import start_postgres
+from workers.settings import KafkaSettings
+
+
+@pytest.fixture(scope="session")
+def pg_admin_dsn() -> Iterator[str]:
+    existing = os.environ.get("DATABASE_URL")
+    if existing:
+        yield existing
+        return
+    cluster = start_postgres()
+    try:
+        yield cluster.dsn
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def bootstrap_servers() -> Iterator[str]:
+    existing = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if existing:
+        yield existing
+        return
+    broker = start_broker()
+    try:
+        yield broker.bootstrap_servers
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def fresh_db(pg_admin_dsn: str) -> Iterator[str]:
+    """DSN of a new database with the project's schema; dropped (with its slots) afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    dsn = create_database(pg_admin_dsn, name)
+    try:
+        yield dsn
+    finally:
+        drop_database(pg_admin_dsn, name)
+
+
+@pytest.fixture
+def kafka_settings(bootstrap_servers: str) -> KafkaSettings:
+    """Topic names unique to the test, so tests never see each other's records."""
+    suffix = uuid.uuid4().hex[:8]
+    return KafkaSettings(
+        KAFKA_BOOTSTRAP_SERVERS=bootstrap_servers,
+        PULSE_CHANGES_TOPIC=f"supabase_changes_{suffix}",
+        PULSE_UPDATES_TOPIC=f"dashboard_updates_{suffix}",
+        PULSE_REJECTED_TOPIC=f"supabase_changes_rejected_{suffix}",
+        PULSE_PARTITIONS=4,
+    )

@@ -1,0 +1,1 @@
+"""Realtime Pulse: Supabase row changes to live, per-site dashboard updates."""

@@ -1,0 +1,99 @@
+"""Canonical JSON values for Postgres column values, from pgoutput text or Realtime JSON.
+
+pgoutput sends every value as text; Realtime sends JSON whose spelling of timestamps differs
+(``+00:00`` vs ``+00``, space vs ``T``). Both are brought to one spelling here so that records,
+and the event IDs derived from them, match across sources.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import orjson
+
+# pg_type OIDs of the built-in types pgoutput reports in Relation messages.
+TYPE_NAMES_BY_OID: dict[int, str] = {
+    16: "bool",
+    20: "int8",
+    21: "int2",
+    23: "int4",
+    25: "text",
+    114: "json",
+    700: "float4",
+    701: "float8",
+    1043: "varchar",
+    1082: "date",
+    1114: "timestamp",
+    1184: "timestamptz",
+    1700: "numeric",
+    2950: "uuid",
+    3802: "jsonb",
+}
+
+INT_TYPES = frozenset({"int2", "int4", "int8", "smallint", "integer", "bigint"})
+FLOAT_TYPES = frozenset({"float4", "float8", "real", "double precision"})
+TIMESTAMP_TYPES = frozenset({"timestamptz", "timestamp"})
+JSON_TYPES = frozenset({"json", "jsonb"})
+
+
+def canonical_timestamp(value: str | datetime) -> str:
+    """UTC, microseconds, ``Z``: ``2025-11-03T09:32:55.123000Z``. Naive times are taken as UTC."""
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        text = value.strip().replace(" ", "T", 1)
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_timestamp(value: str | datetime) -> datetime:
+    return datetime.strptime(canonical_timestamp(value), "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=UTC
+    )
+
+
+def timestamp_ms(value: str | datetime) -> int:
+    """Milliseconds since the epoch, truncated, in UTC."""
+    moment = parse_timestamp(value)
+    return int(moment.timestamp() * 1_000_000) // 1000
+
+
+def canonical_value(type_name: str, value: Any) -> Any:
+    """One column value in its canonical JSON form; text or already-decoded JSON both accepted."""
+    if value is None:
+        return None
+    if type_name == "bool":
+        if isinstance(value, bool):
+            return value
+        return str(value).lower() in ("t", "true")
+    if type_name in INT_TYPES:
+        return int(value)
+    if type_name in FLOAT_TYPES:
+        return float(value)
+    if type_name == "numeric":
+        try:
+            return str(Decimal(str(value)).normalize())
+        except InvalidOperation:
+            return str(value)
+    if type_name in TIMESTAMP_TYPES:
+        try:
+            return canonical_timestamp(value)
+        except ValueError:
+            return str(value)
+    if type_name == "date":
+        return date.fromisoformat(str(value)).isoformat()
+    if type_name in JSON_TYPES:
+        return orjson.loads(value) if isinstance(value, str | bytes) else value
+    if type_name == "uuid":
+        return str(value).lower()
+    return value if isinstance(value, str) else str(value)
+
+
+def canonical_row(row: dict[str, Any], types: dict[str, str]) -> dict[str, Any]:
+    return {name: canonical_value(types.get(name, "text"), value) for name, value in row.items()}

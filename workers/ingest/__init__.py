@@ -1,0 +1,1 @@
+"""Ingest worker: Postgres row changes into the Kafka topic ``supabase_changes``."""

@@ -1,0 +1,1 @@
+"""KPI definitions: what each per-site, per-UTC-day figure means, computed from Postgres."""

@@ -1,0 +1,1 @@
+"""Throwaway PostgreSQL and Kafka-compatible broker for tests, the demo and benchmarks."""

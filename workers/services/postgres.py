@@ -1,0 +1,130 @@
+"""A throwaway PostgreSQL cluster: initdb into a temp dir, logical WAL, a free loopback port.
+
+PostgreSQL refuses to run as root, so when this process is root the cluster is created and run
+as the ``postgres`` system user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from workers.services.ports import free_port, wait_for_port
+
+SERVER_SETTINGS = {
+    "wal_level": "logical",
+    "max_replication_slots": "20",
+    "max_wal_senders": "20",
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "listen_addresses": "'127.0.0.1'",
+    "max_connections": "200",
+    "shared_buffers": "256MB",
+    "unix_socket_directories": "''",
+}
+
+
+class PostgresNotFound(RuntimeError):
+    pass
+
+
+def find_pg_bindir() -> Path:
+    """Locate the server binaries: $PG_BINDIR, then Debian's layout, then PATH."""
+    explicit = os.environ.get("PG_BINDIR")
+    candidates = [Path(explicit)] if explicit else []
+    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    on_path = shutil.which("initdb")
+    if on_path:
+        candidates.append(Path(on_path).resolve().parent)
+    for candidate in candidates:
+        if (candidate / "initdb").exists() and (candidate / "pg_ctl").exists():
+            return candidate
+    raise PostgresNotFound(
+        "PostgreSQL server binaries (initdb, pg_ctl) not found. Install them "
+        "(Debian: apt-get install postgresql) or set PG_BINDIR, or point DATABASE_URL at a server."
+    )
+
+
+@dataclass
+class PostgresCluster:
+    """A running throwaway cluster; ``dsn`` connects as the superuser ``postgres``."""
+
+    datadir: Path
+    port: int
+    bindir: Path
+    run_as: str | None
+
+    @property
+    def dsn(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _cmd(self, *args: str) -> list[str]:
+        if self.run_as is None:
+            return list(args)
+        return ["runuser", "-u", self.run_as, "--", *args]
+
+    def stop(self) -> None:
+        if (self.datadir / "postmaster.pid").exists():
+            subprocess.run(
+                self._cmd(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "stop"),
+                check=False,
+                capture_output=True,
+            )
+        shutil.rmtree(self.datadir.parent, ignore_errors=True)
+
+
+def start_postgres(log: bool = False) -> PostgresCluster:
+    bindir = find_pg_bindir()
+    run_as = "postgres" if os.geteuid() == 0 else None
+    base = Path(tempfile.mkdtemp(prefix="pulse-pg-"))
+    datadir = base / "data"
+    if run_as is not None:
+        uid = pwd.getpwnam(run_as).pw_uid
+        os.chown(base, uid, -1)
+    cluster = PostgresCluster(datadir=datadir, port=free_port(), bindir=bindir, run_as=run_as)
+    try:
+        subprocess.run(
+            cluster._cmd(
+                str(bindir / "initdb"), "-D", str(datadir), "-U", "postgres",
+                "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C",
+            ),
+            check=True,
+            capture_output=True,
+        )
+        with (datadir / "postgresql.conf").open("a") as conf:
+            for key, value in {**SERVER_SETTINGS, "port": str(cluster.port)}.items():
+                conf.write(f"{key} = {value}\n")
+        logfile = base / "server.log"
+        subprocess.run(
+            cluster._cmd(
+                str(bindir / "pg_ctl"), "-D", str(datadir), "-l", str(logfile), "-w", "-t", "60", "start",
+            ),
+            check=True,
+            capture_output=True,
+        )
+        wait_for_port(cluster.port, 30, "PostgreSQL")
+    except subprocess.CalledProcessError as exc:
+        cluster.stop()
+        detail = (exc.stderr or b"").decode(errors="replace").strip()
+        raise RuntimeError(f"starting the throwaway PostgreSQL failed: {detail}") from exc
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
+
+
+@contextlib.contextmanager
+def throwaway_postgres() -> Iterator[PostgresCluster]:
+    cluster = start_postgres()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -1,0 +1,55 @@
+"""Settings shared by every command, read from the environment (see the README's table).
+
+A wrong value fails at start with pydantic's message, which names the variable.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KafkaSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    bootstrap_servers: str | None = Field(
+        default=None,
+        validation_alias="KAFKA_BOOTSTRAP_SERVERS",
+        description="Kafka brokers; unset means start the bundled throwaway broker where allowed.",
+    )
+    changes_topic: str = Field(default="supabase_changes", validation_alias="PULSE_CHANGES_TOPIC")
+    updates_topic: str = Field(default="dashboard_updates", validation_alias="PULSE_UPDATES_TOPIC")
+    rejected_topic: str = Field(
+        default="supabase_changes_rejected", validation_alias="PULSE_REJECTED_TOPIC"
+    )
+    partitions: int = Field(default=8, ge=1, le=1024, validation_alias="PULSE_PARTITIONS")
+    replication_factor: int = Field(default=1, ge=1, validation_alias="PULSE_REPLICATION_FACTOR")
+
+
+class DatabaseSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias="DATABASE_URL",
+        description="Postgres DSN (direct connection, not the pooler, for the WAL source).",
+    )
+
+
+class LogSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto", validation_alias="PULSE_LOG_FORMAT"
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", validation_alias="PULSE_LOG_LEVEL"
+    )
+
+
+def require(value: str | None, variable: str, purpose: str) -> str:
+    if not value:
+        raise SystemExit(f"error: {variable} is not set; it is needed {purpose}")
+    return value
