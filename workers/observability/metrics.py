@@ -1,0 +1,42 @@
+"""Every Prometheus metric the workers export, in one place so names stay consistent."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+RECORDS_IN = Counter(
+    "pulse_records_in_total",
+    "Row changes consumed or read, by component and table.",
+    ["component", "table"],
+)
+RECORDS_OUT = Counter(
+    "pulse_records_out_total",
+    "Records published, by component, topic kind and update type.",
+    ["component", "topic", "type"],
+)
+DEDUP_HITS = Counter("pulse_dedup_hits_total", "Changes dropped as re-deliveries of a seen event ID.")
+REJECTS = Counter(
+    "pulse_rejects_total", "Records sent to quarantine, by stage and reason.", ["stage", "reason"]
+)
+COMMIT_TO_PUBLISH = Histogram(
+    "pulse_commit_to_publish_seconds",
+    "From the Postgres commit to the record's publication, by component.",
+    ["component"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+CONSUMER_LAG = Gauge(
+    "pulse_consumer_lag_records",
+    "Records between the worker's position and the partition's end offset.",
+    ["topic", "partition"],
+)
+SLOT_LAG_BYTES = Gauge(
+    "pulse_replication_slot_lag_bytes",
+    "WAL bytes between the server's current position and the slot's confirmed flush LSN.",
+    ["slot"],
+)
+REALTIME_STATE = Gauge(
+    "pulse_realtime_connection_state",
+    "1 for the Realtime channel's current state, 0 for the others.",
+    ["state"],
+)
+SOURCE_LIVE = Gauge("pulse_source_live", "1 while the ingest source is live, else 0.", ["source"])
