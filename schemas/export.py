@@ -22,7 +22,9 @@ def rendered_schemas() -> dict[str, str]:
         "rejected_record.json": RejectedRecord.model_json_schema(by_alias=True),
         "dashboard_update.json": dashboard_update_adapter.json_schema(by_alias=True),
     }
-    return {name: json.dumps(body, indent=2, sort_keys=True) + "\n" for name, body in schemas.items()}
+    return {
+        name: json.dumps(body, indent=2, sort_keys=True) + "\n" for name, body in schemas.items()
+    }
 
 
 def main() -> None:

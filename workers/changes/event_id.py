@@ -28,7 +28,9 @@ def row_key(op: str, record: dict[str, Any] | None, old_record: dict[str, Any] |
     return str(row[PRIMARY_KEY])
 
 
-def content_digest(op: str, record: dict[str, Any] | None, old_record: dict[str, Any] | None) -> str:
+def content_digest(
+    op: str, record: dict[str, Any] | None, old_record: dict[str, Any] | None
+) -> str:
     old_key = None if old_record is None else old_record.get(PRIMARY_KEY)
     body = orjson.dumps(
         [op, record if op != "DELETE" else None, old_key], option=orjson.OPT_SORT_KEYS

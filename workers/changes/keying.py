@@ -18,7 +18,9 @@ class Rejection:
     payload: dict[str, Any]
 
 
-def site_of(table: str, op: str, record: dict[str, Any] | None, old: dict[str, Any] | None) -> str | None:
+def site_of(
+    table: str, op: str, record: dict[str, Any] | None, old: dict[str, Any] | None
+) -> str | None:
     """The site a row belongs to: its own id for ``sites``, else its ``site_id`` column."""
     row = old if op == "DELETE" else record
     if not row:
@@ -55,8 +57,8 @@ def build_change(
             table,
             {"op": op, "record": record, "old_record": old_record},
         )
-    return ChangeRecord(
-        op=op,  # type: ignore[arg-type]
+    return ChangeRecord(  # type: ignore[call-arg]
+        op=op,
         schema=schema,
         table=table,
         record=record if op != "DELETE" else None,

@@ -203,7 +203,9 @@ def decode(data: bytes) -> Message:
             marker = reader.byte()
         if marker != "N":
             raise DecodeError("UPDATE without a new tuple")
-        return RowChange("UPDATE", relid, new=reader.tuple_data(), old=old, old_is_key_only=key_only)
+        return RowChange(
+            "UPDATE", relid, new=reader.tuple_data(), old=old, old_is_key_only=key_only
+        )
     if kind == "D":
         relid = reader.u32()
         marker = reader.byte()

@@ -69,11 +69,15 @@ class ChangePublisher:
             key = site_id.encode()
             for start in range(0, len(site_changes), step):
                 value = encode_batch(site_id, site_changes[start : start + step])
-                futures.append(await self.producer.send(self.settings.changes_topic, value, key=key))
+                futures.append(
+                    await self.producer.send(self.settings.changes_topic, value, key=key)
+                )
         for record in self._rejected:
             key = (record.site_id or record.table or "unknown").encode()
             futures.append(
-                await self.producer.send(self.settings.rejected_topic, encode_rejected(record), key=key)
+                await self.producer.send(
+                    self.settings.rejected_topic, encode_rejected(record), key=key
+                )
             )
         self._by_site = {}
         self._rejected = []

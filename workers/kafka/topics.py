@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
@@ -12,7 +14,9 @@ class BrokerUnreachable(RuntimeError):
     pass
 
 
-async def ensure_topics(bootstrap: str, names: list[str], partitions: int, replication: int = 1) -> None:
+async def ensure_topics(
+    bootstrap: str, names: list[str], partitions: int, replication: int = 1
+) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
     try:
         await admin.start()
@@ -23,12 +27,13 @@ async def ensure_topics(bootstrap: str, names: list[str], partitions: int, repli
         missing = [name for name in names if name not in existing]
         if not missing:
             return
-        try:
+        with contextlib.suppress(TopicAlreadyExistsError):
             await admin.create_topics(
-                [NewTopic(name, num_partitions=partitions, replication_factor=replication) for name in missing]
+                [
+                    NewTopic(name, num_partitions=partitions, replication_factor=replication)
+                    for name in missing
+                ]
             )
-        except TopicAlreadyExistsError:
-            pass
     finally:
         await admin.close()
 

@@ -64,10 +64,14 @@ def start_broker() -> Broker:
     url = f"tcp://127.0.0.1:{port}"
     process = subprocess.Popen(
         [
-            broker_binary(), "broker",
-            "--listener-url", url,
-            "--advertised-listener-url", url,
-            "--storage-engine", "memory://tansu/",
+            broker_binary(),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
         ],
         stdout=fd,
         stderr=subprocess.STDOUT,

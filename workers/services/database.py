@@ -17,19 +17,19 @@ def schema_files() -> list[tuple[str, str]]:
 def apply_schema(dsn: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         for _name, sql in schema_files():
-            conn.execute(sql)  # type: ignore[call-overload]
+            conn.execute(sql)
 
 
 def with_database(dsn: str, dbname: str) -> str:
     params = conninfo_to_dict(dsn)
     params["dbname"] = dbname
-    return make_conninfo(**params)  # type: ignore[arg-type]
+    return make_conninfo("", **params)
 
 
 def create_database(admin_dsn: str, dbname: str, *, with_schema: bool = True) -> str:
     """A new empty database on the server of ``admin_dsn``; returns its DSN."""
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{dbname}"')  # type: ignore[call-overload]
+        conn.execute(f'CREATE DATABASE "{dbname}"')
     dsn = with_database(admin_dsn, dbname)
     if with_schema:
         apply_schema(dsn)
@@ -38,9 +38,9 @@ def create_database(admin_dsn: str, dbname: str, *, with_schema: bool = True) ->
 
 def drop_database(admin_dsn: str, dbname: str) -> None:
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(  # type: ignore[call-overload]
+        conn.execute(
             "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
             "WHERE database = %s AND NOT active",
             (dbname,),
         )
-        conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')  # type: ignore[call-overload]
+        conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')

@@ -74,7 +74,9 @@ class PostgresCluster:
     def stop(self) -> None:
         if (self.datadir / "postmaster.pid").exists():
             subprocess.run(
-                self._cmd(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "stop"),
+                self._cmd(
+                    str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "stop"
+                ),
                 check=False,
                 capture_output=True,
             )
@@ -93,8 +95,16 @@ def start_postgres(log: bool = False) -> PostgresCluster:
     try:
         subprocess.run(
             cluster._cmd(
-                str(bindir / "initdb"), "-D", str(datadir), "-U", "postgres",
-                "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C",
+                str(bindir / "initdb"),
+                "-D",
+                str(datadir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C",
             ),
             check=True,
             capture_output=True,
@@ -105,7 +115,15 @@ def start_postgres(log: bool = False) -> PostgresCluster:
         logfile = base / "server.log"
         subprocess.run(
             cluster._cmd(
-                str(bindir / "pg_ctl"), "-D", str(datadir), "-l", str(logfile), "-w", "-t", "60", "start",
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(datadir),
+                "-l",
+                str(logfile),
+                "-w",
+                "-t",
+                "60",
+                "start",
             ),
             check=True,
             capture_output=True,

@@ -1,0 +1,298 @@
+"""``pulse ingest --source wal``: the replication slot into ``supabase_changes``, none lost.
+
+The slot's confirmed LSN only ever moves to the end of a transaction (or a heartbeat) whose
+records Kafka has acknowledged, so a crash at any point replays from there: at-least-once, and
+the event IDs let the stream worker drop what was sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import psycopg
+import structlog
+
+from schemas.changes import ChangeRecord, RejectedRecord
+from workers.changes.keying import Rejection
+from workers.ingest.pgoutput import DecodeError, decode
+from workers.ingest.publisher import ChangePublisher, Delivery, make_producer
+from workers.ingest.replication import (
+    ReplicationSetupError,
+    ReplicationStream,
+    drop_slot,
+    emit_heartbeat,
+    ensure_publication,
+    mark_snapshot_done,
+    slot_lag_bytes,
+    slot_state,
+)
+from workers.ingest.snapshot import snapshot_changes
+from workers.ingest.transactions import CommitMark, HeartbeatMark, TransactionAssembler
+from workers.ingest.wal_options import WalIngestOptions
+from workers.kafka.topics import ensure_project_topics
+from workers.observability.metrics import (
+    COMMIT_TO_PUBLISH,
+    RECORDS_IN,
+    RECORDS_OUT,
+    REJECTS,
+    SLOT_LAG_BYTES,
+    SOURCE_LIVE,
+)
+from workers.settings import KafkaSettings, require
+
+log = structlog.get_logger("pulse.ingest.wal")
+
+HEARTBEAT_PREFIX = "realtime_pulse.heartbeat"
+KEEPALIVE_INTERVAL_S = 5.0
+
+
+@dataclass
+class IngestProgress:
+    """Counts of records Kafka acknowledged, and the slot position confirmed after them."""
+
+    snapshot_rows: int = 0
+    changes_acked: int = 0
+    rejected_acked: int = 0
+    confirmed_lsn: int = 0
+    streaming: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def as_rejected(rejection: Rejection) -> RejectedRecord:
+    return RejectedRecord(
+        reason=rejection.reason,
+        detail=rejection.detail,
+        stage="ingest",
+        table=rejection.table,
+        payload=rejection.payload,
+    )
+
+
+def _buffer(publisher: ChangePublisher, item: ChangeRecord | Rejection) -> None:
+    if isinstance(item, Rejection):
+        REJECTS.labels("ingest", item.reason).inc()
+        publisher.reject(as_rejected(item))
+    else:
+        RECORDS_IN.labels("ingest", item.table).inc()
+        publisher.add(item)
+
+
+class _Acks:
+    """Deliveries in send order, each with the slot position that becomes safe once it is acked."""
+
+    def __init__(self, stream: ReplicationStream, progress: IngestProgress) -> None:
+        self._stream = stream
+        self._progress = progress
+        self._pending: deque[tuple[int, Delivery, float]] = deque()
+        self.queued_lsn = 0
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def push(self, lsn: int, delivery: Delivery, oldest_commit: float) -> None:
+        self._pending.append((lsn, delivery, oldest_commit))
+        self.queued_lsn = max(self.queued_lsn, lsn)
+
+    async def settle(self, wait_all: bool = False, wait_one: bool = False) -> None:
+        while self._pending and (wait_all or wait_one or self._pending[0][1].done()):
+            lsn, delivery, commit_s = self._pending.popleft()
+            await delivery.wait()
+            wait_one = False
+            if delivery.changes:
+                RECORDS_OUT.labels("ingest", "changes", "change_batch").inc(delivery.changes)
+                COMMIT_TO_PUBLISH.labels("ingest").observe(max(0.0, time.time() - commit_s))
+            if delivery.rejected:
+                RECORDS_OUT.labels("ingest", "rejected", "rejected").inc(delivery.rejected)
+            self._progress.changes_acked += delivery.changes
+            self._progress.rejected_acked += delivery.rejected
+            if lsn > self._progress.confirmed_lsn:
+                self._stream.confirm(lsn)
+                self._progress.confirmed_lsn = lsn
+
+
+async def _run_snapshot(
+    dsn: str, snapshot_name: str, publisher: ChangePublisher, options: WalIngestOptions
+) -> int:
+    rows = 0
+    deliveries: list[Delivery] = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for item in snapshot_changes(conn, snapshot_name):
+            _buffer(publisher, item)
+            rows += 1
+            if publisher.buffered >= options.max_buffered:
+                deliveries.append(await publisher.publish())
+                if len(deliveries) >= options.max_in_flight:
+                    await deliveries.pop(0).wait()
+            if rows % 50_000 == 0:
+                log.info("snapshot progress", rows=rows)
+    deliveries.append(await publisher.publish())
+    for delivery in deliveries:
+        await delivery.wait()
+    return rows
+
+
+def _prepare_slot(
+    dsn: str, stream: ReplicationStream, options: WalIngestOptions
+) -> tuple[psycopg.Connection[tuple[object, ...]], str | None]:
+    """Publication and slot in place; returns the admin connection and any snapshot to read."""
+    admin = psycopg.connect(dsn, autocommit=True)
+    ensure_publication(admin, options.publication)
+    state = slot_state(admin, options.slot_name)
+    if state.active:
+        admin.close()
+        raise ReplicationSetupError(
+            f"replication slot {options.slot_name!r} is in use by another process; "
+            "only one ingest worker may read a slot"
+        )
+    if state.exists and not state.snapshot_done and options.snapshot:
+        log.warning(
+            "previous initial snapshot did not finish; recreating the slot", slot=options.slot_name
+        )
+        drop_slot(admin, options.slot_name)
+    elif state.exists:
+        return admin, None
+    _point, snapshot_name = stream.create_slot_with_snapshot(options.slot_name)
+    log.info("replication slot created", slot=options.slot_name)
+    if not options.snapshot:
+        mark_snapshot_done(admin, options.slot_name, 0)
+        return admin, None
+    return admin, snapshot_name
+
+
+async def run_wal_ingest(
+    dsn: str,
+    kafka: KafkaSettings,
+    options: WalIngestOptions,
+    stop: asyncio.Event,
+    progress: IngestProgress | None = None,
+) -> IngestProgress:
+    progress = progress or IngestProgress()
+    bootstrap = require(kafka.bootstrap_servers, "KAFKA_BOOTSTRAP_SERVERS", "to publish changes")
+    await ensure_project_topics(bootstrap, kafka)
+    producer = make_producer(bootstrap)
+    await producer.start()
+    stream = ReplicationStream(dsn)
+    admin: psycopg.Connection[tuple[object, ...]] | None = None
+    try:
+        publisher = ChangePublisher(producer, kafka)
+        admin, snapshot_name = await asyncio.to_thread(_prepare_slot, dsn, stream, options)
+        assert admin is not None
+        if snapshot_name is not None:
+            log.info("initial snapshot started", slot=options.slot_name)
+            progress.snapshot_rows = await _run_snapshot(dsn, snapshot_name, publisher, options)
+            mark_snapshot_done(admin, options.slot_name, progress.snapshot_rows)
+            log.info("initial snapshot done", rows=progress.snapshot_rows)
+        stream.start(options.slot_name, options.publication)
+        SOURCE_LIVE.labels("wal").set(1)
+        progress.streaming.set()
+        log.info("streaming", slot=options.slot_name, publication=options.publication)
+        await _stream(stream, admin, publisher, options, stop, progress)
+    finally:
+        SOURCE_LIVE.labels("wal").set(0)
+        stream.close()
+        if admin is not None:
+            admin.close()
+        await producer.stop()
+    log.info("ingest stopped", acked=progress.changes_acked, rejected=progress.rejected_acked)
+    return progress
+
+
+async def _stream(
+    stream: ReplicationStream,
+    admin: psycopg.Connection[tuple[object, ...]],
+    publisher: ChangePublisher,
+    options: WalIngestOptions,
+    stop: asyncio.Event,
+    progress: IngestProgress,
+) -> None:
+    loop = asyncio.get_running_loop()
+    readable = asyncio.Event()
+    loop.add_reader(stream.fileno(), readable.set)
+    assembler = TransactionAssembler(heartbeat_prefix=HEARTBEAT_PREFIX)
+    acks = _Acks(stream, progress)
+    position = 0
+    oldest_commit = time.time()
+    flush_s = options.flush_interval_ms / 1000
+    last_publish = time.monotonic()
+    next_heartbeat = time.monotonic() + options.heartbeat_interval_s
+    next_keepalive = time.monotonic() + KEEPALIVE_INTERVAL_S
+    try:
+        while not stop.is_set():
+            read = 0
+            while read < options.max_buffered:
+                message = stream.read()
+                if message is None:
+                    break
+                read += 1
+                try:
+                    decoded = decode(message.payload)
+                except DecodeError as exc:
+                    REJECTS.labels("ingest", "undecodable").inc()
+                    publisher.reject(
+                        RejectedRecord(
+                            reason="undecodable",
+                            detail=str(exc),
+                            stage="ingest",
+                            payload={
+                                "lsn": message.data_start,
+                                "hex": bytes(message.payload[:4096]).hex(),
+                            },
+                        )
+                    )
+                    continue
+                for item in assembler.feed(decoded, message.data_start):
+                    if isinstance(item, CommitMark):
+                        position = max(position, item.end_lsn)
+                    elif isinstance(item, HeartbeatMark):
+                        position = max(position, item.lsn)
+                    else:
+                        if not publisher.buffered:
+                            oldest_commit = time.time()
+                        _buffer(publisher, item)
+            now = time.monotonic()
+            if publisher.buffered and (
+                publisher.buffered >= options.max_buffered or now - last_publish >= flush_s
+            ):
+                acks.push(position, await publisher.publish(), oldest_commit)
+                last_publish = now
+            elif not publisher.buffered and position > acks.queued_lsn:
+                acks.push(position, Delivery([], 0, 0), time.time())
+            await acks.settle(wait_one=len(acks) > options.max_in_flight)
+            if now >= next_heartbeat:
+                next_heartbeat = now + options.heartbeat_interval_s
+                await asyncio.to_thread(_heartbeat, admin, options.slot_name)
+            if now >= next_keepalive:
+                next_keepalive = now + KEEPALIVE_INTERVAL_S
+                stream.keepalive()
+            if read == 0:
+                readable.clear()
+                timeout = flush_s if publisher.buffered or len(acks) else KEEPALIVE_INTERVAL_S
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(_first(readable, stop), timeout)
+        log.info("draining", buffered=publisher.buffered, in_flight=len(acks))
+        if publisher.buffered:
+            acks.push(position, await publisher.publish(), oldest_commit)
+        elif position > acks.queued_lsn:
+            acks.push(position, Delivery([], 0, 0), time.time())
+        await acks.settle(wait_all=True)
+    finally:
+        loop.remove_reader(stream.fileno())
+
+
+async def _first(readable: asyncio.Event, stop: asyncio.Event) -> None:
+    waiters = [asyncio.ensure_future(readable.wait()), asyncio.ensure_future(stop.wait())]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+def _heartbeat(admin: psycopg.Connection[tuple[object, ...]], slot: str) -> None:
+    emit_heartbeat(admin, HEARTBEAT_PREFIX)
+    lag = slot_lag_bytes(admin, slot)
+    if lag is not None:
+        SLOT_LAG_BYTES.labels(slot).set(lag)
