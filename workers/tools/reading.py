@@ -1,0 +1,285 @@
+"""Reading chosen partitions of one topic between two positions, outside any consumer group.
+
+Shared by ``pulse tail``, ``pulse replay``, ``pulse audit`` and the subscriber API. Nothing is
+committed: these readers never disturb the stream workers' group.
+
+End offsets cannot be trusted on the bundled broker: it reports the base offset of the last
+record batch + 1 as the high watermark, not the offset after the batch's last record (see
+/work/shared/reference/baseline.md). ``TopicReader.bounds`` therefore reads the last batch itself
+to learn where a partition really ends, and a bounded read stops at that real end.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaConnectionError, KafkaError, OffsetOutOfRangeError
+
+from workers.kafka.partitioner import partition_for
+from workers.tools.errors import (
+    BrokerUnreachable,
+    OffsetOutOfRange,
+    ReadStalled,
+    ToolError,
+    TopicMissing,
+)
+from workers.tools.offsets import (
+    AtOffset,
+    AtTime,
+    Beginning,
+    End,
+    PartitionWindow,
+    Position,
+    Verdict,
+)
+
+# A poll that brings nothing for this long means no more batches are in flight.
+QUIET_SECONDS = 0.3
+# How long a bounded read may go without any record before it is declared stuck: the records it
+# waits for are known to exist, so a long silence means the broker is not delivering them.
+STALL_SECONDS = 30.0
+REQUEST_TIMEOUT_MS = 15_000
+
+
+@dataclass(frozen=True)
+class ReadRecord:
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True)
+class PartitionBounds:
+    """``beginning``: the first offset present; ``end``: one past the last (found by reading)."""
+
+    partition: int
+    beginning: int
+    end: int
+
+    def describe(self) -> str:
+        if self.end <= self.beginning:
+            return f"partition {self.partition} is empty (next offset {self.end})"
+        return f"partition {self.partition} holds offsets {self.beginning}..{self.end - 1}"
+
+
+class TopicReader:
+    """An unassigned consumer for one topic; use as ``async with TopicReader(...) as reader``."""
+
+    def __init__(self, bootstrap: str, topic: str, *, quiet_seconds: float = QUIET_SECONDS) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.quiet_ms = int(quiet_seconds * 1000)
+        # auto_offset_reset="none": a position the broker refuses must surface as an error,
+        # never as a silent jump to the start or the end.
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="none",
+            request_timeout_ms=REQUEST_TIMEOUT_MS,
+        )
+
+    async def __aenter__(self) -> TopicReader:
+        try:
+            await self._consumer.start()
+        except KafkaConnectionError as exc:
+            await self._consumer.stop()
+            raise BrokerUnreachable(
+                f"cannot reach Kafka at {self.bootstrap} (check KAFKA_BOOTSTRAP_SERVERS): {exc}"
+            ) from exc
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._consumer.stop()
+
+    async def partition_count(self) -> int:
+        try:
+            topics = await self._consumer.topics()
+        except KafkaError as exc:
+            raise BrokerUnreachable(f"cannot list topics on {self.bootstrap}: {exc}") from exc
+        partitions = None
+        if self.topic in topics:
+            partitions = self._consumer.partitions_for_topic(self.topic)
+        if not partitions:
+            known = ", ".join(sorted(t for t in topics if not t.startswith("__"))) or "none"
+            raise TopicMissing(
+                f"topic {self.topic!r} does not exist on {self.bootstrap} (topics there: {known})"
+            )
+        return len(partitions)
+
+    async def partition_of(self, key: str) -> int:
+        """The partition the producers' default partitioner puts ``key`` in."""
+        return partition_for(key.encode(), await self.partition_count())
+
+    def _tp(self, partition: int) -> TopicPartition:
+        return TopicPartition(self.topic, partition)
+
+    async def bounds(self, partitions: Sequence[int]) -> dict[int, PartitionBounds]:
+        """The real first and past-the-end offsets of each partition.
+
+        The reported end offset is only a lower bound here (see the module docstring), but it
+        does say the last batch starts at ``reported_end - 1``. Reading from there until that
+        record has arrived and then a poll stays empty for ``quiet_seconds`` gives the real end:
+        a fetch always returns whole batches, and the quiet poll covers batches written
+        meanwhile.
+        """
+        tps = [self._tp(p) for p in partitions]
+        begins = await self._consumer.beginning_offsets(tps)
+        ends = await self._consumer.end_offsets(tps)
+        last = {tp: ends[tp] - 1 for tp in tps}
+        waiting = {tp for tp in tps if ends[tp] > begins[tp]}
+        self._consumer.assign(tps)
+        for tp in tps:
+            self._consumer.seek(tp, max(begins[tp], ends[tp] - 1))
+        deadline = time.monotonic() + STALL_SECONDS
+        while True:
+            batch = await self._poll(tps, self.quiet_ms)
+            for tp, records in batch.items():
+                if records:
+                    last[tp] = max(last[tp], records[-1].offset)
+                    waiting.discard(tp)
+            if not batch and not waiting:
+                break
+            if time.monotonic() > deadline:
+                if waiting:
+                    names = ", ".join(str(tp.partition) for tp in sorted(waiting))
+                    raise ReadStalled(
+                        f"{self.topic}: the broker did not deliver the last batch of partition(s) "
+                        f"{names} within {STALL_SECONDS:.0f} s"
+                    )
+                break
+        return {
+            tp.partition: PartitionBounds(tp.partition, begins[tp], max(begins[tp], last[tp] + 1))
+            for tp in tps
+        }
+
+    async def start_offset_for_time(self, partition: int, at_ms: int, beginning: int) -> int:
+        """A safe place to start scanning for the first record stamped at or after ``at_ms``.
+
+        The bundled broker answers ListOffsets by timestamp with offset 0 and timestamp -1 for
+        any time after the first record, so an answer is used only when it is self-consistent
+        (its record is stamped at or after the time asked); otherwise the scan starts at the
+        beginning and ``PartitionWindow`` skips the earlier records by their timestamps.
+        """
+        tp = self._tp(partition)
+        try:
+            found = (await self._consumer.offsets_for_times({tp: at_ms}))[tp]
+        except KafkaError:
+            return beginning
+        if found is not None and found.timestamp >= at_ms:
+            return max(beginning, int(found.offset))
+        return beginning
+
+    async def window(
+        self,
+        bounds: PartitionBounds,
+        start: Position,
+        to: Position | None = None,
+        *,
+        follow: bool = False,
+    ) -> PartitionWindow:
+        """The window of one partition for ``--from start --to to``, checked against bounds."""
+        partition = bounds.partition
+        from_ms: int | None = None
+        match start:
+            case Beginning():
+                first = bounds.beginning
+            case End():
+                first = bounds.end
+            case AtOffset(offset):
+                if not bounds.beginning <= offset <= bounds.end:
+                    raise OffsetOutOfRange(
+                        f"offset {offset} is out of range on {self.topic}: {bounds.describe()}"
+                    )
+                first = offset
+            case AtTime() as at:
+                first = await self.start_offset_for_time(partition, at.ms, bounds.beginning)
+                from_ms = at.ms
+        to_offset: int | None = None
+        to_ms: int | None = None
+        match to:
+            case None | End():
+                pass
+            case AtOffset(offset):
+                if offset >= bounds.end or offset < bounds.beginning:
+                    raise OffsetOutOfRange(
+                        f"--to offset {offset} is out of range on {self.topic}: {bounds.describe()}"
+                    )
+                if offset < first:
+                    raise ToolError(f"--to offset {offset} comes before --from {start}")
+                to_offset = offset
+            case AtTime() as at:
+                to_ms = at.ms
+            case Beginning():
+                raise ToolError("--to beginning selects nothing; use offset:N, time:ISO or end")
+        return PartitionWindow(
+            start=first,
+            end=None if follow else bounds.end,
+            from_ms=from_ms,
+            to_offset=to_offset,
+            to_ms=to_ms,
+        )
+
+    async def read(
+        self, windows: dict[int, PartitionWindow], key: bytes | None = None
+    ) -> AsyncIterator[ReadRecord]:
+        """Records inside the windows (only those keyed ``key`` if given), partition by partition
+        in offset order; ends when every window is done, never if one follows."""
+        active = {self._tp(p): w for p, w in windows.items() if not w.done}
+        self._consumer.assign(list(active))
+        for tp, w in active.items():
+            self._consumer.seek(tp, w.start)
+        bounded = all(w.end is not None for w in active.values())
+        idle_since = time.monotonic()
+        while active:
+            batch = await self._poll(list(active), 500)
+            if batch:
+                idle_since = time.monotonic()
+            elif bounded and time.monotonic() - idle_since > STALL_SECONDS:
+                raise ReadStalled(
+                    f"{self.topic}: no records for {STALL_SECONDS:.0f} s although the partitions "
+                    "hold more; is the broker healthy?"
+                )
+            for tp, records in batch.items():
+                current = active.get(tp)
+                if current is None:
+                    continue
+                for r in records:
+                    verdict = current.accept(r.offset, r.timestamp)
+                    if verdict is Verdict.KEEP and (key is None or r.key == key):
+                        yield ReadRecord(
+                            tp.topic, tp.partition, r.offset, r.timestamp, r.key, r.value
+                        )
+                    if current.done:
+                        break
+                if current.done:
+                    del active[tp]
+                    self._consumer.pause(tp)
+
+    async def _poll(
+        self, tps: Sequence[TopicPartition], timeout_ms: int
+    ) -> dict[TopicPartition, list[Any]]:
+        try:
+            batch: dict[TopicPartition, list[Any]] = await self._consumer.getmany(
+                *tps, timeout_ms=timeout_ms
+            )
+        except OffsetOutOfRangeError as exc:
+            raise OffsetOutOfRange(f"{self.topic}: the broker refused the position: {exc}") from exc
+        except KafkaConnectionError as exc:
+            raise BrokerUnreachable(
+                f"lost the connection to Kafka at {self.bootstrap}: {exc}"
+            ) from exc
+        return batch
