@@ -1,0 +1,79 @@
+"""Writing a traffic plan into Postgres, as fast as possible or at a given rate.
+
+``generate`` is the entry point the tests, ``pulse demo`` and the benchmark share::
+
+    summary = generate(dsn, sites=10, changes=20_000, forged_ratio=0.01, seed=7)
+    summary.forged          # events rows that claim a site other than their session's
+    summary.changes         # row changes written (= changes the WAL carries)
+
+Statements go in transactions of ``transaction_size`` rows; every statement changes exactly one
+row, so ``changes`` is exact.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import psycopg
+
+from workers.traffic.plan import plan_traffic
+
+
+@dataclass(frozen=True)
+class TrafficSummary:
+    site_ids: list[str]
+    changes: int
+    forged: int
+    by_table_op: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.changes / self.seconds if self.seconds > 0 else 0.0
+
+
+def generate(
+    dsn: str,
+    *,
+    sites: int = 10,
+    changes: int = 20_000,
+    forged_ratio: float = 0.01,
+    seed: int = 0,
+    rate: float | None = None,
+    days: int = 2,
+    transaction_size: int = 100,
+) -> TrafficSummary:
+    """Write ``changes`` row changes for ``sites`` new sites into the database at ``dsn``.
+
+    ``rate`` (changes per second) paces the writes; ``None`` writes as fast as possible.
+    """
+    plan = plan_traffic(
+        sites=sites, changes=changes, forged_ratio=forged_ratio, seed=seed, days=days
+    )
+    counts: Counter[str] = Counter()
+    started = time.monotonic()
+    with psycopg.connect(dsn, autocommit=False) as conn:
+        for first in range(0, len(plan.statements), transaction_size):
+            chunk = plan.statements[first : first + transaction_size]
+            with conn.cursor() as cursor:
+                for statement in chunk:
+                    cursor.execute(statement.sql, statement.params)
+                    if cursor.rowcount != 1:
+                        raise RuntimeError(
+                            f"{statement.sql!r} changed {cursor.rowcount} rows, not 1"
+                        )
+                    counts[f"{statement.table}.{statement.op}"] += 1
+            conn.commit()
+            if rate:
+                ahead = (first + len(chunk)) / rate - (time.monotonic() - started)
+                if ahead > 0:
+                    time.sleep(ahead)
+    return TrafficSummary(
+        site_ids=plan.site_ids,
+        changes=len(plan.statements),
+        forged=plan.forged,
+        by_table_op=dict(counts),
+        seconds=time.monotonic() - started,
+    )
