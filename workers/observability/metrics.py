@@ -14,7 +14,9 @@ RECORDS_OUT = Counter(
     "Records published, by component, topic kind and update type.",
     ["component", "topic", "type"],
 )
-DEDUP_HITS = Counter("pulse_dedup_hits_total", "Changes dropped as re-deliveries of a seen event ID.")
+DEDUP_HITS = Counter(
+    "pulse_dedup_hits_total", "Changes dropped as re-deliveries of a seen event ID."
+)
 REJECTS = Counter(
     "pulse_rejects_total", "Records sent to quarantine, by stage and reason.", ["stage", "reason"]
 )
@@ -40,3 +42,6 @@ REALTIME_STATE = Gauge(
     ["state"],
 )
 SOURCE_LIVE = Gauge("pulse_source_live", "1 while the ingest source is live, else 0.", ["source"])
+READINESS = Gauge(
+    "pulse_readiness_condition", "1 while the named readiness condition holds.", ["condition"]
+)

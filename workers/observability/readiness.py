@@ -1,0 +1,68 @@
+"""Readiness and liveness of one worker process, shared by its code and its HTTP probes.
+
+How to wire it (either worker):
+
+    readiness = Readiness()                  # conditions "recovered" and "source_live"
+    ...                                      # hand it to the HTTP side (health_server or faust_views)
+    readiness.set(RECOVERED)                 # once tables are restored / the slot position is known
+    readiness.set(SOURCE_LIVE)               # once the source streams (and again after a reconnect)
+    readiness.clear(SOURCE_LIVE)             # when the source drops; /readyz answers 503 meanwhile
+    readiness.fail("wal reader died: ...")   # unrecoverable: /healthz answers 503 so the pod restarts
+
+``/readyz`` is 200 only while every condition holds; ``/healthz`` is 200 until ``fail`` is called.
+Each condition is also exported as the gauge ``pulse_readiness_condition{condition=...}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from workers.observability.metrics import READINESS
+
+RECOVERED = "recovered"
+SOURCE_LIVE = "source_live"
+DEFAULT_CONDITIONS = (RECOVERED, SOURCE_LIVE)
+
+
+class Readiness:
+    """Named boolean conditions, all false at start; the process is ready when all hold."""
+
+    def __init__(self, conditions: Iterable[str] = DEFAULT_CONDITIONS) -> None:
+        self._conditions: dict[str, bool] = dict.fromkeys(conditions, False)
+        if not self._conditions:
+            raise ValueError("a Readiness needs at least one condition")
+        self._failure: str | None = None
+        for name in self._conditions:
+            READINESS.labels(name).set(0)
+
+    def set(self, name: str, value: bool = True) -> None:
+        if name not in self._conditions:
+            known = ", ".join(self._conditions)
+            raise KeyError(f"unknown readiness condition {name!r} (known: {known})")
+        self._conditions[name] = value
+        READINESS.labels(name).set(1 if value else 0)
+
+    def clear(self, name: str) -> None:
+        self.set(name, False)
+
+    def fail(self, reason: str) -> None:
+        """Mark the process broken for good: liveness fails, so the orchestrator restarts it."""
+        self._failure = reason
+
+    @property
+    def ready(self) -> bool:
+        return self._failure is None and all(self._conditions.values())
+
+    @property
+    def alive(self) -> bool:
+        return self._failure is None
+
+    @property
+    def failure(self) -> str | None:
+        return self._failure
+
+    def conditions(self) -> dict[str, bool]:
+        return dict(self._conditions)
+
+    def missing(self) -> list[str]:
+        return [name for name, holds in self._conditions.items() if not holds]
