@@ -19,13 +19,34 @@ class KafkaSettings(BaseSettings):
         validation_alias="KAFKA_BOOTSTRAP_SERVERS",
         description="Kafka brokers; unset means start the bundled throwaway broker where allowed.",
     )
-    changes_topic: str = Field(default="supabase_changes", validation_alias="PULSE_CHANGES_TOPIC")
-    updates_topic: str = Field(default="dashboard_updates", validation_alias="PULSE_UPDATES_TOPIC")
-    rejected_topic: str = Field(
-        default="supabase_changes_rejected", validation_alias="PULSE_REJECTED_TOPIC"
+    changes_topic: str = Field(
+        default="supabase_changes",
+        validation_alias="PULSE_CHANGES_TOPIC",
+        description="Topic of row changes, keyed by site_id (ingest writes, stream workers read).",
     )
-    partitions: int = Field(default=8, ge=1, le=1024, validation_alias="PULSE_PARTITIONS")
-    replication_factor: int = Field(default=1, ge=1, validation_alias="PULSE_REPLICATION_FACTOR")
+    updates_topic: str = Field(
+        default="dashboard_updates",
+        validation_alias="PULSE_UPDATES_TOPIC",
+        description="Topic of typed dashboard updates, keyed by site_id.",
+    )
+    rejected_topic: str = Field(
+        default="supabase_changes_rejected",
+        validation_alias="PULSE_REJECTED_TOPIC",
+        description="Quarantine topic: rejected records with their reason.",
+    )
+    partitions: int = Field(
+        default=8,
+        ge=1,
+        le=1024,
+        validation_alias="PULSE_PARTITIONS",
+        description="Partitions of the project's topics; also the most stream workers that help.",
+    )
+    replication_factor: int = Field(
+        default=1,
+        ge=1,
+        validation_alias="PULSE_REPLICATION_FACTOR",
+        description="Replication factor of topics the workers create.",
+    )
 
 
 class DatabaseSettings(BaseSettings):
@@ -42,10 +63,12 @@ class LogSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
     log_format: Literal["auto", "json", "console"] = Field(
-        default="auto", validation_alias="PULSE_LOG_FORMAT"
+        default="auto",
+        validation_alias="PULSE_LOG_FORMAT",
+        description="auto: JSON lines unless stderr is a terminal.",
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
-        default="info", validation_alias="PULSE_LOG_LEVEL"
+        default="info", validation_alias="PULSE_LOG_LEVEL", description="Lowest level logged."
     )
 
 
