@@ -1,10 +1,11 @@
-"""Turning a decoded row change into a ``ChangeRecord`` keyed by site, or a reason to reject it."""
+"""Turning a decoded row change into a change keyed by site, or a reason to reject it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 from schemas.changes import TRACKED_TABLES, ChangeRecord, ChangeSource, RejectReason
 from workers.changes.event_id import event_id
@@ -18,6 +19,14 @@ class Rejection:
     payload: dict[str, Any]
 
 
+class KeyedChange(NamedTuple):
+    """A ``ChangeRecord`` already in its JSON form: the hot path skips pydantic on purpose."""
+
+    site_id: str
+    table: str
+    body: dict[str, Any]
+
+
 def site_of(
     table: str, op: str, record: dict[str, Any] | None, old: dict[str, Any] | None
 ) -> str | None:
@@ -29,7 +38,13 @@ def site_of(
     return None if value is None else str(value)
 
 
-def build_change(
+@lru_cache(maxsize=1024)
+def commit_timestamp_text(commit_ms: int) -> str:
+    moment = datetime.fromtimestamp(commit_ms / 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{commit_ms % 1000:03d}Z"
+
+
+def key_change(
     *,
     op: str,
     schema: str,
@@ -39,7 +54,8 @@ def build_change(
     commit_ms: int,
     source: ChangeSource,
     lsn: int | None = None,
-) -> ChangeRecord | Rejection:
+) -> KeyedChange | Rejection:
+    """Key a change by its site; records must already be canonical (``values.canonical_row``)."""
     if schema != "public" or table not in TRACKED_TABLES:
         return Rejection(
             "unknown_table",
@@ -57,15 +73,44 @@ def build_change(
             table,
             {"op": op, "record": record, "old_record": old_record},
         )
-    return ChangeRecord(  # type: ignore[call-arg]
+    new = record if op != "DELETE" else None
+    body = {
+        "op": op,
+        "schema": schema,
+        "table": table,
+        "record": new,
+        "old_record": old_record,
+        "commit_timestamp": commit_timestamp_text(commit_ms),
+        "site_id": site_id,
+        "source": source,
+        "lsn": lsn,
+        "event_id": event_id(table, op, new, old_record, commit_ms),
+    }
+    return KeyedChange(site_id, table, body)
+
+
+def build_change(
+    *,
+    op: str,
+    schema: str,
+    table: str,
+    record: dict[str, Any] | None,
+    old_record: dict[str, Any] | None,
+    commit_ms: int,
+    source: ChangeSource,
+    lsn: int | None = None,
+) -> ChangeRecord | Rejection:
+    """``key_change`` as a validated ``ChangeRecord``, for callers off the hot path."""
+    keyed = key_change(
         op=op,
         schema=schema,
         table=table,
-        record=record if op != "DELETE" else None,
+        record=record,
         old_record=old_record,
-        commit_timestamp=datetime.fromtimestamp(commit_ms / 1000, tz=UTC),
-        site_id=site_id,
+        commit_ms=commit_ms,
         source=source,
         lsn=lsn,
-        event_id=event_id(table, op, record if op != "DELETE" else None, old_record, commit_ms),
     )
+    if isinstance(keyed, Rejection):
+        return keyed
+    return ChangeRecord.model_validate(keyed.body)

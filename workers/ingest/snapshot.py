@@ -14,8 +14,8 @@ import orjson
 import psycopg
 from psycopg import sql
 
-from schemas.changes import TRACKED_TABLES, ChangeRecord
-from workers.changes.keying import Rejection, build_change
+from schemas.changes import TRACKED_TABLES
+from workers.changes.keying import KeyedChange, Rejection, key_change
 from workers.changes.values import canonical_row, timestamp_ms
 
 FETCH_SIZE = 5000
@@ -32,7 +32,7 @@ def column_types(conn: psycopg.Connection[Any], table: str) -> dict[str, str]:
 
 def snapshot_changes(
     conn: psycopg.Connection[Any], snapshot_name: str
-) -> Iterator[ChangeRecord | Rejection]:
+) -> Iterator[KeyedChange | Rejection]:
     """Rows of every tracked table as INSERT changes; ``conn`` must not be in a transaction."""
     conn.autocommit = False
     conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -49,7 +49,7 @@ def snapshot_changes(
                 for (raw,) in cursor:
                     row = canonical_row(orjson.loads(raw), types)
                     stamp = row.get("updated_at") or row.get("created_at")
-                    yield build_change(
+                    yield key_change(
                         op="INSERT",
                         schema="public",
                         table=table,

@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.changes import ChangeRecord
-from workers.changes.keying import Rejection, build_change
+from workers.changes.keying import KeyedChange, Rejection, key_change
 from workers.changes.values import TYPE_NAMES_BY_OID, canonical_row
 from workers.ingest.pgoutput import (
     UNCHANGED,
@@ -43,7 +42,7 @@ class HeartbeatMark:
     lsn: int
 
 
-Assembled = ChangeRecord | Rejection | CommitMark | HeartbeatMark
+Assembled = KeyedChange | Rejection | CommitMark | HeartbeatMark
 
 
 @dataclass
@@ -97,7 +96,7 @@ class TransactionAssembler:
         known = self._relations.get(relid)
         return known.relation.table if known else f"relid:{relid}"
 
-    def _row_change(self, change: RowChange, lsn: int) -> ChangeRecord | Rejection:
+    def _row_change(self, change: RowChange, lsn: int) -> KeyedChange | Rejection:
         known = self._relations.get(change.relid)
         if known is None or self._commit_ms is None:
             return Rejection(
@@ -112,7 +111,7 @@ class TransactionAssembler:
             new = self._row(known, change.new, fill_from=old) if change.new is not None else None
         except (DecodeError, ValueError) as exc:
             return Rejection("undecodable", str(exc), relation.table, {"op": change.op, "lsn": lsn})
-        return build_change(
+        return key_change(
             op=change.op,
             schema=relation.schema,
             table=relation.table,
