@@ -1,0 +1,1 @@
+"""`pulse demo`: the whole pipeline on throwaway services with a live terminal dashboard."""

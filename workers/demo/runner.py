@@ -1,0 +1,442 @@
+"""``pulse demo``: the whole pipeline on throwaway services, with traffic and a live dashboard.
+
+Phases: start (Postgres, broker, topics, ingest, stream worker), traffic (the generator writes
+rows at ``--rate`` for ``--duration``), duplicates (a share of ``supabase_changes`` is published
+again), catching up (until the dashboard's KPIs equal SQL), audit (``--check``), stop.
+
+Signals: the first Ctrl-C ends the traffic early and lets the demo finish (catch up, audit,
+summary); a second one, or SIGTERM, quits at once. Either way everything that was started is
+stopped and the run directory removed, by ``DemoStack`` in ``run_demo``'s ``finally``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import aiohttp
+import psycopg
+from psycopg import sql
+from rich.console import Console
+
+from workers.demo.catch_up import differing_site_days
+from workers.demo.children import Child
+from workers.demo.dashboard_state import DashboardState, site_kpis
+from workers.demo.feed import follow
+from workers.demo.progress import step
+from workers.demo.stack import DemoStack, child_environment, drop_slot_if_present
+from workers.demo.summary import AuditOutcome, DemoOutcome, render_summary
+from workers.demo.view import Header, run_view
+from workers.kafka.topics import ensure_project_topics
+from workers.kpis.sql import recompute_kpis
+from workers.services.ports import free_port
+from workers.settings import DatabaseSettings, KafkaSettings
+from workers.traffic import redeliver
+
+# Without --duration the generator writes this long at most; the dashboard stays up until Ctrl-C.
+OPEN_ENDED_TRAFFIC_S = 900.0
+CHILD_START_TIMEOUT_S = 90.0
+CATCH_UP_TIMEOUT_S = 90.0
+CATCH_UP_QUIET_S = 20.0
+SITE_NAMES_INTERVAL_S = 2.0
+
+
+class DemoFailure(RuntimeError):
+    """A part of the pipeline did not start or died; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    duration_s: float | None = None
+    sites: int = 5
+    rate: float = 200.0
+    check: bool = False
+    duplicates: float = 0.05
+    forged_ratio: float = 0.01
+    seed: int | None = None
+
+
+@dataclass
+class _Signals:
+    finish: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def _python_module(module: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", module, *args]
+
+
+def run_demo(options: DemoOptions, console: Console) -> int:
+    """Runs the demo; returns the exit status (0 ok, 1 audit differs, 2 failure, 130 interrupted)."""
+    stack = DemoStack(console)
+    outcome = DemoOutcome(options_sites=options.sites, options_rate=options.rate)
+    status = 2
+    try:
+        with _sigterm_as_interrupt():
+            stack.open()
+            dsn = stack.database(DatabaseSettings().database_url)
+            bootstrap = stack.broker(KafkaSettings().bootstrap_servers)
+            status = asyncio.run(_pipeline(options, stack, dsn, bootstrap, outcome))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        console.print("[yellow]interrupted[/yellow]")
+        outcome.interrupted = True
+        status = 130
+    except DemoFailure as exc:
+        console.print(f"[red]demo failed:[/red] {exc}", highlight=False)
+        outcome.failure = str(exc)
+        status = 2
+    finally:
+        with _signals_ignored(), step(console, "stopping everything the demo started") as done:
+            stack.close()
+            done.result = (
+                ", ".join(f"{item.what} (pid {item.pid})" for item in stack.stopped)
+                or "nothing was running"
+            )
+        outcome.stopped = [(item.what, item.pid) for item in stack.stopped]
+        outcome.removed = [str(path) for path in stack.removed]
+    console.print(render_summary(outcome))
+    return status
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """Cleanup must finish: a second Ctrl-C must not leave a broker or a cluster behind."""
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _kafka_settings(stack: DemoStack, bootstrap: str) -> KafkaSettings:
+    base = KafkaSettings()
+    if not stack.external_kafka:
+        return base.model_copy(update={"bootstrap_servers": bootstrap})
+    # On someone else's Kafka the demo keeps to topics of its own, and deletes them afterwards.
+    suffix = f"_demo_{stack.run_id}"
+    return base.model_copy(
+        update={
+            "bootstrap_servers": bootstrap,
+            "changes_topic": base.changes_topic + suffix,
+            "updates_topic": base.updates_topic + suffix,
+            "rejected_topic": base.rejected_topic + suffix,
+        }
+    )
+
+
+def _kafka_env(kafka: KafkaSettings) -> dict[str, str]:
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers or "",
+        "PULSE_CHANGES_TOPIC": kafka.changes_topic,
+        "PULSE_UPDATES_TOPIC": kafka.updates_topic,
+        "PULSE_REJECTED_TOPIC": kafka.rejected_topic,
+        "PULSE_PARTITIONS": str(kafka.partitions),
+    }
+
+
+async def _pipeline(
+    options: DemoOptions, stack: DemoStack, dsn: str, bootstrap: str, outcome: DemoOutcome
+) -> int:
+    console = stack.console
+    loop = asyncio.get_running_loop()
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    signals = _Signals()
+
+    def on_interrupt() -> None:
+        if signals.finish.is_set():
+            main_task.cancel()
+            return
+        signals.finish.set()
+        console.print("[yellow]stopping the traffic; Ctrl-C again to quit at once[/yellow]")
+
+    loop.add_signal_handler(signal.SIGINT, on_interrupt)
+    loop.add_signal_handler(signal.SIGTERM, main_task.cancel)
+
+    kafka = _kafka_settings(stack, bootstrap)
+    seed = options.seed if options.seed is not None else random.randrange(2**31)
+    with step(console, "creating the topics") as done:
+        await ensure_project_topics(bootstrap, kafka)
+        done.result = f"{kafka.changes_topic}, {kafka.updates_topic}, {kafka.rejected_topic}"
+    if stack.external_kafka:
+        stack.on_close("the demo's topics", lambda: _delete_topics(bootstrap, stack.run_id))
+
+    ingest = await _start_ingest(stack, dsn, kafka)
+    worker, metrics_url = await _start_worker(stack, kafka)
+    children = [ingest, worker]
+
+    state = DashboardState()
+    header = Header(duration_s=options.duration_s, sites=options.sites, rate=options.rate)
+    stop_view = asyncio.Event()
+    feed_ready = asyncio.Event()
+    tasks = [
+        asyncio.create_task(
+            follow(bootstrap, kafka, state, stop_view, feed_ready, not stack.external_kafka)
+        ),
+        asyncio.create_task(_refresh_site_names(dsn, state, stop_view)),
+        asyncio.create_task(_watch_metrics(metrics_url, header, stop_view)),
+    ]
+    try:
+        await _wait_ready(feed_ready, tasks[0], "the dashboard's topic reader")
+        header.phase = "traffic"
+        tasks.append(asyncio.create_task(run_view(console, state, header, stop_view)))
+        traffic = await _run_traffic(options, seed, stack, dsn, signals, children, header)
+        outcome.traffic = traffic
+        header.phase = "injecting duplicates"
+        duplicates = await redeliver(
+            bootstrap, kafka.changes_topic, ratio=options.duplicates, seed=seed, quiet_s=1.0
+        )
+        header.traffic["duplicates"] = len(duplicates)
+        outcome.duplicates = len(duplicates)
+        header.phase = "catching up"
+        outcome.caught_up_s = await _catch_up(dsn, state, children)
+    finally:
+        stop_view.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    outcome.state = state
+    outcome.dedup_hits = header.traffic.get("duplicates dropped")
+    if options.check:
+        outcome.audit = await _audit(dsn, kafka, console)
+        return 0 if outcome.audit.ok else 1
+    return 0
+
+
+async def _wait_ready(ready: asyncio.Event, task: asyncio.Task[None], what: str) -> None:
+    waiter = asyncio.ensure_future(ready.wait())
+    done, _ = await asyncio.wait({waiter, task}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        waiter.cancel()
+        raise DemoFailure(f"{what} stopped: {task.exception()!r}")
+    if waiter not in done:
+        waiter.cancel()
+        raise DemoFailure(f"{what} was not ready within 60 s")
+
+
+async def _start_ingest(stack: DemoStack, dsn: str, kafka: KafkaSettings) -> Child:
+    env = {
+        **_kafka_env(kafka),
+        "DATABASE_URL": dsn,
+        "PULSE_LOG_FORMAT": "json",
+        "PULSE_HEARTBEAT_INTERVAL_S": "1",
+    }
+    if stack.external_database:
+        # Someone else's database keeps no slot or publication of ours once the demo is over.
+        name = f"pulse_demo_{stack.run_id}"
+        env |= {"PULSE_SLOT_NAME": name, "PULSE_PUBLICATION": name}
+        stack.on_close("the replication slot", lambda: _drop_slot_and_publication(dsn, name))
+    with step(stack.console, "starting the WAL ingest (pulse ingest --source wal)") as done:
+        child = stack.spawn(
+            "ingest",
+            _python_module("workers.cli.main", "ingest", "--source", "wal"),
+            child_environment(env),
+        )
+        await _wait_for_log(child, '"streaming"', CHILD_START_TIMEOUT_S)
+        done.result = f"streaming from the replication slot, pid {child.pid}"
+    return child
+
+
+async def _start_worker(stack: DemoStack, kafka: KafkaSettings) -> tuple[Child, str]:
+    assert stack.rundir is not None
+    port = free_port()
+    env = {
+        **_kafka_env(kafka),
+        "PULSE_APP_ID": f"pulse-demo-{stack.run_id}",
+        "PULSE_DATA_DIR": str(stack.rundir / "worker-data"),
+        "PULSE_WEB_PORT": str(port),
+        "PULSE_LOG_FORMAT": "json",
+    }
+    with step(stack.console, "starting one stream worker (pulse worker)") as done:
+        child = stack.spawn(
+            "worker", _python_module("workers.cli.main", "worker"), child_environment(env)
+        )
+        await _wait_for_ready_probe(child, f"http://127.0.0.1:{port}/readyz", CHILD_START_TIMEOUT_S)
+        done.result = f"ready, pid {child.pid}"
+    return child, f"http://127.0.0.1:{port}/metrics"
+
+
+async def _wait_for_log(child: Child, needle: str, within_s: float) -> None:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            if needle in child.logfile.read_text(errors="replace"):
+                return
+        _require_running(child)
+        await asyncio.sleep(0.1)
+    raise DemoFailure(f"{child.name} did not start within {within_s:.0f} s:\n{child.log_tail()}")
+
+
+async def _wait_for_ready_probe(child: Child, url: str, within_s: float) -> None:
+    deadline = time.monotonic() + within_s
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+        while time.monotonic() < deadline:
+            _require_running(child)
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with http.get(url) as response:
+                    if response.status == 200:
+                        return
+            await asyncio.sleep(0.25)
+    raise DemoFailure(f"{child.name} was not ready within {within_s:.0f} s:\n{child.log_tail()}")
+
+
+def _require_running(*children: Child) -> None:
+    for child in children:
+        if not child.running():
+            raise DemoFailure(
+                f"{child.name} exited with status {child.process.returncode}; "
+                f"last lines of its log:\n{child.log_tail()}"
+            )
+
+
+async def _run_traffic(
+    options: DemoOptions,
+    seed: int,
+    stack: DemoStack,
+    dsn: str,
+    signals: _Signals,
+    children: list[Child],
+    header: Header,
+) -> dict[str, Any] | None:
+    """Runs the generator until it is done, the duration is over or Ctrl-C; its summary if done."""
+    assert stack.rundir is not None
+    seconds = options.duration_s if options.duration_s is not None else OPEN_ENDED_TRAFFIC_S
+    changes = max(options.sites * 2, round(options.rate * seconds))
+    summary_path = stack.rundir / "traffic.json"
+    argv = _python_module(
+        "workers.demo.traffic_process",
+        "--sites", str(options.sites),
+        "--changes", str(changes),
+        "--rate", str(options.rate),
+        "--forged-ratio", str(options.forged_ratio),
+        "--seed", str(seed),
+        "--summary", str(summary_path),
+    )  # fmt: skip
+    traffic = stack.spawn("traffic", argv, child_environment({"DATABASE_URL": dsn}))
+    header.started_at = time.monotonic()
+    deadline = None if options.duration_s is None else header.started_at + options.duration_s
+    while traffic.running() and not signals.finish.is_set():
+        if deadline is not None and time.monotonic() > deadline + 5:
+            break
+        _require_running(*children)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(signals.finish.wait(), 0.2)
+    if traffic.running():
+        traffic.stop()
+    elif traffic.process.returncode != 0:
+        raise DemoFailure(f"the traffic generator failed:\n{traffic.log_tail()}")
+    if options.duration_s is None and not signals.finish.is_set():
+        header.phase = "traffic done; Ctrl-C to finish"
+        await signals.finish.wait()
+    return _read_summary(summary_path)
+
+
+def _read_summary(path: Path) -> dict[str, Any] | None:
+    try:
+        summary: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return summary
+
+
+async def _catch_up(dsn: str, state: DashboardState, children: list[Child]) -> float | None:
+    """Seconds until the dashboard equals SQL, or None when it did not within the timeout."""
+    started = time.monotonic()
+    last_progress, last_updates = started, -1
+    while time.monotonic() - started < CATCH_UP_TIMEOUT_S:
+        _require_running(*children)
+        sql = await asyncio.to_thread(_sql_kpis, dsn)
+        if not differing_site_days(site_kpis(state), sql):
+            return time.monotonic() - started
+        if state.updates_total != last_updates:
+            last_updates, last_progress = state.updates_total, time.monotonic()
+        elif time.monotonic() - last_progress > CATCH_UP_QUIET_S:
+            return None
+        await asyncio.sleep(0.5)
+    return None
+
+
+def _sql_kpis(dsn: str) -> dict[Any, Any]:
+    with psycopg.connect(dsn) as conn:
+        return recompute_kpis(conn)
+
+
+def _site_names(dsn: str) -> dict[str, str]:
+    with psycopg.connect(dsn) as conn:
+        return {str(row[0]): str(row[1]) for row in conn.execute("SELECT id, name FROM sites")}
+
+
+async def _refresh_site_names(dsn: str, state: DashboardState, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        with contextlib.suppress(psycopg.Error):
+            state.site_names = await asyncio.to_thread(_site_names, dsn)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), SITE_NAMES_INTERVAL_S)
+
+
+async def _watch_metrics(url: str, header: Header, stop: asyncio.Event) -> None:
+    """Duplicates the stream worker dropped, read from its /metrics (best effort)."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+        while not stop.is_set():
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with http.get(url) as response:
+                    hits = _metric_value(await response.text(), "pulse_dedup_hits_total")
+                    if hits is not None:
+                        header.traffic["duplicates dropped"] = int(hits)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+
+
+def _metric_value(exposition: str, name: str) -> float | None:
+    for line in exposition.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            with contextlib.suppress(ValueError):
+                return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+async def _audit(dsn: str, kafka: KafkaSettings, console: Console) -> AuditOutcome:
+    raise DemoFailure("the audit (pulse audit) is not available yet")
+
+
+def _drop_slot_and_publication(dsn: str, name: str) -> None:
+    drop_slot_if_present(dsn, name)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP PUBLICATION IF EXISTS {}").format(sql.Identifier(name)))
+
+
+def _delete_topics(bootstrap: str, run_id: str) -> None:
+    asyncio.run(_delete_topics_async(bootstrap, run_id))
+
+
+async def _delete_topics_async(bootstrap: str, run_id: str) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        ours = [name for name in await admin.list_topics() if run_id in name]
+        if ours:
+            await admin.delete_topics(ours)
+    finally:
+        await admin.close()
