@@ -1,0 +1,55 @@
+"""The README's list of metrics, generated from ``metrics.py``.
+
+python -m workers.observability.metrics_table            # print the Markdown table
+python -m workers.observability.metrics_table --write    # update README.md in place
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
+
+from workers.docs_blocks import write_block
+from workers.observability import metrics
+
+BLOCK = "metrics-table"
+_KINDS: dict[type[MetricWrapperBase], tuple[str, str]] = {
+    Counter: ("counter", "_total"),
+    Gauge: ("gauge", ""),
+    Histogram: ("histogram", ""),
+}
+
+
+def project_metrics() -> list[MetricWrapperBase]:
+    found = [value for value in vars(metrics).values() if isinstance(value, MetricWrapperBase)]
+    return sorted(found, key=lambda metric: metric._name)
+
+
+def render_table(found: list[MetricWrapperBase]) -> str:
+    lines = ["| Metric | Type | Labels | Meaning |", "|---|---|---|---|"]
+    for metric in found:
+        kind, suffix = _KINDS[type(metric)]
+        labels = ", ".join(f"`{label}`" for label in metric._labelnames) or "—"
+        lines.append(f"| `{metric._name}{suffix}` | {kind} | {labels} | {metric._documentation} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m workers.observability.metrics_table", description=__doc__
+    )
+    parser.add_argument("--write", action="store_true", help="update README.md in place")
+    args = parser.parse_args(argv)
+    table = render_table(project_metrics())
+    if args.write:
+        write_block(BLOCK, table)
+    else:
+        sys.stdout.write(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
