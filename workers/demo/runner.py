@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import json
 import random
 import signal
@@ -77,6 +78,14 @@ def _python_module(module: str, *args: str) -> list[str]:
 
 def run_demo(options: DemoOptions, console: Console) -> int:
     """Runs the demo; returns the exit status (0 ok, 1 audit differs, 2 failure, 130 interrupted)."""
+    missing = missing_commands(options)
+    if missing:
+        console.print(
+            "[red]pulse demo cannot run:[/red] this checkout lacks "
+            + "; ".join(f"`pulse {name}` ({what})" for name, what in missing),
+            highlight=False,
+        )
+        return 2
     stack = DemoStack(console)
     outcome = DemoOutcome(options_sites=options.sites, options_rate=options.rate)
     status = 2
@@ -105,6 +114,18 @@ def run_demo(options: DemoOptions, console: Console) -> int:
         outcome.removed = [str(path) for path in stack.removed]
     console.print(render_summary(outcome))
     return status
+
+
+def missing_commands(options: DemoOptions) -> list[tuple[str, str]]:
+    """The ``pulse`` subcommands the demo runs as child processes that are not installed."""
+    needed = {"ingest": "the WAL ingest", "worker": "the stream worker"}
+    if options.check:
+        needed["audit"] = "the KPI audit"
+    return [
+        (name, what)
+        for name, what in needed.items()
+        if importlib.util.find_spec(f"workers.cli.{name}_cmd") is None
+    ]
 
 
 @contextlib.contextmanager
@@ -202,6 +223,7 @@ async def _pipeline(
         await _wait_ready(feed_ready, tasks[0], "the dashboard's topic reader")
         header.phase = "traffic"
         tasks.append(asyncio.create_task(run_view(console, state, header, stop_view)))
+        outcome.traffic_started = True
         traffic = await _run_traffic(options, seed, stack, dsn, signals, children, header)
         outcome.traffic = traffic
         header.phase = "injecting duplicates"

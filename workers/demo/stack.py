@@ -104,14 +104,8 @@ class DemoStack:
         child = spawn(name, argv, env, self.rundir)
 
         def stop_child() -> None:
-            status = child.stop()
+            child.stop()
             self.stopped.append(Stopped(name, child.pid))
-            if status not in (0, None) and status != -15:
-                self.console.print(
-                    f"[yellow]{name} exited with status {status}; last lines of its log:[/yellow]\n"
-                    f"{child.log_tail()}",
-                    highlight=False,
-                )
 
         self.exit.callback(stop_child)
         return child

@@ -26,6 +26,7 @@ class AuditOutcome:
 class DemoOutcome:
     options_sites: int
     options_rate: float
+    traffic_started: bool = False
     traffic: dict[str, Any] | None = None
     duplicates: int | None = None
     dedup_hits: int | None = None
@@ -44,6 +45,8 @@ def _ms(value: float | None) -> str:
 
 def _traffic_line(outcome: DemoOutcome) -> str:
     traffic = outcome.traffic
+    if not outcome.traffic_started:
+        return "not started"
     if traffic is None:
         return "stopped before the generator finished (counts below come from the pipeline)"
     seconds = float(traffic.get("seconds", 0.0))

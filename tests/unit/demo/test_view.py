@@ -88,6 +88,7 @@ def test_summary_reports_audit_and_cleanup() -> None:
     outcome = DemoOutcome(
         options_sites=1,
         options_rate=200,
+        traffic_started=True,
         traffic={"site_ids": [SITE], "changes": 1200, "forged": 12, "seconds": 6.0},
         duplicates=60,
         dedup_hits=60,
