@@ -40,9 +40,19 @@ async def _run_wal() -> None:
     dsn = require(DatabaseSettings().database_url, "DATABASE_URL", "to read the replication slot")
     kafka = KafkaSettings()
     require(kafka.bootstrap_servers, "KAFKA_BOOTSTRAP_SERVERS", "to publish changes")
+    from workers.observability.health_server import HealthServer
+    from workers.observability.readiness import Readiness
+
+    options = WalIngestOptions()
     stop = asyncio.Event()
     stop_on_signals(stop)
-    await run_wal_ingest(dsn, kafka, WalIngestOptions(), stop)
+    readiness = Readiness()
+    if options.metrics_port == 0:
+        await run_wal_ingest(dsn, kafka, options, stop, readiness=readiness)
+        return
+    async with HealthServer(readiness, host=options.metrics_host, port=options.metrics_port):
+        log.info("serving /metrics, /healthz, /readyz", port=options.metrics_port)
+        await run_wal_ingest(dsn, kafka, options, stop, readiness=readiness)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -42,8 +42,9 @@ from workers.observability.metrics import (
     RECORDS_OUT,
     REJECTS,
     SLOT_LAG_BYTES,
-    SOURCE_LIVE,
 )
+from workers.observability.metrics import SOURCE_LIVE as SOURCE_LIVE_GAUGE
+from workers.observability.readiness import RECOVERED, SOURCE_LIVE, Readiness
 from workers.settings import KafkaSettings, require
 
 log = structlog.get_logger("pulse.ingest.wal")
@@ -176,8 +177,10 @@ async def run_wal_ingest(
     options: WalIngestOptions,
     stop: asyncio.Event,
     progress: IngestProgress | None = None,
+    readiness: Readiness | None = None,
 ) -> IngestProgress:
     progress = progress or IngestProgress()
+    readiness = readiness or Readiness()
     bootstrap = require(kafka.bootstrap_servers, "KAFKA_BOOTSTRAP_SERVERS", "to publish changes")
     await ensure_project_topics(bootstrap, kafka)
     producer = make_producer(bootstrap)
@@ -188,18 +191,21 @@ async def run_wal_ingest(
         publisher = ChangePublisher(producer, kafka)
         admin, snapshot_name = await asyncio.to_thread(_prepare_slot, dsn, stream, options)
         assert admin is not None
+        readiness.set(RECOVERED)
         if snapshot_name is not None:
             log.info("initial snapshot started", slot=options.slot_name)
             progress.snapshot_rows = await _run_snapshot(dsn, snapshot_name, publisher, options)
             mark_snapshot_done(admin, options.slot_name, progress.snapshot_rows)
             log.info("initial snapshot done", rows=progress.snapshot_rows)
         stream.start(options.slot_name, options.publication)
-        SOURCE_LIVE.labels("wal").set(1)
+        SOURCE_LIVE_GAUGE.labels("wal").set(1)
+        readiness.set(SOURCE_LIVE)
         progress.streaming.set()
         log.info("streaming", slot=options.slot_name, publication=options.publication)
         await _stream(stream, admin, publisher, options, stop, progress)
     finally:
-        SOURCE_LIVE.labels("wal").set(0)
+        SOURCE_LIVE_GAUGE.labels("wal").set(0)
+        readiness.clear(SOURCE_LIVE)
         stream.close()
         if admin is not None:
             admin.close()

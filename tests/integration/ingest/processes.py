@@ -24,6 +24,7 @@ def ingest_env(dsn: str, kafka: KafkaSettings, **extra: str) -> dict[str, str]:
         "PULSE_PARTITIONS": str(kafka.partitions),
         "PULSE_LOG_FORMAT": "json",
         "PULSE_HEARTBEAT_INTERVAL_S": "1",
+        "PULSE_INGEST_METRICS_PORT": "0",
         **extra,
     }
 
