@@ -230,7 +230,7 @@ async def _pipeline(
         duplicates = await redeliver(
             bootstrap, kafka.changes_topic, ratio=options.duplicates, seed=seed, quiet_s=1.0
         )
-        header.traffic["duplicates"] = len(duplicates)
+        header.duplicates["published again"] = len(duplicates)
         outcome.duplicates = len(duplicates)
         header.phase = "catching up"
         outcome.caught_up_s = await _catch_up(dsn, state, children)
@@ -238,7 +238,7 @@ async def _pipeline(
         stop_view.set()
         await asyncio.gather(*tasks, return_exceptions=True)
     outcome.state = state
-    outcome.dedup_hits = header.traffic.get("duplicates dropped")
+    outcome.dedup_hits = header.duplicates.get("dropped by the worker")
     if options.check:
         outcome.audit = await _audit(dsn, kafka, console)
         return 0 if outcome.audit.ok else 1
@@ -424,7 +424,7 @@ async def _watch_metrics(url: str, header: Header, stop: asyncio.Event) -> None:
                 async with http.get(url) as response:
                     hits = _metric_value(await response.text(), "pulse_dedup_hits_total")
                     if hits is not None:
-                        header.traffic["duplicates dropped"] = int(hits)
+                        header.duplicates["dropped by the worker"] = int(hits)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
 

@@ -30,18 +30,19 @@ from workers.demo.dashboard_state import (
 
 REFRESH_PER_SECOND = 4
 PLAIN_STATUS_INTERVAL_S = 5.0
+CARD_WIDTH = 38
 
 
 @dataclass
 class Header:
-    """What the demo tells the view besides the topics: phase, clock, traffic counters."""
+    """What the demo tells the view besides the topics: phase, clock, duplicate counters."""
 
     phase: str = "starting"
     started_at: float = field(default_factory=time.monotonic)
     duration_s: float | None = None
     sites: int = 0
     rate: float = 0.0
-    traffic: dict[str, int] = field(default_factory=dict)
+    duplicates: dict[str, int] = field(default_factory=dict)
 
 
 def _ago(moment: datetime | None, wall_now: datetime) -> str:
@@ -80,12 +81,7 @@ def site_card(state: DashboardState, site: SiteView, now: float, wall_now: datet
     body = Group(
         grid,
         Text.assemble(("last event ", "dim"), _ago(site.last_event_at, wall_now)),
-        Text.assemble(
-            ("event updates ", "dim"),
-            f"{site.events_seen:,}",
-            ("  updates ", "dim"),
-            f"{site.updates:,}",
-        ),
+        Text.assemble(("updates ", "dim"), f"{site.updates:,}"),
     )
     title = Text.assemble(pulse, " ", site_label(state, site.site_id))
     return Panel(body, title=title, title_align="left", border_style="green" if live else "red")
@@ -111,9 +107,9 @@ def pipeline_panel(state: DashboardState, header: Header, now: float) -> Panel:
         f"{reason} {count:,}" for reason, count in sorted(state.rejected_by_reason.items())
     )
     table.add_row("rejected", rejected or "none")
-    if header.traffic:
+    if header.duplicates:
         table.add_row(
-            "traffic", ", ".join(f"{key} {value:,}" for key, value in header.traffic.items())
+            "duplicates", ", ".join(f"{key} {value:,}" for key, value in header.duplicates.items())
         )
     if state.undecodable_updates:
         table.add_row("undecodable updates", f"{state.undecodable_updates:,}")
@@ -139,7 +135,9 @@ def render(state: DashboardState, header: Header, now: float, wall_now: datetime
     ]
     return Group(
         title_line(header, now),
-        Columns(cards, width=44) if cards else Text("waiting for the first update…", style="dim"),
+        Columns(cards, width=CARD_WIDTH)
+        if cards
+        else Text("waiting for the first update…", style="dim"),
         pipeline_panel(state, header, now),
     )
 
