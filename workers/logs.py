@@ -7,6 +7,7 @@ import sys
 
 import structlog
 
+from workers.observability.redaction import redact_secrets
 from workers.settings import LogSettings
 
 
@@ -25,6 +26,7 @@ def configure_logging(settings: LogSettings | None = None) -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            redact_secrets,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
