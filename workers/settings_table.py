@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 
 from workers.docs_blocks import write_block
 from workers.settings_catalog import SettingField, settings_fields
@@ -26,17 +27,25 @@ def _code(text: str) -> str:
 
 
 def render_table(fields: list[SettingField]) -> str:
+    """One row per variable; a variable read by several classes lists them all."""
+    by_variable: dict[str, list[SettingField]] = {}
+    for field in sorted(fields, key=lambda f: (f.variable, f.owner)):
+        by_variable.setdefault(field.variable, []).append(field)
     lines = [
         "| Variable | Default | Accepts | Read by | Meaning |",
         "|---|---|---|---|---|",
     ]
-    for field in sorted(fields, key=lambda f: (f.variable, f.owner)):
-        owner = field.owner.removeprefix("workers.")
-        lines.append(
-            f"| `{field.variable}` | {_code(field.default)} | {_cell(field.accepts)} "
-            f"| `{owner}` | {_cell(field.description)} |"
-        )
+    for variable, readers in by_variable.items():
+        owners = ", ".join(f"`{f.owner.removeprefix('workers.')}`" for f in readers)
+        defaults = _distinct(_code(f.default) for f in readers)
+        accepts = _distinct(_cell(f.accepts) for f in readers)
+        meaning = _distinct(_cell(f.description) for f in readers if f.description)
+        lines.append(f"| `{variable}` | {defaults} | {accepts} | {owners} | {meaning} |")
     return "\n".join(lines) + "\n"
+
+
+def _distinct(values: Iterable[str]) -> str:
+    return " / ".join(dict.fromkeys(values))
 
 
 def main(argv: list[str] | None = None) -> int:

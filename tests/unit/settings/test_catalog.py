@@ -52,3 +52,13 @@ def test_table_escapes_pipes_and_marks_required() -> None:
     rows = table.splitlines()
     assert rows[2] == "| `A_VAR` | `7` | integer | `x.Sample` |  |"
     assert rows[3] == "| `B_VAR` | (required) | a \\| b | `x.Sample` | A \\| piped. |"
+
+
+def test_table_merges_a_variable_read_by_two_classes() -> None:
+    table = render_table(
+        [
+            SettingField("V", "1", "integer", "", "workers.b.Second"),
+            SettingField("V", "1", "integer", "Said once.", "workers.a.First"),
+        ]
+    )
+    assert table.splitlines()[2] == "| `V` | `1` | integer | `a.First`, `b.Second` | Said once. |"
