@@ -1,0 +1,122 @@
+"""Unit tests of the stream's pure rules: versions, KPI cells, verification, dedup, mapping."""
+
+from __future__ import annotations
+
+from workers.stream.dedup import encode_seen, expired_ids, newest_seen
+from workers.stream.kpis import (
+    CONVERSIONS,
+    EVENTS,
+    INTENTS,
+    TOP_EVENT_TIMES,
+    DayAggregate,
+    canonical,
+    cell,
+    contribution,
+)
+from workers.stream.mapping import typed_updates
+from workers.stream.sequencing import SiteSequencer
+from workers.stream.verification import verdict
+from workers.stream.versions import NO_LSN, supersedes, version_of
+
+
+def test_versions_order_by_commit_then_lsn() -> None:
+    stored = [1000, 50, "aa"]
+    assert supersedes(version_of(1001, None, "bb"), "wal_snapshot", stored)
+    assert not supersedes(version_of(999, 99, "bb"), "wal", stored)
+    assert supersedes(version_of(1000, 51, "bb"), "wal", stored)  # later in the same transaction
+    assert not supersedes(version_of(1000, 49, "bb"), "wal", stored)  # earlier one replayed
+    assert not supersedes(version_of(1000, 50, "aa"), "wal", stored)  # the same change again
+
+
+def test_snapshot_reread_never_beats_the_wal_at_the_same_time() -> None:
+    assert not supersedes(version_of(1000, None, "cc"), "wal_snapshot", [1000, 50, "aa"])
+    assert supersedes(version_of(1000, 50, "aa"), "wal", [1000, NO_LSN, "cc"])
+
+
+def test_live_realtime_ties_follow_arrival_but_catchup_does_not() -> None:
+    stored = [1000, NO_LSN, "aa"]
+    assert supersedes(version_of(1000, None, "bb"), "realtime", stored)
+    assert not supersedes(version_of(1000, None, "bb"), "realtime_catchup", stored)
+    assert not supersedes(version_of(1000, None, "aa"), "realtime", stored)
+
+
+def test_cells_come_from_the_utc_day_and_five_minute_bucket() -> None:
+    assert cell("2026-11-23T13:07:59.000001Z", EVENTS) == ("2026-11-23", 13 * 12 + 1, EVENTS)
+    assert canonical("2026-11-23 23:30:00+01:00") == "2026-11-23T22:30:00.000000Z"
+
+
+def test_a_sealed_intent_adds_a_conversion_on_its_sealed_day() -> None:
+    row = {"created_at": "2026-11-22T23:59:00.000000Z", "sealed_at": "2026-11-23T00:01:00.000000Z"}
+    cells = contribution("intents", row).cells
+    assert ("2026-11-22", 287, INTENTS) in cells
+    assert ("2026-11-23", 0, CONVERSIONS) in cells
+
+
+def test_unverified_events_contribute_nothing() -> None:
+    row = {"created_at": "2026-11-22T10:00:00.000000Z"}
+    assert contribution("events", row, verified=False).cells == ()
+
+
+def test_last_event_time_steps_back_when_the_newest_event_is_deleted() -> None:
+    day = DayAggregate()
+    for minute in range(10):
+        day.add(0, EVENTS, 1)
+        day.add_event_time(f"2026-11-23T10:{minute:02d}:00.000000Z")
+    day.add(0, EVENTS, -1)
+    day.remove_event_time("2026-11-23T10:09:00.000000Z")
+    assert day.last_event_at == "2026-11-23T10:08:00.000000Z"
+    for minute in range(100):
+        day.add_event_time(f"2026-11-23T11:{minute % 60:02d}:{minute // 60:02d}.000000Z")
+    assert len(day.event_times) == TOP_EVENT_TIMES
+
+
+def test_snapshot_conversion_rate_and_json_round_trip() -> None:
+    day = DayAggregate()
+    day.add(3, INTENTS, 1)
+    day.add(3, INTENTS, 1)
+    day.add(3, INTENTS, 1)
+    day.add(4, CONVERSIONS, 1)
+    snapshot = DayAggregate.from_json(day.to_json()).snapshot("2026-11-23")
+    assert snapshot["conversion_rate"] == 0.3333
+    assert snapshot["intents"] == 3
+    timeline = day.timeline("2026-11-23")
+    assert [b["start"] for b in timeline] == ["2026-11-23T00:15:00Z", "2026-11-23T00:20:00Z"]
+
+
+def test_verification_verdicts() -> None:
+    assert verdict("a", "a", final=False) == "verified"
+    assert verdict("a", "b", final=False) == "site_mismatch"
+    assert verdict("a", None, final=False) == "pending"
+    assert verdict("a", None, final=True) == "unknown_session"
+
+
+def test_dedup_expiry_uses_event_time() -> None:
+    entries = [(b"old", encode_seen(1_000)), (b"new", encode_seen(90_000)), (b"bad", b"x")]
+    assert newest_seen(entries) == 90_000
+    assert sorted(expired_ids(entries, watermark_ms=90_000, horizon_ms=60_000)) == [b"bad", b"old"]
+
+
+def test_sequence_grows_even_when_the_clock_stalls_or_restarts() -> None:
+    times = iter([100, 100, 50])
+    sequencer = SiteSequencer(lambda: next(times))
+    assert [sequencer.next("s"), sequencer.next("s"), sequencer.next("s")] == [100, 101, 102]
+    assert SiteSequencer(lambda: 10**15).next("s") > 102  # a restarted worker starts past them
+
+
+def test_mapping_table() -> None:
+    intent = {"id": "i1", "sealed_at": "2026-11-23T00:01:00.000000Z"}
+    kinds = [
+        u["type"]
+        for u in typed_updates("intents", "UPDATE", intent, was_sealed=False, verified=True)
+    ]
+    assert kinds == ["intent_updated", "conversion_sealed"]
+    kinds = [
+        u["type"]
+        for u in typed_updates("intents", "UPDATE", intent, was_sealed=True, verified=True)
+    ]
+    assert kinds == ["intent_updated"]
+    assert typed_updates("calls", "DELETE", {"id": "c"}, was_sealed=False, verified=True)[0][
+        "deleted"
+    ]
+    assert typed_updates("events", "INSERT", {"id": "e"}, was_sealed=False, verified=False) == []
+    assert typed_updates("sessions", "DELETE", {"id": "s"}, was_sealed=False, verified=True) == []
