@@ -239,6 +239,9 @@ class TopicReader:
         """Records inside the windows (only those keyed ``key`` if given), partition by partition
         in offset order; ends when every window is done, never if one follows."""
         active = {self._tp(p): w for p, w in windows.items() if not w.done}
+        if not active:
+            # Never assign an empty set: aiokafka's consumer then hangs when stopped.
+            return
         self._consumer.assign(list(active))
         for tp, w in active.items():
             self._consumer.seek(tp, w.start)

@@ -23,7 +23,7 @@ from workers.tools.offsets import AtOffset, Beginning, Position
 from workers.tools.reading import TopicReader
 from workers.tools.tail import CaughtUp, SiteRecord, site_records
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
 
 def interleaved(sites: Sequence[str], per_site: int) -> list[DashboardUpdate]:
