@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -136,7 +137,7 @@ async def test_tail_from_an_offset_and_out_of_range(
     async with TopicReader(str(topics.bootstrap_servers), topic) as reader:
         records = await collect(reader, site_a, start=AtOffset(offsets[6]))
         assert [r.update.seq for r in records if r.update] == [6, 7, 8, 9]
-        with pytest.raises(OffsetOutOfRange, match=f"holds offsets 0..{offsets[-1]}"):
+        with pytest.raises(OffsetOutOfRange, match=re.escape(f"holds offsets 0..{offsets[-1]}")):
             await collect(reader, site_a, start=AtOffset(offsets[-1] + 2))
 
 
