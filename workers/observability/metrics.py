@@ -45,3 +45,11 @@ SOURCE_LIVE = Gauge("pulse_source_live", "1 while the ingest source is live, els
 READINESS = Gauge(
     "pulse_readiness_condition", "1 while the named readiness condition holds.", ["condition"]
 )
+DEDUP_TABLE_SIZE = Gauge(
+    "pulse_dedup_table_ids",
+    "Event IDs held in the stream worker's dedup table after the last purge, by partition.",
+    ["partition"],
+)
+STALE_CHANGES = Counter(
+    "pulse_stale_changes_total", "Changes older than the row state the stream already holds."
+)

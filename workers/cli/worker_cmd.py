@@ -1,0 +1,74 @@
+"""``pulse worker``: run the stream worker (a Faust worker with our app) until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from typing import Any
+
+import structlog
+
+from workers.kafka.topics import BrokerUnreachable, ensure_project_topics
+from workers.logs import configure_logging
+from workers.settings import DatabaseSettings, KafkaSettings, require
+
+log = structlog.get_logger("pulse.cli.worker")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "worker",
+        help="Run the stream worker: supabase_changes into per-site dashboard_updates.",
+        description="Run the Faust stream worker. Workers with the same app id form one consumer "
+        "group. Settings come from the environment (see the README); options override them.",
+    )
+    parser.add_argument("--app-id", help="Consumer group / app id (PULSE_APP_ID).")
+    parser.add_argument(
+        "--data-dir", help="RocksDB state directory of this worker (PULSE_DATA_DIR)."
+    )
+    parser.add_argument("--web-port", type=int, help="Faust web port, 0 for none (PULSE_WEB_PORT).")
+    parser.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"], help="PULSE_WORKER_LOG_LEVEL"
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import faust
+    from prometheus_client import start_http_server
+
+    from workers.stream.app import create_app
+    from workers.stream.session_lookup import PostgresSessionLookup
+    from workers.stream.settings import WorkerSettings
+
+    for option, variable in (
+        ("app_id", "PULSE_APP_ID"),
+        ("data_dir", "PULSE_DATA_DIR"),
+        ("web_port", "PULSE_WEB_PORT"),
+        ("log_level", "PULSE_WORKER_LOG_LEVEL"),
+    ):
+        value = getattr(args, option)
+        if value is not None:
+            os.environ[variable] = str(value)
+    configure_logging()
+    settings = WorkerSettings()
+    kafka = KafkaSettings()
+    bootstrap = require(
+        kafka.bootstrap_servers, "KAFKA_BOOTSTRAP_SERVERS", "to read supabase_changes"
+    )
+    try:
+        asyncio.run(ensure_project_topics(bootstrap, kafka))
+    except BrokerUnreachable as exc:
+        log.error("worker cannot start", error=str(exc))
+        return 2
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr="127.0.0.1")
+    app, _runner = create_app(
+        settings, kafka, PostgresSessionLookup(DatabaseSettings().database_url)
+    )
+    log.info("stream worker starting", app_id=settings.app_id, data_dir=str(settings.data_dir))
+    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
+    worker.execute_from_commandline()
+    return 0

@@ -1,0 +1,195 @@
+"""The agent and timers: batches of ``supabase_changes`` in, ``dashboard_updates`` and rejects out.
+
+Order per batch, which is what makes a crash at any point only replay, never lose:
+1. compute everything (``processing``), no I/O except the Postgres session lookup;
+2. publish the updates and rejects and wait for the acks;
+3. persist the state writes (changelog first, then the local store, ``tables``);
+4. only then does Faust ack the batch's offsets (``take_events`` acks after the loop body).
+A crash after 2 re-publishes the batch's updates after the restart (subscribers drop them by event
+ID); a crash after 3 finds the changes in the dedup table and publishes nothing again.
+
+Agent concurrency stays 1: above 1 Faust may commit past an unprocessed message (faust #606).
+Timers (chart refresh, dedup purge) take the same lock as the agent so they never interleave
+with a batch's read-compute-persist cycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import faust
+import orjson
+import structlog
+
+from workers.observability.metrics import (
+    DEDUP_HITS,
+    DEDUP_TABLE_SIZE,
+    RECORDS_IN,
+    RECORDS_OUT,
+    REJECTS,
+    STALE_CHANGES,
+)
+from workers.settings import KafkaSettings
+from workers.stream.dedup import expired_ids, newest_seen
+from workers.stream.kpis import DayAggregate
+from workers.stream.processing import DAYS, DEDUP, BatchOutput, BatchProcessor, SessionLookup
+from workers.stream.sequencing import SiteSequencer
+from workers.stream.settings import WorkerSettings
+from workers.stream.tables import StateTables
+
+log = structlog.get_logger("pulse.stream")
+
+PURGE_SCAN_CHUNK = 20_000
+
+
+class StreamRunner:
+    def __init__(
+        self,
+        app: faust.App,
+        state: StateTables,
+        kafka: KafkaSettings,
+        settings: WorkerSettings,
+        lookup: SessionLookup,
+    ) -> None:
+        self.app = app
+        self.state = state
+        self.kafka = kafka
+        self.settings = settings
+        self.sequencer = SiteSequencer()
+        self.processor = BatchProcessor(
+            lookup,
+            sequencer=self.sequencer,
+            freshness_interval_s=settings.freshness_interval_s,
+            max_pending=settings.max_pending_events,
+        )
+        self.lock = asyncio.Lock()
+        self.newest_commit_ms: dict[int, int] = {}
+        self.dirty_days: set[tuple[int, str, str]] = set()
+        self.totals = {"messages": 0, "changes": 0, "duplicates": 0, "rejected": 0, "updates": 0}
+
+    def assigned_partitions(self) -> set[int]:
+        return {
+            tp.partition
+            for tp in self.app.assignor.assigned_actives()
+            if tp.topic == self.kafka.changes_topic
+        }
+
+    async def handle(self, events: Sequence[Any]) -> None:
+        messages = [(event.message.partition, event.message.value) for event in events]
+        async with self.lock:
+            output = await self.processor.process(messages, self.state)
+            await self.publish(output.updates, output.rejects)
+            await self.state.persist(output.writes)
+        for partition, newest in output.newest_commit_ms.items():
+            if newest > self.newest_commit_ms.get(partition, 0):
+                self.newest_commit_ms[partition] = newest
+        self.dirty_days |= output.days_touched
+        self.account(len(messages), output)
+
+    async def publish(
+        self, updates: list[tuple[str, bytes]], rejects: list[tuple[str, bytes]]
+    ) -> None:
+        producer = self.app.producer
+        futures = [
+            await producer.send(self.kafka.updates_topic, site.encode(), value, None, None, None)
+            for site, value in updates
+        ]
+        futures += [
+            await producer.send(self.kafka.rejected_topic, key.encode(), value, None, None, None)
+            for key, value in rejects
+        ]
+        if futures:
+            await asyncio.gather(*futures)
+
+    def account(self, messages: int, output: BatchOutput) -> None:
+        counts = output.counts
+        RECORDS_IN.labels("stream", "any").inc(counts.changes)
+        DEDUP_HITS.inc(counts.duplicates)
+        STALE_CHANGES.inc(counts.stale)
+        RECORDS_OUT.labels("stream", "updates", "any").inc(len(output.updates))
+        for _key, value in output.rejects:
+            REJECTS.labels("stream", orjson.loads(value)["reason"]).inc()
+        self.totals["messages"] += messages
+        self.totals["changes"] += counts.changes
+        self.totals["duplicates"] += counts.duplicates
+        self.totals["rejected"] += counts.rejected
+        self.totals["updates"] += len(output.updates)
+
+    async def refresh_charts(self) -> None:
+        """``chart_refresh`` for every (site, day) that changed since the last refresh."""
+        dirty, self.dirty_days = self.dirty_days, set()
+        assigned = self.assigned_partitions()
+        updates: list[tuple[str, bytes]] = []
+        emitted_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        async with self.lock:
+            for partition, site, day in sorted(dirty):
+                if partition not in assigned:
+                    continue
+                raw = self.state.get(DAYS, partition, f"{site}|{day}".encode())
+                aggregate = (
+                    DayAggregate() if raw is None else DayAggregate.from_json(orjson.loads(raw))
+                )
+                update = {
+                    "type": "chart_refresh",
+                    "site_id": site,
+                    "seq": self.sequencer.next(site),
+                    "day": day,
+                    "bucket_minutes": 5,
+                    "buckets": aggregate.timeline(day),
+                    "event_ids": [],
+                    "commit_timestamp": None,
+                    "emitted_at": emitted_at,
+                }
+                updates.append((site, orjson.dumps(update)))
+            await self.publish(updates, [])
+
+    async def purge_dedup(self) -> None:
+        """Delete event IDs past the horizon, through the changelog, partition by partition."""
+        horizon_ms = int(self.settings.dedup_horizon_s * 1000)
+        for partition in sorted(self.assigned_partitions()):
+            watermark = self.newest_commit_ms.get(partition) or newest_seen(
+                self.state.items(DEDUP, partition)
+            )
+            expired: list[bytes] = []
+            kept = 0
+            # Reading RocksDB while the agent writes is safe (the iterator reads a snapshot);
+            # yielding every chunk keeps a large scan from stalling the agent.
+            for scanned, (key, value) in enumerate(self.state.items(DEDUP, partition), 1):
+                if next(expired_ids([(key, value)], watermark, horizon_ms), None) is None:
+                    kept += 1
+                else:
+                    expired.append(key)
+                if scanned % PURGE_SCAN_CHUNK == 0:
+                    await asyncio.sleep(0)
+            if expired:
+                async with self.lock:
+                    await self.state.persist({(DEDUP, partition): dict.fromkeys(expired)})
+            DEDUP_TABLE_SIZE.labels(str(partition)).set(kept)
+            log.info("dedup purge", partition=partition, kept=kept, expired=len(expired))
+
+
+def register_agents(
+    app: faust.App, topic: Any, runner: StreamRunner, settings: WorkerSettings
+) -> None:
+    @app.agent(topic, name="pulse-changes", concurrency=1)
+    async def process_changes(stream: Any) -> None:
+        async for events in stream.take_events(
+            settings.batch_max_messages, within=settings.batch_within_s
+        ):
+            await runner.handle(events)
+
+    async def chart_refresh() -> None:
+        await runner.refresh_charts()
+
+    async def dedup_purge() -> None:
+        await runner.purge_dedup()
+
+    async def progress() -> None:
+        log.info("stream progress", **runner.totals)
+
+    app.timer(interval=settings.chart_interval_s, name="pulse-chart-refresh")(chart_refresh)
+    app.timer(interval=settings.dedup_purge_interval_s, name="pulse-dedup-purge")(dedup_purge)
+    app.timer(interval=10.0, name="pulse-progress")(progress)

@@ -1,0 +1,68 @@
+"""The Faust app of the stream worker: settings, the source topic, tables, agent and timers.
+
+``create_app`` builds everything for one worker; several workers with the same ``PULSE_APP_ID``
+form one consumer group and share the partitions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from workers.settings import KafkaSettings
+from workers.stream.agents import StreamRunner, register_agents
+from workers.stream.processing import SessionLookup
+from workers.stream.settings import WorkerSettings
+from workers.stream.tables import StateTables, define_tables
+
+
+def create_app(
+    worker: WorkerSettings, kafka: KafkaSettings, lookup: SessionLookup
+) -> tuple[faust.App, StreamRunner]:
+    if not kafka.bootstrap_servers:
+        raise ValueError("KAFKA_BOOTSTRAP_SERVERS is needed by the stream worker")
+    brokers = ";".join(f"kafka://{server}" for server in kafka.bootstrap_servers.split(","))
+    app = faust.App(
+        worker.app_id,
+        broker=brokers,
+        store="rocksdb://",
+        datadir=str(worker.data_dir),
+        autodiscover=False,
+        # Co-partitioning: every table has as many partitions as supabase_changes.
+        topic_partitions=kafka.partitions,
+        topic_replication_factor=kafka.replication_factor,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=worker.session_timeout_s,
+        broker_heartbeat_interval=max(0.5, worker.session_timeout_s / 10),
+        broker_commit_interval=1.0,
+        table_standby_replicas=worker.standby_replicas,
+        # No transactions on the bundled broker (no producer IDs): at-least-once plus
+        # idempotent processing (dedup and row-state KPIs).
+        processing_guarantee="at_least_once",
+        producer_acks=-1,
+        producer_max_request_size=8_388_608,
+        stream_buffer_maxsize=max(4096, worker.batch_max_messages * 2),
+        web_enabled=worker.web_port != 0,
+        web_port=worker.web_port or 6066,
+        web_bind="127.0.0.1",
+        web_host="127.0.0.1",
+    )
+    tables = define_tables(app, kafka.partitions)
+    topic: Any = app.topic(
+        kafka.changes_topic,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=kafka.partitions,
+    )
+    runner = StreamRunner(
+        app,
+        StateTables(app, tables, end_markers=worker.changelog_end_markers),
+        kafka,
+        worker,
+        lookup,
+    )
+    register_agents(app, topic, runner, worker)
+    return app, runner

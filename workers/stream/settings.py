@@ -1,0 +1,109 @@
+"""Settings of the stream worker (``pulse worker``), read from the environment.
+
+Topic names and partition counts come from ``workers.settings.KafkaSettings``; the Postgres
+lookup of unknown sessions uses ``DATABASE_URL`` (``DatabaseSettings``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class WorkerSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    app_id: str = Field(
+        default="realtime-pulse",
+        pattern=r"^[A-Za-z0-9._-]{1,100}$",
+        validation_alias="PULSE_APP_ID",
+        description="Faust app id: the consumer group and the prefix of the changelog topics.",
+    )
+    data_dir: Path = Field(
+        default=Path("./pulse-data"),
+        validation_alias="PULSE_DATA_DIR",
+        description="RocksDB state; one directory per worker, never shared.",
+    )
+    web_port: int = Field(
+        default=6066,
+        ge=0,
+        le=65535,
+        validation_alias="PULSE_WEB_PORT",
+        description="Faust's web server port (0: web server off).",
+    )
+    dedup_horizon_s: float = Field(
+        default=86_400.0,
+        gt=0,
+        validation_alias="PULSE_DEDUP_HORIZON_S",
+        description="Event IDs older than this (event time, behind the newest change) expire.",
+    )
+    dedup_purge_interval_s: float = Field(
+        default=600.0,
+        gt=0,
+        validation_alias="PULSE_DEDUP_PURGE_INTERVAL_S",
+        description="How often expired event IDs are purged from the dedup table.",
+    )
+    chart_interval_s: float = Field(
+        default=300.0,
+        gt=0,
+        validation_alias="PULSE_CHART_INTERVAL_S",
+        description="How often chart_refresh is published for the sites that changed.",
+    )
+    freshness_interval_s: float = Field(
+        default=1.0,
+        gt=0,
+        validation_alias="PULSE_FRESHNESS_INTERVAL_S",
+        description="Least time between two data_freshness updates of one site.",
+    )
+    batch_max_messages: int = Field(
+        default=200,
+        ge=1,
+        validation_alias="PULSE_BATCH_MAX_MESSAGES",
+        description="Messages (ChangeBatch envelopes) processed together; also bounds how long "
+        "an event waits for its session.",
+    )
+    batch_within_s: float = Field(
+        default=0.05,
+        gt=0,
+        validation_alias="PULSE_BATCH_WITHIN_S",
+        description="Longest wait to fill a batch; also bounds how long an event waits for its "
+        "session before Postgres is asked.",
+    )
+    max_pending_events: int = Field(
+        default=10_000,
+        ge=1,
+        validation_alias="PULSE_MAX_PENDING_EVENTS",
+        description="Events waiting for their session before Postgres is asked early.",
+    )
+    session_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        validation_alias="PULSE_SESSION_TIMEOUT_S",
+        description="Consumer group session timeout: how long a dead worker holds partitions.",
+    )
+    standby_replicas: int = Field(
+        default=1,
+        ge=0,
+        validation_alias="PULSE_STANDBY_REPLICAS",
+        description="Standby copies of each table partition kept by other workers.",
+    )
+    changelog_end_markers: bool = Field(
+        default=True,
+        validation_alias="PULSE_CHANGELOG_END_MARKERS",
+        description="End every batch of changelog writes with a one-record batch (see tables.py).",
+    )
+    log_level: str = Field(
+        default="info",
+        pattern=r"^(debug|info|warning|error)$",
+        validation_alias="PULSE_WORKER_LOG_LEVEL",
+        description="Faust's log level; set explicitly because its default adds a debug spinner.",
+    )
+    metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        validation_alias="PULSE_WORKER_METRICS_PORT",
+        description="Port of the Prometheus /metrics endpoint (0: off).",
+    )

@@ -1,0 +1,113 @@
+"""The worker's Faust tables (rocksdict), read and written per partition, in batches.
+
+Four tables, all co-partitioned with ``supabase_changes`` (a site's keys live in its partition):
+``dedup`` (event ID -> commit ms), ``sessions`` (session ID -> site ID), ``entities`` (row key ->
+version and KPI contribution) and ``days`` (``site|day`` -> aggregate). Keys and values are raw
+bytes (orjson inside): no Faust codec on the hot path.
+
+Why not ``table[key] = value``: Faust sends one changelog message per assignment and writes the
+local store at once, picking the partition from the "current event", which a batch of many
+envelopes does not have. Here a batch's writes are buffered (``processing.BatchState``) and then
+``persist`` sends them to the changelog with explicit partitions, waits for every ack, and only
+then writes the local RocksDB. So the local store never holds a write the changelog lacks, and
+a worker that restores from the changelog sees exactly what the crashed one had persisted.
+
+End markers: the bundled broker reports a partition's high watermark as the base offset of its
+last record batch + 1, so after a multi-record batch Faust's changelog recovery (which reads up
+to the high watermark only) would miss that batch's tail. After each persist, every changelog
+partition written to gets one more record, sent alone once the rest is acknowledged, so it is a
+one-record batch and the reported high watermark covers everything. The marker is a tombstone
+of a key no one uses: restoring it deletes nothing, and compaction removes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Iterator
+from typing import Any
+
+import faust
+from faust.types import TP
+
+from workers.stream.processing import TABLES
+
+END_MARKER_KEY = b"\x00pulse:changelog-end"
+FAUST_OFFSET_KEY = b"__faust\x00offset__"
+
+
+def define_tables(app: faust.App, partitions: int) -> dict[str, Any]:
+    return {
+        name: app.Table(
+            name,
+            partitions=partitions,
+            key_type=bytes,
+            value_type=bytes,
+            options={"driver": "rocksdict"},
+        )
+        for name in TABLES
+    }
+
+
+class StateTables:
+    """``StateReader`` over the Faust tables plus the batched, changelog-first ``persist``."""
+
+    def __init__(self, app: faust.App, tables: dict[str, Any], *, end_markers: bool) -> None:
+        self._app = app
+        self._tables = tables
+        self._end_markers = end_markers
+
+    def _db(self, table: str, partition: int) -> Any:
+        # The store's per-partition RocksDB (opened on first use): Faust's own access path is
+        # tied to the current event, which a batch does not have.
+        return self._tables[table].data._db_for_partition(partition)
+
+    def get(self, table: str, partition: int, key: bytes) -> bytes | None:
+        value: bytes | None = self._db(table, partition).get(key)
+        return value
+
+    def items(self, table: str, partition: int) -> Iterator[tuple[bytes, bytes]]:
+        for key, value in self._db(table, partition).items():
+            if key not in (FAUST_OFFSET_KEY, END_MARKER_KEY):
+                yield key, value
+
+    def changelog_topic(self, table: str) -> str:
+        name: str = self._tables[table].changelog_topic.get_topic_name()
+        return name
+
+    async def persist(self, writes: dict[tuple[str, int], dict[bytes, bytes | None]]) -> None:
+        """Send the writes to the changelogs, wait for the acks, then write the local stores."""
+        if not writes:
+            return
+        producer = self._app.producer
+        sent: list[tuple[str, int, Awaitable[Any]]] = []
+        for (table, partition), entries in writes.items():
+            topic = self.changelog_topic(table)
+            for key, value in entries.items():
+                future = await producer.send(topic, key, value, partition, None, None)
+                sent.append((table, partition, future))
+        acked = await asyncio.gather(*(future for _t, _p, future in sent))
+        newest: dict[tuple[str, int], int] = {}
+        for (table, partition, _future), metadata in zip(sent, acked, strict=True):
+            newest[(table, partition)] = max(newest.get((table, partition), -1), metadata.offset)
+        if self._end_markers:
+            markers = [
+                await producer.send(
+                    self.changelog_topic(table), END_MARKER_KEY, None, partition, None, None
+                )
+                for table, partition in writes
+            ]
+            for (table, partition), metadata in zip(
+                writes, await asyncio.gather(*markers), strict=True
+            ):
+                newest[(table, partition)] = metadata.offset
+        for (table, partition), entries in writes.items():
+            db = self._db(table, partition)
+            for key, value in entries.items():
+                if value is None:
+                    db.delete(key)
+                else:
+                    db.put(key, value)
+            store = self._tables[table].data
+            store.set_persisted_offset(
+                TP(self.changelog_topic(table), partition), newest[(table, partition)]
+            )
