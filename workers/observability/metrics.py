@@ -45,6 +45,16 @@ SOURCE_LIVE = Gauge("pulse_source_live", "1 while the ingest source is live, els
 READINESS = Gauge(
     "pulse_readiness_condition", "1 while the named readiness condition holds.", ["condition"]
 )
+REALTIME_REBUILDS = Counter(
+    "pulse_realtime_client_rebuilds_total",
+    "Realtime clients closed and rebuilt on a new topic, by reason.",
+    ["reason"],
+)
+REALTIME_CATCHUP_ROWS = Counter(
+    "pulse_realtime_catchup_rows_total",
+    "Rows read by the Realtime source's catch-up, by table and outcome (published or skipped).",
+    ["table", "outcome"],
+)
 DEDUP_TABLE_SIZE = Gauge(
     "pulse_dedup_table_ids",
     "Event IDs held in the stream worker's dedup table after the last purge, by partition.",

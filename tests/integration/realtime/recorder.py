@@ -8,7 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from realtime import AsyncRealtimeChannel, AsyncRealtimeClient, RealtimeSubscribeStates
+from realtime import (
+    AsyncRealtimeChannel,
+    AsyncRealtimeClient,
+    RealtimePostgresChangesListenEvent,
+    RealtimeSubscribeStates,
+)
 
 
 @dataclass
@@ -52,6 +57,8 @@ def subscribe_tables(
 ) -> AsyncRealtimeChannel:
     channel = client.channel(topic)
     for table in tables:
-        channel.on_postgres_changes("*", recorder.on_change, table=table, **extra)  # type: ignore[arg-type]
+        channel.on_postgres_changes(
+            RealtimePostgresChangesListenEvent.All, recorder.on_change, table=table, **extra
+        )
     channel.on_system(recorder.on_system)
     return channel

@@ -14,7 +14,7 @@ import orjson
 import psycopg
 import pytest
 import websockets
-from realtime import AsyncRealtimeClient
+from realtime import AsyncRealtimeClient, RealtimePostgresChangesListenEvent
 
 from tests.integration.realtime.conftest import JWT_SECRET, RunningEmulator
 from tests.integration.realtime.recorder import Recorder, subscribe_tables
@@ -47,7 +47,7 @@ async def _site(dsn: str) -> str:
 
 async def _execute(dsn: str, statement: str, params: tuple[Any, ...] = ()) -> Any:
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-        cursor = await conn.execute(statement, params)  # type: ignore[arg-type]
+        cursor = await conn.execute(statement, params)
         return await cursor.fetchone() if cursor.description else None
 
 
@@ -132,11 +132,17 @@ async def test_eq_and_in_filters_exclude_other_rows(
     recorder = Recorder()
     channel = client.channel("filtered")
     channel.on_postgres_changes(
-        "INSERT", recorder.on_change, table="calls", filter="status=eq.wanted"
-    )  # type: ignore[arg-type]
+        RealtimePostgresChangesListenEvent.Insert,
+        recorder.on_change,
+        table="calls",
+        filter="status=eq.wanted",
+    )
     channel.on_postgres_changes(
-        "INSERT", recorder.on_change, table="intents", filter="status=in.(a,b)"
-    )  # type: ignore[arg-type]
+        RealtimePostgresChangesListenEvent.Insert,
+        recorder.on_change,
+        table="intents",
+        filter="status=in.(a,b)",
+    )
     channel.on_system(recorder.on_system)
     await channel.subscribe(recorder.on_state)
     await recorder.wait_for(lambda: recorder.live_count() >= 1, "subscribed")
@@ -172,7 +178,9 @@ async def test_filter_and_publication_errors_arrive_as_system_errors(
     await _execute(emulator.dsn, "CREATE TABLE unpublished (id int PRIMARY KEY)")
     recorder = Recorder()
     channel = client.channel("bad")
-    channel.on_postgres_changes("*", recorder.on_change, table="unpublished")  # type: ignore[arg-type]
+    channel.on_postgres_changes(
+        RealtimePostgresChangesListenEvent.All, recorder.on_change, table="unpublished"
+    )
     channel.on_system(recorder.on_system)
     await channel.subscribe(recorder.on_state)
     await recorder.wait_for(lambda: "CHANNEL_ERROR" in recorder.states, "channel error")
@@ -180,7 +188,12 @@ async def test_filter_and_publication_errors_arrive_as_system_errors(
     assert "Unable to subscribe to changes with given parameters" in recorder.errors[0]
     other = Recorder()
     bad_filter = client.channel("badfilter")
-    bad_filter.on_postgres_changes("*", other.on_change, table="calls", filter="status=nope.x")  # type: ignore[arg-type]
+    bad_filter.on_postgres_changes(
+        RealtimePostgresChangesListenEvent.All,
+        other.on_change,
+        table="calls",
+        filter="status=nope.x",
+    )
     await bad_filter.subscribe(other.on_state)
     await other.wait_for(lambda: "CHANNEL_ERROR" in other.states, "filter error")
     assert "Error parsing `filter` params" in other.errors[0]
