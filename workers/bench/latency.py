@@ -1,0 +1,104 @@
+"""End-to-end latency: Postgres commit to the update a subscriber reads on ``dashboard_updates``.
+
+A subscriber positioned at the end of the topic before the load starts records, for every update
+that derives from one change, its receive time minus the change's commit time (both clocks are
+this machine's). Updates that aggregate or run on timers (``kpi_updated``, ``chart_refresh``,
+``data_freshness``) are left out: their commit time is the newest of many changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from workers.changes.values import parse_timestamp
+
+PER_CHANGE_TYPES = frozenset(
+    {
+        "event_created",
+        "call_created",
+        "call_updated",
+        "intent_created",
+        "intent_updated",
+        "session_heartbeat",
+        "conversion_sealed",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Latency:
+    samples: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+def summarise(latencies_ms: list[float]) -> Latency:
+    ordered = sorted(latencies_ms)
+    return Latency(
+        samples=len(ordered),
+        p50_ms=percentile(ordered, 0.50),
+        p95_ms=percentile(ordered, 0.95),
+        p99_ms=percentile(ordered, 0.99),
+    )
+
+
+class LatencyProbe:
+    """Collects per-change latencies from ``dashboard_updates`` while ``run`` is active."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self._bootstrap = bootstrap
+        self._topic = topic
+        self.latencies_ms: list[float] = []
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+        await asyncio.wait_for(self._ready.wait(), 60)
+
+    async def stop(self) -> Latency:
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+        return summarise(self.latencies_ms)
+
+    async def _run(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap, enable_auto_commit=False, fetch_max_wait_ms=5
+        )
+        await consumer.start()
+        try:
+            partitions: set[int] = set()
+            while not partitions:
+                await consumer._client.force_metadata_update()
+                partitions = consumer.partitions_for_topic(self._topic) or set()
+            consumer.assign([TopicPartition(self._topic, p) for p in sorted(partitions)])
+            await consumer.seek_to_end()
+            self._ready.set()
+            while not self._stop.is_set():
+                batches = await consumer.getmany(timeout_ms=50, max_records=5000)
+                received = time.time()
+                for records in batches.values():
+                    for record in records:
+                        update = orjson.loads(record.value)
+                        if update.get("type") in PER_CHANGE_TYPES and update.get(
+                            "commit_timestamp"
+                        ):
+                            committed = parse_timestamp(update["commit_timestamp"]).timestamp()
+                            self.latencies_ms.append((received - committed) * 1000)
+        finally:
+            await consumer.stop()

@@ -1,0 +1,152 @@
+"""One ``pulse bench`` run: every stage on one broker and one Postgres, so ratios are fair."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaProducer
+
+from workers.bench.input import prepare_input
+from workers.bench.latency import LatencyProbe
+from workers.bench.passthrough import measure_passthrough
+from workers.bench.results import BenchFigures
+from workers.bench.synthetic import synthetic_batches
+from workers.bench.worker_process import running_worker
+from workers.ingest.rate import measure_ingest_rate
+from workers.ingest.wal_options import WalIngestOptions
+from workers.ingest.wal_runner import IngestProgress, run_wal_ingest
+from workers.kafka.topics import ensure_project_topics
+from workers.services.embedded import Endpoints
+from workers.settings import KafkaSettings
+from workers.traffic import generate
+
+Say = Callable[[str], None]
+SITES = 50
+MORE_IDS_FRACTION = 0.5
+
+
+def fresh_topics(bootstrap: str, stage: str) -> KafkaSettings:
+    suffix = f"{stage}_{uuid.uuid4().hex[:6]}"
+    return KafkaSettings(
+        KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+        PULSE_CHANGES_TOPIC=f"bench_changes_{suffix}",
+        PULSE_UPDATES_TOPIC=f"bench_updates_{suffix}",
+        PULSE_REJECTED_TOPIC=f"bench_rejected_{suffix}",
+    )
+
+
+async def stream_stage(services: Endpoints, changes: int, figures: BenchFigures, say: Say) -> None:
+    kafka = fresh_topics(services.bootstrap_servers, "stream")
+    say(f"input: {changes:,} generated changes through the WAL ingest, plus 10 % re-deliveries ...")
+    bench_input = await prepare_input(services.dsn, kafka, changes, SITES)
+    figures.changes = bench_input.changes
+    say(f"passthrough over {bench_input.changes:,} changes ...")
+    passthrough = await measure_passthrough(
+        services.bootstrap_servers,
+        kafka.changes_topic,
+        f"{kafka.changes_topic}_copy",
+        bench_input.changes,
+    )
+    figures.passthrough_rate = passthrough.rate
+    say(f"  {passthrough.rate:,.0f} changes/s")
+    say("stream worker over the same changes ...")
+    with running_worker(services.dsn, kafka) as worker:
+        first, last = await asyncio.to_thread(worker.wait_processed, bench_input.changes, 600)
+    figures.stream_rate = bench_input.changes / (last - first) if last > first else None
+    if figures.stream_rate and figures.passthrough_rate:
+        figures.stream_ratio = figures.stream_rate / figures.passthrough_rate
+        say(f"  {figures.stream_rate:,.0f} changes/s, ratio {figures.stream_ratio:.2f}")
+
+
+async def ingest_stage(services: Endpoints, rows: int, figures: BenchFigures, say: Say) -> None:
+    say(f"ingest: {rows:,} rows, commit to Kafka ack ...")
+    kafka = fresh_topics(services.bootstrap_servers, "ingest")
+    result = await measure_ingest_rate(services.dsn, kafka, rows)
+    figures.ingest_rate = result.rate
+    say(f"  {result.rate:,.0f} changes/s")
+
+
+async def latency_stage(
+    services: Endpoints, rate: float, seconds: float, figures: BenchFigures, say: Say
+) -> None:
+    say(f"end-to-end latency at {rate:,.0f} changes/s for {seconds:.0f} s ...")
+    kafka = fresh_topics(services.bootstrap_servers, "e2e")
+    await ensure_project_topics(services.bootstrap_servers, kafka)
+    stop = asyncio.Event()
+    progress = IngestProgress()
+    options = WalIngestOptions(
+        PULSE_SLOT_NAME="pulse_bench_e2e",
+        PULSE_PUBLICATION="pulse_bench_e2e",
+        PULSE_INITIAL_SNAPSHOT=False,
+    )
+    ingest = asyncio.create_task(run_wal_ingest(services.dsn, kafka, options, stop, progress))
+    try:
+        await asyncio.wait_for(progress.streaming.wait(), 60)
+        with running_worker(services.dsn, kafka) as worker:
+            # Warm-up: the group must own its partitions before the clock means anything.
+            await asyncio.to_thread(generate, services.dsn, sites=5, changes=200, seed=3)
+            await asyncio.to_thread(worker.wait_processed, 200, 120)
+            probe = LatencyProbe(services.bootstrap_servers, kafka.updates_topic)
+            await probe.start()
+            await asyncio.to_thread(
+                generate,
+                services.dsn,
+                sites=10,
+                changes=int(rate * seconds),
+                seed=5,
+                rate=rate,
+                transaction_size=10,
+            )
+            await asyncio.sleep(2)
+            latency = await probe.stop()
+    finally:
+        stop.set()
+        await asyncio.wait_for(ingest, 60)
+    figures.e2e_p50_ms, figures.e2e_p95_ms, figures.e2e_p99_ms = (
+        latency.p50_ms,
+        latency.p95_ms,
+        latency.p99_ms,
+    )
+    say(
+        f"  p50 {latency.p50_ms:.1f} ms, p95 {latency.p95_ms:.1f} ms, p99 {latency.p99_ms:.1f} ms over {latency.samples:,} updates"
+    )
+
+
+async def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        linger_ms=5,
+        max_request_size=8_388_608,
+        max_batch_size=1_048_576,
+    )
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value, key=key) for key, value in messages]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def memory_stage(services: Endpoints, ids: int, figures: BenchFigures, say: Say) -> None:
+    say(f"memory: worker RSS after {ids:,} distinct event IDs ...")
+    kafka = fresh_topics(services.bootstrap_servers, "memory")
+    await ensure_project_topics(services.bootstrap_servers, kafka)
+    first = await asyncio.to_thread(synthetic_batches, ids, SITES)
+    await _produce(services.bootstrap_servers, kafka.changes_topic, first)
+    with running_worker(services.dsn, kafka) as worker:
+        await asyncio.to_thread(worker.wait_processed, ids, 1200)
+        rss, peak = worker.rss_mb()
+        figures.worker_rss_mb = peak
+        say(f"  RSS {rss:,.0f} MiB, peak {peak:,.0f} MiB")
+        more = int(ids * MORE_IDS_FRACTION)
+        second = await asyncio.to_thread(synthetic_batches, more, SITES, int(time.time() * 1000))
+        await _produce(services.bootstrap_servers, kafka.changes_topic, second)
+        await asyncio.to_thread(worker.wait_processed, ids + more, 1200)
+        rss_after, peak_after = worker.rss_mb()
+    figures.notes = (
+        figures.notes + f" rss after +{more:,} ids: {rss_after:,.0f} MiB (peak {peak_after:,.0f})"
+    ).strip()
+    say(f"  after {more:,} more IDs: RSS {rss_after:,.0f} MiB, peak {peak_after:,.0f} MiB")

@@ -1,0 +1,126 @@
+"""A ``pulse worker`` child process for the benchmark, observed through its ``/metrics``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from workers.services.ports import free_port
+from workers.settings import KafkaSettings
+
+
+class WorkerProcess:
+    def __init__(self, process: subprocess.Popen[bytes], port: int, logfile: Path) -> None:
+        self.process = process
+        self.port = port
+        self.logfile = logfile
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=2) as reply:
+            text: str = reply.read().decode()
+            return text
+
+    def counter(self, name: str, **labels: str) -> float:
+        """Sum of the samples of ``name`` whose labels include ``labels``."""
+        total = 0.0
+        wanted = [f'{key}="{value}"' for key, value in labels.items()]
+        for line in self.metrics().splitlines():
+            if line.startswith(name) and all(part in line for part in wanted):
+                head, _, value = line.rpartition(" ")
+                if head.split("{")[0] == name:
+                    total += float(value)
+        return total
+
+    def processed(self) -> int:
+        """Changes the worker consumed: processed plus rejected plus dropped as duplicates."""
+        return int(self.counter("pulse_records_in_total", component="stream"))
+
+    def rss_mb(self) -> tuple[float, float]:
+        """(current RSS, peak RSS) in MiB, from /proc."""
+        fields: dict[str, float] = {}
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                fields[key] = float(value.split()[0]) / 1024
+        return fields.get("VmRSS", 0.0), fields.get("VmHWM", 0.0)
+
+    def wait_until_serving(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the worker exited early:\n{self.logfile.read_text()[-4000:]}")
+            with contextlib.suppress(OSError):
+                self.metrics()
+                return
+            time.sleep(0.1)
+        raise TimeoutError("the worker's /metrics did not answer")
+
+    def wait_processed(self, expected: int, timeout: float) -> tuple[float, float]:
+        """Poll until ``expected`` changes are consumed; (first seen, all seen) perf_counter times."""
+        first: float | None = None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the worker exited:\n{self.logfile.read_text()[-4000:]}")
+            done = self.processed()
+            now = time.perf_counter()
+            if done > 0 and first is None:
+                first = now
+            if done >= expected:
+                return first or now, now
+            time.sleep(0.02)
+        raise TimeoutError(f"the worker consumed {self.processed()} of {expected} changes")
+
+
+@contextlib.contextmanager
+def running_worker(
+    dsn: str, kafka: KafkaSettings, app_id: str | None = None
+) -> Iterator[WorkerProcess]:
+    """A worker with a fresh app id and data directory; stopped (and its files removed) after."""
+    assert kafka.bootstrap_servers
+    datadir = Path(tempfile.mkdtemp(prefix="pulse-bench-worker-"))
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": dsn,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "PULSE_CHANGES_TOPIC": kafka.changes_topic,
+        "PULSE_UPDATES_TOPIC": kafka.updates_topic,
+        "PULSE_REJECTED_TOPIC": kafka.rejected_topic,
+        "PULSE_PARTITIONS": str(kafka.partitions),
+        "PULSE_APP_ID": app_id or f"pulse-bench-{uuid.uuid4().hex[:8]}",
+        "PULSE_DATA_DIR": str(datadir / "data"),
+        "PULSE_WEB_PORT": str(port),
+        "PULSE_LOG_FORMAT": "json",
+        "PULSE_WORKER_LOG_LEVEL": "warning",
+        "PULSE_LOG_LEVEL": "warning",
+    }
+    logfile = datadir / "worker.log"
+    pulse = Path(sys.executable).parent / "pulse"
+    with logfile.open("wb") as log:
+        process = subprocess.Popen(
+            [str(pulse), "worker"], env=env, stdout=log, stderr=log, start_new_session=True
+        )
+    worker = WorkerProcess(process, port, logfile)
+    try:
+        worker.wait_until_serving()
+        yield worker
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        shutil.rmtree(datadir, ignore_errors=True)
