@@ -25,9 +25,11 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--source",
-        choices=["wal"],
+        choices=["wal", "realtime"],
         default="wal",
-        help="wal: logical replication (pgoutput) from DATABASE_URL.",
+        help="wal: logical replication (pgoutput) from DATABASE_URL; realtime: Supabase "
+        "Realtime postgres_changes from SUPABASE_URL with SUPABASE_SERVICE_KEY, with catch-up "
+        "through PostgREST after every reconnect (SIGHUP forces a reconnect).",
     )
     parser.set_defaults(handler=run)
 
@@ -40,25 +42,65 @@ async def _run_wal() -> None:
     dsn = require(DatabaseSettings().database_url, "DATABASE_URL", "to read the replication slot")
     kafka = KafkaSettings()
     require(kafka.bootstrap_servers, "KAFKA_BOOTSTRAP_SERVERS", "to publish changes")
+    from workers.ingest.endpoint_options import IngestEndpointSettings
     from workers.observability.health_server import HealthServer
     from workers.observability.readiness import Readiness
 
     options = WalIngestOptions()
+    http = IngestEndpointSettings()
     stop = asyncio.Event()
     stop_on_signals(stop)
     readiness = Readiness()
-    if options.metrics_port == 0:
+    if http.metrics_port == 0:
         await run_wal_ingest(dsn, kafka, options, stop, readiness=readiness)
         return
-    async with HealthServer(readiness, host=options.metrics_host, port=options.metrics_port):
-        log.info("serving /metrics, /healthz, /readyz", port=options.metrics_port)
+    async with HealthServer(readiness, host=http.metrics_host, port=http.metrics_port):
+        log.info("serving /metrics, /healthz, /readyz", port=http.metrics_port)
         await run_wal_ingest(dsn, kafka, options, stop, readiness=readiness)
+
+
+async def _run_realtime() -> None:
+    from workers.cli.signals import stop_on_signals
+    from workers.ingest.endpoint_options import IngestEndpointSettings
+    from workers.ingest.realtime_options import RealtimeIngestOptions, SupabaseSettings
+    from workers.ingest.realtime_runner import run_realtime_ingest
+    from workers.observability.health_server import HealthServer
+    from workers.observability.readiness import Readiness
+
+    supabase = SupabaseSettings()
+    url = require(supabase.supabase_url, "SUPABASE_URL", "to subscribe to Supabase Realtime")
+    key = require(supabase.supabase_service_key, "SUPABASE_SERVICE_KEY", "to authenticate")
+    kafka = KafkaSettings()
+    require(kafka.bootstrap_servers, "KAFKA_BOOTSTRAP_SERVERS", "to publish changes")
+    options = RealtimeIngestOptions()
+    http = IngestEndpointSettings()
+    stop = asyncio.Event()
+    stop_on_signals(stop)
+    readiness = Readiness()
+
+    async def ingest() -> None:
+        await run_realtime_ingest(
+            url,
+            key,
+            kafka,
+            options,
+            stop,
+            access_token_file=supabase.supabase_access_token_file,
+            readiness=readiness,
+        )
+
+    if http.metrics_port == 0:
+        await ingest()
+        return
+    async with HealthServer(readiness, host=http.metrics_host, port=http.metrics_port):
+        log.info("serving /metrics, /healthz, /readyz", port=http.metrics_port)
+        await ingest()
 
 
 def run(args: argparse.Namespace) -> int:
     configure_logging()
     try:
-        asyncio.run(_run_wal())
+        asyncio.run(_run_realtime() if args.source == "realtime" else _run_wal())
     except (ReplicationSetupError, BrokerUnreachable) as exc:
         log.error("ingest cannot start", error=str(exc))
         return 2

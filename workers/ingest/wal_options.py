@@ -50,15 +50,3 @@ class WalIngestOptions(BaseSettings):
         validation_alias="PULSE_INITIAL_SNAPSHOT",
         description="Read existing rows through a consistent snapshot when the slot is created.",
     )
-    metrics_port: int = Field(
-        default=9100,
-        ge=0,
-        le=65535,
-        validation_alias="PULSE_INGEST_METRICS_PORT",
-        description="Port of /metrics, /healthz and /readyz for the ingest worker (0: off).",
-    )
-    metrics_host: str = Field(
-        default="0.0.0.0",
-        validation_alias="PULSE_INGEST_METRICS_HOST",
-        description="Address the ingest worker's /metrics, /healthz and /readyz listen on.",
-    )
