@@ -11,6 +11,7 @@ to learn where a partition really ends, and a bounded read stops at that real en
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -103,7 +104,15 @@ class TopicReader:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self._consumer.stop()
+        try:
+            await self._consumer.stop()
+        except asyncio.CancelledError:
+            # aiokafka's group-less coordinator re-raises the cancellation of its own helper task
+            # when a consumer that was never assigned a partition stops; only a cancellation of
+            # this task itself must go on.
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
 
     async def partition_count(self) -> int:
         try:

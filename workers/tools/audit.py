@@ -1,0 +1,165 @@
+"""KPIs recomputed from Postgres against the latest ``kpi_updated`` each site published.
+
+The SQL (``workers.kpis.sql.recompute_kpis``) is the definition; Kafka holds what dashboards were
+told. "Latest" is the highest per-site ``seq``, the later offset breaking a tie, since a worker
+restarting after a crash may publish the same update again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import psycopg
+
+from schemas.updates import KpiSnapshot, KpiUpdated
+from workers.kpis.sql import recompute_kpis
+from workers.tools.offsets import Beginning
+from workers.tools.reading import TopicReader
+from workers.tools.sites import ensure_site_known
+from workers.tools.tail import decode_site_record
+
+SiteDay = tuple[str, date]
+KPI_FIELDS: tuple[str, ...] = (
+    "sessions",
+    "events",
+    "calls",
+    "intents",
+    "conversions",
+    "conversion_rate",
+    "last_event_at",
+)
+MISSING = "kpi_updated"
+
+
+@dataclass(frozen=True)
+class Published:
+    seq: int
+    offset: int
+    kpis: KpiSnapshot
+
+
+@dataclass(frozen=True)
+class KpiDifference:
+    """``kpi`` is a KPI name, or ``kpi_updated`` when Kafka has no snapshot for the site-day."""
+
+    site_id: str
+    day: date
+    kpi: str
+    postgres: Any
+    kafka: Any
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    compared: int
+    differences: list[KpiDifference]
+
+    @property
+    def sites_differing(self) -> list[str]:
+        return sorted({d.site_id for d in self.differences})
+
+
+def keep_latest(latest: dict[SiteDay, Published], update: KpiUpdated, offset: int) -> None:
+    key = (update.site_id, update.kpis.day)
+    current = latest.get(key)
+    if current is None or (update.seq, offset) >= (current.seq, current.offset):
+        latest[key] = Published(update.seq, offset, update.kpis)
+
+
+def same_value(field: str, postgres: Any, kafka: Any) -> bool:
+    if field == "conversion_rate":
+        return bool(abs(float(postgres) - float(kafka)) < 1e-9)
+    if isinstance(postgres, datetime) and isinstance(kafka, datetime):
+        return postgres == kafka
+    return bool(postgres == kafka)
+
+
+def compare(
+    expected: dict[SiteDay, KpiSnapshot], published: dict[SiteDay, KpiSnapshot]
+) -> list[KpiDifference]:
+    """Every KPI that differs, site-day by site-day.
+
+    A site-day without rows in Postgres is all zeros there (the SQL lists only days with
+    activity), so a published all-zero snapshot for it agrees, e.g. after its rows were deleted.
+    """
+    differences: list[KpiDifference] = []
+    for site_id, day in sorted(expected.keys() | published.keys()):
+        truth = expected.get((site_id, day)) or KpiSnapshot(day=day)
+        told = published.get((site_id, day))
+        if told is None:
+            differences.append(KpiDifference(site_id, day, MISSING, "present", "absent"))
+            continue
+        for field in KPI_FIELDS:
+            left, right = getattr(truth, field), getattr(told, field)
+            if not same_value(field, left, right):
+                differences.append(KpiDifference(site_id, day, field, left, right))
+    return differences
+
+
+def narrowed(
+    published: dict[SiteDay, Published], site_id: str | None, day: date | None
+) -> dict[SiteDay, KpiSnapshot]:
+    return {
+        key: entry.kpis
+        for key, entry in published.items()
+        if (site_id is None or key[0] == site_id) and (day is None or key[1] == day)
+    }
+
+
+async def published_kpis(
+    reader: TopicReader, site_id: str | None = None
+) -> tuple[dict[SiteDay, Published], int]:
+    """The latest ``kpi_updated`` per site-day on the topic (one site's partition and key when
+    ``site_id`` is given), and how many records could not be decoded."""
+    if site_id is not None:
+        partitions = [await reader.partition_of(site_id)]
+    else:
+        partitions = list(range(await reader.partition_count()))
+    bounds = await reader.bounds(partitions)
+    windows = {p: await reader.window(bounds[p], Beginning()) for p in partitions}
+    key = site_id.encode() if site_id is not None else None
+    latest: dict[SiteDay, Published] = {}
+    invalid = 0
+    async for record in reader.read(windows, key):
+        decoded = decode_site_record(record)
+        if decoded.update is None:
+            invalid += 1
+        elif isinstance(decoded.update, KpiUpdated):
+            keep_latest(latest, decoded.update, record.offset)
+    return latest, invalid
+
+
+def expected_kpis(
+    conn: psycopg.Connection[Any], site_id: str | None, day: date | None
+) -> dict[SiteDay, KpiSnapshot]:
+    if site_id is not None:
+        ensure_site_known(conn, site_id)
+    return recompute_kpis(conn, site_id, day)
+
+
+async def audit(
+    conn: psycopg.Connection[Any],
+    reader: TopicReader,
+    site_id: str | None = None,
+    day: date | None = None,
+) -> tuple[AuditReport, int]:
+    """The audit report and the count of undecodable update records met on the way."""
+    expected = expected_kpis(conn, site_id, day)
+    latest, invalid = await published_kpis(reader, site_id)
+    published = narrowed(latest, site_id, day)
+    differences = compare(expected, published)
+    return AuditReport(len(expected.keys() | published.keys()), differences), invalid
+
+
+def rows(report: AuditReport) -> Iterable[tuple[str, str, str, str, str]]:
+    for d in report.differences:
+        yield d.site_id, d.day.isoformat(), d.kpi, show(d.postgres), show(d.kafka)
+
+
+def show(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return "-" if value is None else str(value)
