@@ -48,8 +48,8 @@ class KpiDifference:
     site_id: str
     day: date
     kpi: str
-    postgres: Any
-    kafka: Any
+    expected: Any
+    actual: Any
 
 
 @dataclass(frozen=True)
@@ -69,18 +69,16 @@ def keep_latest(latest: dict[SiteDay, Published], update: KpiUpdated, offset: in
         latest[key] = Published(update.seq, offset, update.kpis)
 
 
-def same_value(field: str, postgres: Any, kafka: Any) -> bool:
+def same_value(field: str, expected: Any, actual: Any) -> bool:
     if field == "conversion_rate":
-        return bool(abs(float(postgres) - float(kafka)) < 1e-9)
-    if isinstance(postgres, datetime) and isinstance(kafka, datetime):
-        return postgres == kafka
-    return bool(postgres == kafka)
+        return bool(abs(float(expected) - float(actual)) < 1e-9)
+    return bool(expected == actual)
 
 
 def compare(
     expected: dict[SiteDay, KpiSnapshot], published: dict[SiteDay, KpiSnapshot]
 ) -> list[KpiDifference]:
-    """Every KPI that differs, site-day by site-day.
+    """Every KPI of ``published`` that differs from ``expected``, site-day by site-day.
 
     A site-day without rows in Postgres is all zeros there (the SQL lists only days with
     activity), so a published all-zero snapshot for it agrees, e.g. after its rows were deleted.
@@ -156,7 +154,7 @@ async def audit(
 
 def rows(report: AuditReport) -> Iterable[tuple[str, str, str, str, str]]:
     for d in report.differences:
-        yield d.site_id, d.day.isoformat(), d.kpi, show(d.postgres), show(d.kafka)
+        yield d.site_id, d.day.isoformat(), d.kpi, show(d.expected), show(d.actual)
 
 
 def show(value: Any) -> str:

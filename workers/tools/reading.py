@@ -71,6 +71,18 @@ class PartitionBounds:
         return f"partition {self.partition} holds offsets {self.beginning}..{self.end - 1}"
 
 
+async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        # aiokafka's group-less coordinator re-raises the cancellation of its own helper task
+        # when a consumer that was never assigned a partition stops; only a cancellation of
+        # this task itself must go on.
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+
+
 class TopicReader:
     """An unassigned consumer for one topic; use as ``async with TopicReader(...) as reader``."""
 
@@ -104,21 +116,17 @@ class TopicReader:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        try:
-            await self._consumer.stop()
-        except asyncio.CancelledError:
-            # aiokafka's group-less coordinator re-raises the cancellation of its own helper task
-            # when a consumer that was never assigned a partition stops; only a cancellation of
-            # this task itself must go on.
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise
+        await stop_consumer(self._consumer)
 
-    async def partition_count(self) -> int:
+    async def topic_names(self) -> set[str]:
         try:
-            topics = await self._consumer.topics()
+            topics: set[str] = await self._consumer.topics()
         except KafkaError as exc:
             raise BrokerUnreachable(f"cannot list topics on {self.bootstrap}: {exc}") from exc
+        return topics
+
+    async def partition_count(self) -> int:
+        topics = await self.topic_names()
         partitions = None
         if self.topic in topics:
             partitions = self._consumer.partitions_for_topic(self.topic)

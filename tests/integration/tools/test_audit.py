@@ -93,7 +93,7 @@ async def test_audit_passes_when_kafka_agrees_and_names_what_differs(
                 (site_a, "last_event_at"),
             }
             events = next(d for d in report.differences if d.kpi == "events")
-            assert (events.postgres, events.kafka) == (7, 6)
+            assert (events.expected, events.actual) == (7, 6)
 
             only_b, _ = await audit(conn, reader, site_id=site_b, day=DAY)
             assert (only_b.compared, only_b.differences) == (1, [])
