@@ -36,7 +36,7 @@ from workers.demo.dashboard_state import DashboardState, site_kpis
 from workers.demo.feed import follow
 from workers.demo.progress import step
 from workers.demo.stack import DemoStack, child_environment, drop_slot_if_present
-from workers.demo.summary import AuditOutcome, DemoOutcome, render_summary
+from workers.demo.summary import AuditOutcome, DemoOutcome, audit_outcome, render_summary
 from workers.demo.view import Header, run_view
 from workers.kafka.topics import ensure_project_topics
 from workers.kpis.sql import recompute_kpis
@@ -205,7 +205,7 @@ async def _pipeline(
         stack.on_close("the demo's topics", lambda: _delete_topics(bootstrap, stack.run_id))
 
     ingest = await _start_ingest(stack, dsn, kafka)
-    worker, metrics_url = await _start_worker(stack, kafka)
+    worker, metrics_url = await _start_worker(stack, dsn, kafka)
     children = [ingest, worker]
 
     state = DashboardState()
@@ -225,6 +225,7 @@ async def _pipeline(
         tasks.append(asyncio.create_task(run_view(console, state, header, stop_view)))
         outcome.traffic_started = True
         traffic = await _run_traffic(options, seed, stack, dsn, signals, children, header)
+        traffic_end = time.monotonic()
         outcome.traffic = traffic
         header.phase = "injecting duplicates"
         duplicates = await redeliver(
@@ -233,14 +234,14 @@ async def _pipeline(
         header.duplicates["published again"] = len(duplicates)
         outcome.duplicates = len(duplicates)
         header.phase = "catching up"
-        outcome.caught_up_s = await _catch_up(dsn, state, children)
+        outcome.caught_up_s = await _catch_up(dsn, state, header, children, traffic_end)
     finally:
         stop_view.set()
         await asyncio.gather(*tasks, return_exceptions=True)
     outcome.state = state
     outcome.dedup_hits = header.duplicates.get("dropped by the worker")
     if options.check:
-        outcome.audit = await _audit(dsn, kafka, console)
+        outcome.audit = await _audit(dsn, bootstrap, kafka, console)
         return 0 if outcome.audit.ok else 1
     return 0
 
@@ -279,23 +280,58 @@ async def _start_ingest(stack: DemoStack, dsn: str, kafka: KafkaSettings) -> Chi
     return child
 
 
-async def _start_worker(stack: DemoStack, kafka: KafkaSettings) -> tuple[Child, str]:
+async def _start_worker(stack: DemoStack, dsn: str, kafka: KafkaSettings) -> tuple[Child, str]:
     assert stack.rundir is not None
-    port = free_port()
+    web_port, metrics_port = free_port(), free_port()
     env = {
         **_kafka_env(kafka),
+        "DATABASE_URL": dsn,
         "PULSE_APP_ID": f"pulse-demo-{stack.run_id}",
         "PULSE_DATA_DIR": str(stack.rundir / "worker-data"),
-        "PULSE_WEB_PORT": str(port),
+        "PULSE_WEB_PORT": str(web_port),
+        "PULSE_WORKER_METRICS_PORT": str(metrics_port),
+        "PULSE_PROGRESS_INTERVAL_S": "1",
+        # The broker holds a new group's first join for half the session timeout: 3 s, not 15 s.
+        # With a single worker nothing needs the longer timeout's patience.
+        "PULSE_SESSION_TIMEOUT_S": "6",
         "PULSE_LOG_FORMAT": "json",
     }
     with step(stack.console, "starting one stream worker (pulse worker)") as done:
         child = stack.spawn(
             "worker", _python_module("workers.cli.main", "worker"), child_environment(env)
         )
-        await _wait_for_ready_probe(child, f"http://127.0.0.1:{port}/readyz", CHILD_START_TIMEOUT_S)
-        done.result = f"ready, pid {child.pid}"
-    return child, f"http://127.0.0.1:{port}/metrics"
+        await _wait_for_worker(child, f"http://127.0.0.1:{web_port}/readyz", CHILD_START_TIMEOUT_S)
+        done.result = f"partitions assigned, pid {child.pid}"
+    return child, f"http://127.0.0.1:{metrics_port}/metrics"
+
+
+def worker_has_partitions(log_text: str) -> bool:
+    """Whether the worker's progress log says it holds partitions of ``supabase_changes``."""
+    for line in log_text.splitlines():
+        if '"stream progress"' not in line:
+            continue
+        with contextlib.suppress(ValueError):
+            entry = json.loads(line)
+            if entry.get("event") == "stream progress" and entry.get("assigned"):
+                return True
+    return False
+
+
+async def _wait_for_worker(child: Child, ready_url: str, within_s: float) -> None:
+    """Ready when ``/readyz`` answers 200 or, where it is not served, the log shows partitions."""
+    deadline = time.monotonic() + within_s
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+        while time.monotonic() < deadline:
+            _require_running(child)
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with http.get(ready_url) as response:
+                    if response.status == 200:
+                        return
+            with contextlib.suppress(OSError):
+                if worker_has_partitions(child.logfile.read_text(errors="replace")):
+                    return
+            await asyncio.sleep(0.25)
+    raise DemoFailure(f"{child.name} was not ready within {within_s:.0f} s:\n{child.log_tail()}")
 
 
 async def _wait_for_log(child: Child, needle: str, within_s: float) -> None:
@@ -307,19 +343,6 @@ async def _wait_for_log(child: Child, needle: str, within_s: float) -> None:
         _require_running(child)
         await asyncio.sleep(0.1)
     raise DemoFailure(f"{child.name} did not start within {within_s:.0f} s:\n{child.log_tail()}")
-
-
-async def _wait_for_ready_probe(child: Child, url: str, within_s: float) -> None:
-    deadline = time.monotonic() + within_s
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
-        while time.monotonic() < deadline:
-            _require_running(child)
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                async with http.get(url) as response:
-                    if response.status == 200:
-                        return
-            await asyncio.sleep(0.25)
-    raise DemoFailure(f"{child.name} was not ready within {within_s:.0f} s:\n{child.log_tail()}")
 
 
 def _require_running(*children: Child) -> None:
@@ -381,17 +404,28 @@ def _read_summary(path: Path) -> dict[str, Any] | None:
     return summary
 
 
-async def _catch_up(dsn: str, state: DashboardState, children: list[Child]) -> float | None:
-    """Seconds until the dashboard equals SQL, or None when it did not within the timeout."""
+async def _catch_up(
+    dsn: str, state: DashboardState, header: Header, children: list[Child], traffic_end: float
+) -> float | None:
+    """Seconds from the end of the traffic until the dashboard equals SQL and the worker has
+    dropped the injected duplicates; None when that did not happen in time.
+
+    Duplicates change no KPI, so equal KPIs alone would end the wait before the worker met them;
+    the worker's dedup counter (when its /metrics answered) tells when it did.
+    """
     started = time.monotonic()
-    last_progress, last_updates = started, -1
+    last_progress, last_seen = started, (-1, -1)
     while time.monotonic() - started < CATCH_UP_TIMEOUT_S:
         _require_running(*children)
         sql = await asyncio.to_thread(_sql_kpis, dsn)
-        if not differing_site_days(site_kpis(state), sql):
-            return time.monotonic() - started
-        if state.updates_total != last_updates:
-            last_updates, last_progress = state.updates_total, time.monotonic()
+        dropped = header.duplicates.get("dropped by the worker")
+        injected = header.duplicates.get("published again", 0)
+        duplicates_met = dropped is None or dropped >= injected
+        if duplicates_met and not differing_site_days(site_kpis(state), sql):
+            return time.monotonic() - traffic_end
+        seen = (state.updates_total, dropped or 0)
+        if seen != last_seen:
+            last_seen, last_progress = seen, time.monotonic()
         elif time.monotonic() - last_progress > CATCH_UP_QUIET_S:
             return None
         await asyncio.sleep(0.5)
@@ -401,6 +435,11 @@ async def _catch_up(dsn: str, state: DashboardState, children: list[Child]) -> f
 def _sql_kpis(dsn: str) -> dict[Any, Any]:
     with psycopg.connect(dsn) as conn:
         return recompute_kpis(conn)
+
+
+def _count_sites(conn: psycopg.Connection[Any]) -> int:
+    row = conn.execute("SELECT count(*) FROM sites").fetchone()
+    return int(row[0]) if row else 0
 
 
 def _site_names(dsn: str) -> dict[str, str]:
@@ -437,8 +476,22 @@ def _metric_value(exposition: str, name: str) -> float | None:
     return None
 
 
-async def _audit(dsn: str, kafka: KafkaSettings, console: Console) -> AuditOutcome:
-    raise DemoFailure("the audit (pulse audit) is not available yet")
+async def _audit(dsn: str, bootstrap: str, kafka: KafkaSettings, console: Console) -> AuditOutcome:
+    """``pulse audit``'s comparison: SQL against the latest ``kpi_updated`` of every site-day."""
+    from workers.tools.audit import audit
+    from workers.tools.errors import ToolError
+    from workers.tools.reading import TopicReader
+
+    with step(console, "auditing every site's KPIs against SQL (pulse audit)") as done:
+        try:
+            with psycopg.connect(dsn) as conn:
+                sites = _count_sites(conn)
+                async with TopicReader(bootstrap, kafka.updates_topic) as reader:
+                    report, invalid = await audit(conn, reader)
+        except ToolError as exc:
+            raise DemoFailure(f"the audit could not run: {exc}") from exc
+        done.result = f"{report.compared} site-days compared"
+    return audit_outcome(report, sites, invalid)
 
 
 def _drop_slot_and_publication(dsn: str, name: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.rule import Rule
@@ -14,12 +14,48 @@ from rich.text import Text
 from workers.demo.dashboard_state import DashboardState, latency_percentile
 from workers.demo.view import site_label
 
+if TYPE_CHECKING:
+    from workers.tools.audit import AuditReport
+
 
 @dataclass(frozen=True)
 class AuditOutcome:
     ok: bool
     line: str
     details: list[str] = field(default_factory=list)
+
+
+MAX_AUDIT_DETAILS = 10
+
+
+def audit_outcome(report: AuditReport, sites: int, invalid: int) -> AuditOutcome:
+    """The summary's audit line: every site matches, or which KPIs of which sites differ."""
+    warning = (
+        [f"{invalid} record(s) on dashboard_updates were not valid updates"] if invalid else []
+    )
+    if not report.differences:
+        return AuditOutcome(
+            ok=True,
+            line=f"every site matches SQL: {sites} sites, {report.compared} site-days, "
+            "every KPI equal",
+            details=warning,
+        )
+    from workers.tools.audit import rows
+
+    details = [
+        f"{site} {day} {kpi}: postgres {expected}, kafka {actual}"
+        for site, day, kpi, expected, actual in list(rows(report))[:MAX_AUDIT_DETAILS]
+    ]
+    if len(report.differences) > MAX_AUDIT_DETAILS:
+        details.append(
+            f"… {len(report.differences) - MAX_AUDIT_DETAILS} more (pulse audit lists all)"
+        )
+    return AuditOutcome(
+        ok=False,
+        line=f"{len(report.sites_differing)} of {sites} sites differ from SQL: "
+        f"{len(report.differences)} KPI(s) in {report.compared} site-days",
+        details=details + warning,
+    )
 
 
 @dataclass

@@ -107,3 +107,21 @@ def test_summary_reports_audit_and_cleanup() -> None:
     assert "worker (pid 12), postgres (pid 11)" in shown
     assert "/tmp/pulse-demo-x" in shown
     assert "17" in shown and "40.0%" in shown
+
+
+def test_audit_line_names_matching_and_differing_sites() -> None:
+    from workers.demo.summary import audit_outcome
+    from workers.tools.audit import AuditReport, KpiDifference
+
+    passed = audit_outcome(AuditReport(compared=6, differences=[]), sites=3, invalid=0)
+    assert passed.ok
+    assert passed.line == "every site matches SQL: 3 sites, 6 site-days, every KPI equal"
+    failed = audit_outcome(
+        AuditReport(compared=6, differences=[KpiDifference(SITE, NOW.date(), "events", 5, 4)]),
+        sites=3,
+        invalid=2,
+    )
+    assert not failed.ok
+    assert failed.line == "1 of 3 sites differ from SQL: 1 KPI(s) in 6 site-days"
+    assert failed.details[0] == f"{SITE} {NOW.date().isoformat()} events: postgres 5, kafka 4"
+    assert "2 record(s)" in failed.details[-1]
