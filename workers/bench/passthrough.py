@@ -22,7 +22,7 @@ from workers.kafka.topics import ensure_topics
 SINK_PARTITIONS = 8
 
 
-async def _assign_all(consumer: AIOKafkaConsumer, topic: str) -> None:
+async def assign_all(consumer: AIOKafkaConsumer, topic: str) -> None:
     partitions: set[int] = set()
     deadline = time.monotonic() + 30
     while not partitions and time.monotonic() < deadline:
@@ -48,7 +48,7 @@ async def measure_passthrough(
     await consumer.start()
     await producer.start()
     try:
-        await _assign_all(consumer, source_topic)
+        await assign_all(consumer, source_topic)
         builders: dict[int, Any] = {}
         sent: list[asyncio.Future[Any]] = []
 

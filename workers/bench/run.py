@@ -14,6 +14,7 @@ from workers.bench.latency import LatencyProbe
 from workers.bench.passthrough import measure_passthrough
 from workers.bench.results import BenchFigures
 from workers.bench.synthetic import synthetic_batches
+from workers.bench.update_span import update_span
 from workers.bench.worker_process import running_worker
 from workers.ingest.rate import measure_ingest_rate
 from workers.ingest.wal_options import WalIngestOptions
@@ -54,8 +55,11 @@ async def stream_stage(services: Endpoints, changes: int, figures: BenchFigures,
     say(f"  {passthrough.rate:,.0f} changes/s")
     say("stream worker over the same changes ...")
     with running_worker(services.dsn, kafka) as worker:
-        first, last = await asyncio.to_thread(worker.wait_processed, bench_input.changes, 600)
-    figures.stream_rate = bench_input.changes / (last - first) if last > first else None
+        await asyncio.to_thread(worker.wait_processed, bench_input.changes, 600)
+        stream = await update_span(
+            services.bootstrap_servers, kafka.updates_topic, bench_input.changes
+        )
+    figures.stream_rate = stream.rate
     if figures.stream_rate and figures.passthrough_rate:
         figures.stream_ratio = figures.stream_rate / figures.passthrough_rate
         say(f"  {figures.stream_rate:,.0f} changes/s, ratio {figures.stream_ratio:.2f}")
