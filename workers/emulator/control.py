@@ -67,6 +67,10 @@ class EmulatorControl:
     async def drop_next(self, n: int) -> dict[str, Any]:
         return await self._post("drop_next", n=n)
 
+    async def refuse_connections(self, seconds: float) -> dict[str, Any]:
+        """Answer websocket upgrades with HTTP 503 for a while, as during a Realtime restart."""
+        return await self._post("refuse_connections", s=seconds)
+
     async def set_idle_timeout(self, seconds: float) -> dict[str, Any]:
         return await self._post("idle_timeout", s=seconds)
 

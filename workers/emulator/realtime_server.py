@@ -113,6 +113,7 @@ class RealtimeServer:
         self.revoked_tokens: set[str] = set()
         self.subscribe_delay_ms = config.subscribe_delay_ms
         self.idle_timeout_s = config.idle_timeout_s
+        self.refuse_until = 0.0
         self._conn: psycopg.AsyncConnection[tuple[Any, ...]] | None = None
         self._db_lock = asyncio.Lock()
         self._published: set[tuple[str, str]] | None = None
@@ -176,6 +177,10 @@ class RealtimeServer:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         delay_s = self.config.connect_error_delay_ms / 1000
+        if time.monotonic() < self.refuse_until:
+            return web.json_response(
+                {"error": "Realtime is restarting, please standby"}, status=503
+            )
         token = api_key(request)
         if not token:
             await asyncio.sleep(delay_s)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any
 
 import structlog
@@ -135,6 +136,12 @@ class Emulator:
         async def drop_next(request: web.Request) -> web.Response:
             self.faults.drop_next = int(request.query["n"])
             return web.json_response({"n": self.faults.drop_next})
+
+        @control.post("/_emulator/refuse_connections")
+        async def refuse_connections(request: web.Request) -> web.Response:
+            seconds = float(request.query["s"])
+            self.realtime.refuse_until = time.monotonic() + seconds
+            return web.json_response({"s": seconds})
 
         @control.post("/_emulator/idle_timeout")
         async def idle_timeout(request: web.Request) -> web.Response:

@@ -89,6 +89,7 @@ class RealtimeSource:
             self.generation += 1
             generation = self.generation
             self._rebuild.clear()
+            self._rebuild_reason = ""
             self._live = False
             self._was_live = False
             self._lost_at = time.monotonic()
@@ -106,6 +107,7 @@ class RealtimeSource:
                 await self._subscribe(client, generation)
                 await self._supervise(stop)
             except Exception as exc:  # the client raises bare Exception when it cannot connect
+                self._rebuild_reason = "cannot subscribe"
                 self.on_status("CHANNEL_ERROR", f"cannot subscribe: {exc}", generation)
             finally:
                 self.client = None

@@ -7,7 +7,10 @@ the framing, the join/reply/system sequence and the payload shapes together.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -19,8 +22,11 @@ from realtime import AsyncRealtimeClient, RealtimePostgresChangesListenEvent
 from tests.integration.realtime.conftest import JWT_SECRET, RunningEmulator
 from tests.integration.realtime.recorder import Recorder, subscribe_tables
 from workers.emulator.tokens import mint_token
+from workers.services.ports import free_port
 
 pytestmark = pytest.mark.integration
+
+PULSE = str(Path(__file__).resolve().parents[3] / ".venv" / "bin" / "pulse")
 
 TABLES = ["sessions", "calls", "intents"]
 
@@ -331,3 +337,40 @@ async def test_restart_poller_leaves_a_gap(
     await asyncio.sleep(0.5)
     assert [c["data"]["record"]["name"] for c in recorder.changes] == ["kept"]
     assert recorder.states == ["SUBSCRIBED"]
+
+
+async def test_idle_socket_is_closed(emulator: RunningEmulator) -> None:
+    await emulator.control.set_idle_timeout(0.5)
+    url = f"ws://127.0.0.1:{emulator.emulator.port}/socket/websocket?apikey={emulator.service_key}"
+    async with websockets.connect(url) as ws:
+        with pytest.raises(websockets.ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), timeout=5)
+
+
+async def test_pulse_emulator_command_serves_the_client(fresh_db: str) -> None:
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        PULSE,
+        "emulator",
+        "--port",
+        str(port),
+        "--jwt-secret",
+        JWT_SECRET,
+        env={**os.environ, "DATABASE_URL": fresh_db, "PULSE_LOG_FORMAT": "json"},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        assert process.stdout is not None
+        lines = [(await asyncio.wait_for(process.stdout.readline(), 30)).decode() for _ in range(2)]
+        printed = dict(line.strip().split("=", 1) for line in lines)
+        assert printed["SUPABASE_URL"] == f"http://127.0.0.1:{port}"
+        client = AsyncRealtimeClient(
+            f"{printed['SUPABASE_URL']}/realtime/v1", token=printed["SUPABASE_SERVICE_KEY"]
+        )
+        recorder = Recorder()
+        await _live(client, recorder, "cli", ["calls"])
+        await client.close()
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(process.wait(), 20) == 0

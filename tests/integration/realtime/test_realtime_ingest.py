@@ -237,3 +237,54 @@ async def test_sighup_rebuilds_the_client(
     counters = await emulator.control.counters()
     assert len(counters["joins"]) == 2 and not counters["duplicate_joins"]
     assert [t.generation for t in progress.tracker.history if t.status == "LIVE"] == [1, 2]
+
+
+async def test_client_that_gave_up_reconnecting_is_rebuilt(
+    emulator: RunningEmulator, kafka_settings: KafkaSettings
+) -> None:
+    sites = await make_sites(emulator.dsn)
+    options = fast_options(PULSE_REALTIME_MAX_RETRIES=2, PULSE_REALTIME_LIVE_DEADLINE_S=3)
+    source = start_source(emulator.url, emulator.service_key, kafka_settings, options)
+    try:
+        await source.live()
+        writer = Writer(emulator.dsn, sites)
+        writer.start()
+        await asyncio.sleep(0.5)
+        # Longer than the client's two attempts: it gives up and tells nobody.
+        await emulator.control.refuse_connections(5)
+        await emulator.control.drop_socket(1012)
+        await source.live(generation_at_least=2, within=25)
+        await asyncio.sleep(0.5)
+        await writer.stop()
+        await source.catchups_after_now(2)
+    finally:
+        progress = await source.close()
+    assert not missing_final_states(
+        await database_rows(emulator.dsn), await topic_changes(kafka_settings)
+    )
+    history = progress.tracker.history
+    assert any("not live" in (t.detail or "") or t.status == "CHANNEL_ERROR" for t in history)
+    assert in_order([t.status for t in history], ["LIVE", "CHANNEL_ERROR", "SUBSCRIBED", "LIVE"])
+
+
+async def test_subscription_error_rebuilds_instead_of_rejoining_the_same_topic(
+    emulator: RunningEmulator, kafka_settings: KafkaSettings
+) -> None:
+    await make_sites(emulator.dsn, 1)
+    source = start_source(emulator.url, emulator.service_key, kafka_settings, fast_options())
+    try:
+        await source.live()
+        await emulator.control.pg_subscription_error("Too many database timeouts")
+        await source.live(generation_at_least=2)
+        await asyncio.sleep(1.5)
+    finally:
+        progress = await source.close()
+    counters = await emulator.control.counters()
+    assert not counters["duplicate_joins"], (
+        "a rejoin on the same socket would have been a duplicate join"
+    )
+    assert "CLOSED" not in [t.status for t in progress.tracker.history]
+    assert in_order(
+        [t.status for t in progress.tracker.history],
+        ["LIVE", "CHANNEL_ERROR", "SUBSCRIBED", "LIVE"],
+    )
