@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +28,7 @@ from workers.services.database import apply_schema, create_database
 from workers.services.postgres import start_postgres
 
 DEMO_DATABASE = "pulse_demo"
+POSTGRES_EXIT_TIMEOUT_S = 15.0
 
 
 @dataclass
@@ -79,6 +82,8 @@ class DemoStack:
 
     def _stop_postgres(self, stop: Callable[[], None], base: Path, pid: int | None) -> None:
         stop()
+        if pid is not None:
+            _wait_until_gone(pid, POSTGRES_EXIT_TIMEOUT_S)
         self.stopped.append(Stopped("postgres", pid))
         if not base.exists():
             self.removed.append(base)
@@ -122,6 +127,21 @@ class DemoStack:
                 )
 
         self.exit.callback(run)
+
+
+def _wait_until_gone(pid: int, within_s: float) -> None:
+    """pg_ctl returns once the pid file is gone, a moment before the postmaster has exited."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        except PermissionError:
+            pass
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGKILL)
 
 
 def _postmaster_pid(datadir: Path) -> int | None:
