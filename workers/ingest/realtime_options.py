@@ -133,9 +133,6 @@ class RealtimeIngestOptions(BaseSettings):
         validation_alias="PULSE_REALTIME_SEEN_VERSIONS",
         description="Row versions remembered so a catch-up skips states already pushed.",
     )
-    metrics_port: int = Field(
-        default=0, ge=0, le=65535, validation_alias="PULSE_INGEST_METRICS_PORT"
-    )
 
     @property
     def tables(self) -> list[str]:

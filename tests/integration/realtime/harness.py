@@ -38,7 +38,6 @@ def fast_options(**overrides: Any) -> RealtimeIngestOptions:
         "PULSE_REALTIME_CATCHUP_INTERVAL_S": 1.5,
         "PULSE_REALTIME_CATCHUP_LOOKBACK_S": 2,
         "PULSE_REALTIME_FLUSH_MS": 10,
-        "PULSE_INGEST_METRICS_PORT": 0,
         **overrides,
     }
     return RealtimeIngestOptions(**values)

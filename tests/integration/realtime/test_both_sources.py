@@ -122,7 +122,7 @@ async def test_wal_and_realtime_together_give_kpis_equal_to_sql(
     sites = await make_sites(emulator.dsn, 3)
     wal_stop = asyncio.Event()
     wal_progress = IngestProgress()
-    wal_options = WalIngestOptions(PULSE_SLOT_NAME="pulse_both_wal", PULSE_INGEST_METRICS_PORT=0)
+    wal_options = WalIngestOptions(PULSE_SLOT_NAME="pulse_both_wal")
     wal = asyncio.create_task(
         run_wal_ingest(emulator.dsn, kafka_settings, wal_options, wal_stop, wal_progress)
     )
