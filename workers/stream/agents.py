@@ -188,8 +188,8 @@ def register_agents(
         await runner.purge_dedup()
 
     async def progress() -> None:
-        log.info("stream progress", **runner.totals)
+        log.info("stream progress", assigned=sorted(runner.assigned_partitions()), **runner.totals)
 
     app.timer(interval=settings.chart_interval_s, name="pulse-chart-refresh")(chart_refresh)
     app.timer(interval=settings.dedup_purge_interval_s, name="pulse-dedup-purge")(dedup_purge)
-    app.timer(interval=10.0, name="pulse-progress")(progress)
+    app.timer(interval=settings.progress_interval_s, name="pulse-progress")(progress)

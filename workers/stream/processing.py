@@ -104,6 +104,7 @@ class _SiteOut:
     day_ids: dict[str, list[str]] = field(default_factory=dict)
     newest_ms: int = 0
     newest_ts: str = ""
+    newest_id: str = ""
 
 
 def rejected_record(
@@ -219,6 +220,7 @@ class BatchProcessor:
                     "type": "data_freshness",
                     "last_change_at": out.newest_ts,
                     "lag_ms": max(0.0, now * 1000 - out.newest_ms),
+                    "event_ids": [out.newest_id],
                     "commit_timestamp": out.newest_ts,
                     **envelope,
                     "seq": self._sequencer.next(site),
@@ -403,13 +405,16 @@ class _BatchRun:
             orjson.dumps({"v": list(version), "c": new.to_json(), "s": sealed}),
         )
         self.counts.applied += 1
+        if not verified:
+            # A rejected row moves the stored row state only; nothing of it reaches an update.
+            return True
         out = self.sites.get(site)
         if out is None:
             out = self.sites[site] = _SiteOut()
         event_id = change["event_id"]
         commit_ts = change["commit_timestamp"]
         if version[0] >= out.newest_ms:
-            out.newest_ms, out.newest_ts = version[0], commit_ts
+            out.newest_ms, out.newest_ts, out.newest_id = version[0], commit_ts, event_id
         for update in typed:
             update["event_ids"] = [event_id]
             update["commit_timestamp"] = commit_ts

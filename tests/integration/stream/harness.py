@@ -1,0 +1,281 @@
+"""Running ``pulse worker`` subprocesses and reading what they publish, for the stream tests.
+
+Reads never trust the broker's end offsets (under-reported on the bundled broker): they poll
+until a condition holds and nothing new arrived for a quiet spell.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psycopg
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import TopicPartition
+
+from workers.kpis.sql import recompute_kpis
+from workers.settings import KafkaSettings
+
+PULSE = str(Path(__file__).resolve().parents[3] / ".venv" / "bin" / "pulse")
+
+
+@dataclass
+class WorkerProcess:
+    process: subprocess.Popen[bytes]
+    logfile: Path
+    data_dir: Path
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log(self) -> str:
+        return self.logfile.read_text(errors="replace")
+
+
+def start_worker(
+    kafka: KafkaSettings,
+    *,
+    app_id: str,
+    data_dir: Path,
+    database_url: str | None,
+    env: dict[str, str] | None = None,
+) -> WorkerProcess:
+    assert kafka.bootstrap_servers
+    data_dir.mkdir(parents=True, exist_ok=True)
+    logfile = data_dir.parent / f"{data_dir.name}-{uuid.uuid4().hex[:6]}.log"
+    variables = dict(
+        os.environ,
+        KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap_servers,
+        PULSE_CHANGES_TOPIC=kafka.changes_topic,
+        PULSE_UPDATES_TOPIC=kafka.updates_topic,
+        PULSE_REJECTED_TOPIC=kafka.rejected_topic,
+        PULSE_PARTITIONS=str(kafka.partitions),
+        PULSE_APP_ID=app_id,
+        PULSE_DATA_DIR=str(data_dir),
+        PULSE_WEB_PORT="0",
+        PULSE_SESSION_TIMEOUT_S="6",
+        PULSE_STANDBY_REPLICAS="0",
+        PULSE_WORKER_LOG_LEVEL="info",
+        PULSE_LOG_FORMAT="json",
+        **(env or {}),
+    )
+    if database_url:
+        variables["DATABASE_URL"] = database_url
+    else:
+        variables.pop("DATABASE_URL", None)
+    with logfile.open("wb") as out:
+        process = subprocess.Popen(
+            [PULSE, "worker"],
+            env=variables,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return WorkerProcess(process, logfile, data_dir)
+
+
+@dataclass
+class TopicReader:
+    """Keeps reading a topic from offset 0 in the background; ``values`` grows as records come."""
+
+    bootstrap: str
+    topic: str
+    values: list[dict[str, Any]] = field(default_factory=list)
+    last_arrival: float = field(default_factory=time.monotonic)
+    _task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        )
+        await consumer.start()
+        partitions = None
+        while not partitions:
+            partitions = consumer.partitions_for_topic(self.topic)
+            if not partitions:
+                await consumer.stop()
+                await asyncio.sleep(0.5)
+                consumer = AIOKafkaConsumer(
+                    bootstrap_servers=self.bootstrap,
+                    enable_auto_commit=False,
+                    auto_offset_reset="earliest",
+                )
+                await consumer.start()
+                await consumer._client.force_metadata_update()
+        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        self._task = asyncio.create_task(self._run(consumer))
+
+    async def _run(self, consumer: AIOKafkaConsumer) -> None:
+        try:
+            while True:
+                batch = await consumer.getmany(timeout_ms=200, max_records=10_000)
+                for records in batch.values():
+                    for record in records:
+                        value = orjson.loads(record.value)
+                        value["_key"] = record.key.decode() if record.key else None
+                        self.values.append(value)
+                        self.last_arrival = time.monotonic()
+        finally:
+            await consumer.stop()
+
+    async def wait_for(
+        self,
+        condition: Callable[[list[dict[str, Any]]], bool],
+        *,
+        quiet_s: float = 2.0,
+        timeout_s: float = 120,
+    ) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if condition(self.values) and time.monotonic() - self.last_arrival >= quiet_s:
+                return
+            await asyncio.sleep(0.2)
+        raise TimeoutError(
+            f"{self.topic}: condition not met within {timeout_s} s ({len(self.values)} records)"
+        )
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+def final_kpis(updates: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The newest ``kpi_updated`` snapshot (by seq) of each (site, day)."""
+    newest: dict[tuple[str, str], dict[str, Any]] = {}
+    for update in updates:
+        if update["type"] != "kpi_updated":
+            continue
+        key = (update["site_id"], update["kpis"]["day"])
+        if key not in newest or update["seq"] > newest[key]["seq"]:
+            newest[key] = update
+    return {key: update["kpis"] for key, update in newest.items()}
+
+
+def normalised(kpis: dict[str, Any]) -> dict[str, Any]:
+    """Timestamps compared as instants: the stream spells them canonically, pydantic with +00:00."""
+    result = dict(kpis)
+    stamp = result.get("last_event_at")
+    if stamp:
+        from workers.changes.values import canonical_timestamp
+
+        result["last_event_at"] = canonical_timestamp(stamp)
+    return result
+
+
+def sql_kpis(dsn: str) -> dict[tuple[str, str], dict[str, Any]]:
+    with psycopg.connect(dsn) as conn:
+        figures = recompute_kpis(conn)
+    return {
+        (site, day.isoformat() if isinstance(day, date) else str(day)): normalised(
+            snapshot.model_dump(mode="json")
+        )
+        for (site, day), snapshot in figures.items()
+    }
+
+
+def kpi_mismatches(dsn: str, updates: list[dict[str, Any]]) -> list[str]:
+    """Every (site, day) where the stream's final snapshot differs from SQL recomputation."""
+    expected = sql_kpis(dsn)
+    got = {key: normalised(value) for key, value in final_kpis(updates).items()}
+    problems = []
+    for key in sorted(set(expected) | set(got)):
+        mine = got.get(key)
+        theirs = expected.get(key)
+        if (
+            theirs is None
+            and mine is not None
+            and not any(mine[k] for k in ("sessions", "events", "calls", "intents", "conversions"))
+        ):
+            continue  # every row of that day is gone: SQL has no row, the stream reports zeros
+        if mine != theirs:
+            problems.append(f"{key}: stream {mine} != sql {theirs}")
+    return problems
+
+
+def kpis_match(dsn: str) -> Callable[[list[dict[str, Any]]], bool]:
+    return lambda updates: not kpi_mismatches(dsn, updates)
+
+
+def progress_lines(worker: WorkerProcess) -> list[dict[str, Any]]:
+    """The worker's ``stream progress`` log records (JSON lines), oldest first."""
+    lines = []
+    for line in worker.log().splitlines():
+        if line.startswith("{") and '"stream progress"' in line:
+            lines.append(orjson.loads(line))
+    return lines
+
+
+async def wait_for_progress(
+    worker: WorkerProcess, condition: Callable[[dict[str, Any]], bool], timeout_s: float = 90
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        lines = progress_lines(worker)
+        if lines and condition(lines[-1]):
+            return lines[-1]
+        if worker.process.poll() is not None:
+            raise RuntimeError(
+                f"worker exited with {worker.process.returncode}:\n{worker.log()[-4000:]}"
+            )
+        await asyncio.sleep(0.3)
+    raise TimeoutError(f"progress condition not met; last: {progress_lines(worker)[-1:]}")
+
+
+def fold_changelog(values: list[tuple[bytes, bytes | None]]) -> dict[bytes, bytes]:
+    """The table a changelog restores: last value per key, tombstones removed."""
+    table: dict[bytes, bytes] = {}
+    for key, value in values:
+        if value is None:
+            table.pop(key, None)
+        else:
+            table[key] = value
+    return table
+
+
+async def read_raw(
+    bootstrap: str, topic: str, *, quiet_s: float = 2.0
+) -> list[tuple[bytes, bytes | None]]:
+    """Every (key, value) of ``topic`` from offset 0, until nothing new came for ``quiet_s``."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        result: list[tuple[bytes, bytes | None]] = []
+        last = time.monotonic()
+        while time.monotonic() - last < quiet_s:
+            batch = await consumer.getmany(timeout_ms=200, max_records=10_000)
+            for records in batch.values():
+                for record in records:
+                    result.append((record.key or b"", record.value))
+                    last = time.monotonic()
+        return result
+    finally:
+        await consumer.stop()
