@@ -11,11 +11,14 @@ latest state of every changed row, not every intermediate version, and not delet
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal, Protocol
+
+import orjson
 
 from workers.changes.values import canonical_timestamp, parse_timestamp
 
@@ -29,24 +32,34 @@ def lowered(mark: str, lookback_s: float) -> str:
     return (parse_timestamp(mark) - timedelta(seconds=lookback_s)).isoformat()
 
 
+def fingerprint(record: dict[str, Any]) -> bytes:
+    return hashlib.blake2b(
+        orjson.dumps(record, option=orjson.OPT_SORT_KEYS), digest_size=8
+    ).digest()
+
+
 @dataclass
 class SeenVersions:
-    """The ``updated_at`` of each row's last published state (bounded, least recently used out)."""
+    """A fingerprint of each row's last published state (bounded, least recently used out).
+
+    The whole canonical row is compared, not just ``updated_at``: two updates of a row in one
+    transaction share ``updated_at``, and only the last of them is the state to keep.
+    """
 
     capacity: int
-    _versions: OrderedDict[tuple[str, str], str] = field(default_factory=OrderedDict)
+    _versions: OrderedDict[tuple[str, str], bytes] = field(default_factory=OrderedDict)
 
-    def remember(self, table: str, row_id: str, updated_at: str) -> None:
+    def remember(self, table: str, row_id: str, record: dict[str, Any]) -> None:
         if self.capacity <= 0:
             return
         key = (table, row_id)
-        self._versions[key] = updated_at
+        self._versions[key] = fingerprint(record)
         self._versions.move_to_end(key)
         while len(self._versions) > self.capacity:
             self._versions.popitem(last=False)
 
-    def already_published(self, table: str, row_id: str, updated_at: str) -> bool:
-        return self._versions.get((table, row_id)) == updated_at
+    def already_published(self, table: str, row_id: str, record: dict[str, Any]) -> bool:
+        return self._versions.get((table, row_id)) == fingerprint(record)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import orjson
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -192,10 +193,8 @@ class _Pump:
             learned = column_types(normalised)
             if learned:
                 self.types[item.table] = learned
-            if item.record is not None and item.record.get("updated_at") is not None:
-                self.seen.remember(
-                    item.table, str(item.record.get("id")), str(item.record["updated_at"])
-                )
+            if item.record is not None:
+                self.seen.remember(item.table, str(item.record.get("id")), item.record)
 
     def _buffer(self, item: ChangeRecord | Rejection) -> None:
         if isinstance(item, Rejection):
@@ -241,32 +240,25 @@ class _Pump:
                     for row in page:
                         updated = canonical_timestamp(str(row["updated_at"]))
                         found[table] = max(found.get(table, updated), updated)
-                        row_id = str(row.get("id"))
-                        if self.seen.already_published(table, row_id, updated):
-                            skipped += 1
-                            REALTIME_CATCHUP_ROWS.labels(table, "skipped").inc()
-                            continue
                         item = change_from_row(table, row, self.types.get(table, {}))
-                        self._buffer(item)
-                        if isinstance(item, ChangeRecord):
+                        if isinstance(item, ChangeRecord) and item.record is not None:
+                            row_id = str(item.record.get("id"))
+                            if self.seen.already_published(table, row_id, item.record):
+                                skipped += 1
+                                REALTIME_CATCHUP_ROWS.labels(table, "skipped").inc()
+                                continue
+                            self.seen.remember(table, row_id, item.record)
                             published += 1
                             REALTIME_CATCHUP_ROWS.labels(table, "published").inc()
-                            self.seen.remember(table, row_id, updated)
+                        self._buffer(item)
                     await self.flush()
             await self.flush()
             await self.settle(wait_all=True)
-        except (APIError, OSError, ValueError) as exc:
-            # httpx errors are OSError-like transport failures or raise through APIError; either way
-            # the marks stay put and the next catch-up reads the same range again.
+        except (APIError, httpx.HTTPError, OSError, ValueError) as exc:
+            # The marks stay put: the next catch-up reads the same range again.
             self.progress.catchup_failures += 1
             log.error("catch-up failed; marks unchanged", reason=reason, error=str(exc))
             return
-        except Exception as exc:
-            if type(exc).__module__.startswith("httpx"):
-                self.progress.catchup_failures += 1
-                log.error("catch-up failed; marks unchanged", reason=reason, error=str(exc))
-                return
-            raise
         self.marks.advance(found)
         self.first_catchup = False
         self.progress.catchups += 1

@@ -123,13 +123,17 @@ def test_marks_only_move_forward() -> None:
     assert marks.start_of("intents") is None
 
 
-def test_seen_versions_are_bounded_and_exact() -> None:
+def test_seen_versions_are_bounded_and_compare_whole_rows() -> None:
     seen = SeenVersions(capacity=2)
-    seen.remember("calls", "a", "t1")
-    seen.remember("calls", "b", "t1")
-    seen.remember("calls", "a", "t2")
-    seen.remember("calls", "c", "t1")
-    assert seen.already_published("calls", "a", "t2")
-    assert not seen.already_published("calls", "a", "t1")
-    assert not seen.already_published("calls", "b", "t1"), "the least recently used entry went out"
-    assert not SeenVersions(capacity=0).already_published("calls", "a", "t1")
+    first = {"id": "a", "status": "qualified", "updated_at": "t1"}
+    last = {"id": "a", "status": "sealed", "updated_at": "t1"}
+    seen.remember("intents", "a", first)
+    seen.remember("intents", "b", first)
+    seen.remember("intents", "a", last)
+    seen.remember("intents", "c", first)
+    assert seen.already_published("intents", "a", last)
+    assert not seen.already_published("intents", "a", first), "same updated_at, other content"
+    assert not seen.already_published("intents", "b", first), (
+        "the least recently used entry went out"
+    )
+    assert not SeenVersions(capacity=0).already_published("intents", "a", first)
