@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Iterator
@@ -25,7 +26,8 @@ def step(console: Console, what: str) -> Iterator[Step]:
     try:
         yield outcome
     except BaseException as exc:
-        reason = type(exc).__name__ if isinstance(exc, KeyboardInterrupt) else "failed"
+        interrupted = isinstance(exc, KeyboardInterrupt | asyncio.CancelledError)
+        reason = "interrupted" if interrupted else "failed"
         console.print(f"[red]✗[/red] {what}: {reason}", highlight=False)
         raise
     took = time.monotonic() - started

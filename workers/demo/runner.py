@@ -4,8 +4,8 @@ Phases: start (Postgres, broker, topics, ingest, stream worker), traffic (the ge
 rows at ``--rate`` for ``--duration``), duplicates (a share of ``supabase_changes`` is published
 again), catching up (until the dashboard's KPIs equal SQL), audit (``--check``), stop.
 
-Signals: the first Ctrl-C ends the traffic early and lets the demo finish (catch up, audit,
-summary); a second one, or SIGTERM, quits at once. Either way everything that was started is
+Signals: once the traffic runs, the first Ctrl-C ends it early and lets the demo finish (catch
+up, audit, summary); a second one, a Ctrl-C while starting, or SIGTERM quits at once. Either way everything that was started is
 stopped and the run directory removed, by ``DemoStack`` in ``run_demo``'s ``finally``.
 """
 
@@ -187,7 +187,7 @@ async def _pipeline(
     signals = _Signals()
 
     def on_interrupt() -> None:
-        if signals.finish.is_set():
+        if signals.finish.is_set() or not outcome.traffic_started:
             main_task.cancel()
             return
         signals.finish.set()
