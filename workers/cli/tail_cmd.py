@@ -80,7 +80,7 @@ async def tail(
             if item.update is None:
                 errors.print(invalid_line(item), style="yellow")
             elif pretty:
-                console.print(pretty_line(item, item.update))
+                console.print(pretty_line(item, item.update), soft_wrap=True)
             else:
                 sys.stdout.buffer.write(json_line(item, item.update) + b"\n")
                 sys.stdout.buffer.flush()

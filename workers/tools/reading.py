@@ -131,7 +131,10 @@ class TopicReader:
         if self.topic in topics:
             partitions = self._consumer.partitions_for_topic(self.topic)
         if not partitions:
-            known = ", ".join(sorted(t for t in topics if not t.startswith("__"))) or "none"
+            names = sorted(t for t in topics if not t.startswith("__"))
+            known = ", ".join(names[:20]) or "none"
+            if len(names) > 20:
+                known += f" and {len(names) - 20} more"
             raise TopicMissing(
                 f"topic {self.topic!r} does not exist on {self.bootstrap} (topics there: {known})"
             )

@@ -145,6 +145,7 @@ async def test_audit_passes_clean_fails_behind_the_back_and_rebuild_reproduces(
 
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", bootstrap)
     monkeypatch.setenv("PULSE_UPDATES_TOPIC", topics.updates_topic)
+    monkeypatch.setenv("PULSE_CHANGES_TOPIC", topics.changes_topic)
     monkeypatch.setenv("DATABASE_URL", fresh_db)
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         async with TopicReader(bootstrap, topics.updates_topic) as reader:
@@ -156,3 +157,10 @@ async def test_audit_passes_clean_fails_behind_the_back_and_rebuild_reproduces(
     out = capsys.readouterr().out
     assert status == 1
     assert site in out and "conversions" in out and "audit failed" in out
+
+    # A rebuild refuses an app id that already has state.
+    status = await asyncio.to_thread(
+        main, ["rebuild", "--app-id", live_app_id, "--live-app-id", "someone-else"]
+    )
+    assert status == 2
+    assert f"app id '{live_app_id}' already consumed" in capsys.readouterr().err
