@@ -67,6 +67,12 @@ class EmulatorControl:
     async def drop_next(self, n: int) -> dict[str, Any]:
         return await self._post("drop_next", n=n)
 
+    async def rate_limit_on(self) -> dict[str, Any]:
+        return await self._post("rate_limit_on")
+
+    async def rate_limit_off(self) -> dict[str, Any]:
+        return await self._post("rate_limit_off")
+
     async def refuse_connections(self, seconds: float) -> dict[str, Any]:
         """Answer websocket upgrades with HTTP 503 for a while, as during a Realtime restart."""
         return await self._post("refuse_connections", s=seconds)

@@ -13,6 +13,8 @@ class Faults:
     mismatch_joins_left: int = 0
     drop_next: int = 0
     duplicate_next: int = 0
+    # While on, changes are consumed from the slot and dropped, as under the tenant's rate limit.
+    rate_limited: bool = False
 
     def take_join_delay_s(self) -> float:
         if self.join_reply_delays_left <= 0:
@@ -28,6 +30,8 @@ class Faults:
 
     def copies_of_next_change(self) -> int:
         """How many times the next change is sent: 0 (dropped), 1, or 2 (duplicated)."""
+        if self.rate_limited:
+            return 0
         if self.drop_next > 0:
             self.drop_next -= 1
             return 0

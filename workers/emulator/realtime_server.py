@@ -255,7 +255,7 @@ class RealtimeServer:
                 session.send(reply(frame.topic, frame.ref, "error", {"reason": "unmatched topic"}))
             return
         if frame.event == "phx_leave":
-            session.send(reply(frame.topic, frame.ref, "ok", {}))
+            session.send(reply(frame.topic, frame.ref, "ok", {}, channel.join_ref))
             self.close_channel(channel)
         elif frame.event == "access_token":
             self.counters.access_tokens += 1

@@ -137,6 +137,16 @@ class Emulator:
             self.faults.drop_next = int(request.query["n"])
             return web.json_response({"n": self.faults.drop_next})
 
+        @control.post("/_emulator/rate_limit_on")
+        async def rate_limit_on(request: web.Request) -> web.Response:
+            self.faults.rate_limited = True
+            return web.json_response({"rate_limited": True})
+
+        @control.post("/_emulator/rate_limit_off")
+        async def rate_limit_off(request: web.Request) -> web.Response:
+            self.faults.rate_limited = False
+            return web.json_response({"rate_limited": False})
+
         @control.post("/_emulator/refuse_connections")
         async def refuse_connections(request: web.Request) -> web.Response:
             seconds = float(request.query["s"])

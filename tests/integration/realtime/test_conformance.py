@@ -374,3 +374,55 @@ async def test_pulse_emulator_command_serves_the_client(fresh_db: str) -> None:
     finally:
         process.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(process.wait(), 20) == 0
+
+
+async def test_table_without_primary_key_gets_the_error_payload(emulator: RunningEmulator) -> None:
+    await _execute(emulator.dsn, "CREATE TABLE nopk (label text)")
+    await _execute(emulator.dsn, "ALTER PUBLICATION supabase_realtime ADD TABLE nopk")
+    url = f"ws://127.0.0.1:{emulator.emulator.port}/realtime/v1/websocket?apikey={emulator.service_key}&vsn=1.0.0"
+    join = {
+        "topic": "realtime:raw",
+        "event": "phx_join",
+        "payload": {
+            "config": {"postgres_changes": [{"event": "*", "schema": "public", "table": "nopk"}]}
+        },
+        "ref": "1",
+        "join_ref": "1",
+    }
+    async with websockets.connect(url) as ws:
+        await ws.send(orjson.dumps(join).decode())
+        reply = orjson.loads(await ws.recv())
+        assert (
+            reply["payload"]["status"] == "ok"
+            and reply["payload"]["response"]["postgres_changes"][0]["table"] == "nopk"
+        )
+        assert orjson.loads(await ws.recv())["payload"]["message"] == "Subscribed to PostgreSQL"
+        await _execute(emulator.dsn, "INSERT INTO nopk VALUES ('x')")
+        push = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert push["event"] == "postgres_changes" and push["ref"] is None
+    assert push["payload"]["data"] == {
+        "schema": "public",
+        "table": "nopk",
+        "type": "INSERT",
+        "commit_timestamp": None,
+        "columns": [],
+        "record": {},
+        "errors": ["Error 400: Bad Request, no primary key"],
+    }
+
+
+async def test_rate_limit_drops_changes_while_on(
+    emulator: RunningEmulator, client: AsyncRealtimeClient
+) -> None:
+    recorder = Recorder()
+    await _live(client, recorder, "limited", ["sessions"])
+    site = await _site(emulator.dsn)
+    await emulator.control.rate_limit_on()
+    await _execute(emulator.dsn, "INSERT INTO sessions (site_id) VALUES (%s)", (site,))
+    while (await emulator.control.counters())["changes_dropped"] < 1:
+        await asyncio.sleep(0.05)
+    await emulator.control.rate_limit_off()
+    await _execute(emulator.dsn, "INSERT INTO sessions (site_id) VALUES (%s)", (site,))
+    await recorder.wait_for(lambda: len(recorder.changes) >= 1, "the change after the limit")
+    await asyncio.sleep(0.3)
+    assert len(recorder.changes) == 1
