@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from workers.logs import configure_logging
 from workers.settings import KafkaSettings
 from workers.stream.settings import WorkerSettings
 from workers.tools.audit import show
@@ -52,6 +53,7 @@ def register(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    configure_logging()
     settings = KafkaSettings()
     servers = bootstrap(args, settings)
     live = args.live_app_id or WorkerSettings().app_id

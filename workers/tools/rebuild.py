@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from workers.kafka.topics import ensure_topics
@@ -41,6 +42,9 @@ from workers.tools.errors import ToolError
 from workers.tools.reading import PartitionBounds, TopicReader, stop_consumer
 
 POLL_SECONDS = 1.0
+PROGRESS_SECONDS = 10.0
+
+log = structlog.get_logger("pulse.tools.rebuild")
 STOP_SECONDS = 30.0
 
 
@@ -167,6 +171,7 @@ async def wait_for_groups(
     """Waits until every group has committed up to the real ends, and the ends held still."""
     bounds = await reader.bounds(partitions)
     idle: set[str] = set()
+    next_progress = time.monotonic() + PROGRESS_SECONDS
     while True:
         behind: dict[str, int] = {}
         for group, worker in groups.items():
@@ -188,6 +193,9 @@ async def wait_for_groups(
                 return bounds
             bounds = again
             continue
+        if time.monotonic() >= next_progress:
+            log.info("waiting for the groups to catch up", behind=behind)
+            next_progress = time.monotonic() + PROGRESS_SECONDS
         if time.monotonic() > deadline:
             detail = ", ".join(
                 f"{g}: {n} record(s) behind" + (", nothing committed yet" if g in idle else "")
@@ -226,6 +234,12 @@ async def rebuild(
         own_dir = data_dir is None
         directory = data_dir or Path(tempfile.mkdtemp(prefix=f"pulse-rebuild-{app_id}-"))
         worker = start_worker(kafka, bootstrap, app_id, count, directory / "state")
+        log.info(
+            "rebuild worker started",
+            app_id=app_id,
+            updates_topic=updates_topic,
+            worker_log=str(worker.log),
+        )
         try:
             bounds = await wait_for_groups(
                 changes,
@@ -242,11 +256,10 @@ async def rebuild(
         live, _ = await published_kpis(live_reader)
     live_kpis = {key: entry.kpis for key, entry in live.items()}
     rebuilt_kpis = {key: entry.kpis for key, entry in rebuilt.items()}
-    log = worker.log
+    worker_log = worker.log
     if own_dir:
-        kept = Path(tempfile.gettempdir()) / f"pulse-rebuild-{app_id}.log"
-        shutil.copyfile(worker.log, kept)
-        log = kept
+        worker_log = Path(tempfile.gettempdir()) / f"pulse-rebuild-{app_id}.log"
+        shutil.copyfile(worker.log, worker_log)
         shutil.rmtree(directory, ignore_errors=True)
     return RebuildReport(
         app_id=app_id,
@@ -255,5 +268,5 @@ async def rebuild(
         compared=len(live_kpis.keys() | rebuilt_kpis.keys()),
         differences=compare(live_kpis, rebuilt_kpis),
         seconds=time.monotonic() - started,
-        worker_log=log,
+        worker_log=worker_log,
     )

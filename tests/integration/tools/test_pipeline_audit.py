@@ -124,7 +124,10 @@ async def test_audit_passes_clean_fails_behind_the_back_and_rebuild_reproduces(
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         async with TopicReader(bootstrap, topics.updates_topic) as reader:
             clean, invalid = await audit(conn, reader)
+            # One site alone: read from its partition only, as the worker's producer placed it.
+            one_site, _ = await audit(conn, reader, site_id=summary.site_ids[0])
     assert invalid == 0 and clean.differences == []
+    assert one_site.differences == [] and one_site.compared >= 1
     assert clean.compared >= len(summary.site_ids)
 
     report = await rebuild(
