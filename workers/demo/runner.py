@@ -225,7 +225,7 @@ async def _pipeline(
         tasks.append(asyncio.create_task(run_view(console, state, header, stop_view)))
         outcome.traffic_started = True
         traffic = await _run_traffic(options, seed, stack, dsn, signals, children, header)
-        traffic_end = time.monotonic()
+        traffic_end = header.traffic_ended_at = time.monotonic()
         outcome.traffic = traffic
         header.phase = "injecting duplicates"
         duplicates = await redeliver(
@@ -235,6 +235,7 @@ async def _pipeline(
         outcome.duplicates = len(duplicates)
         header.phase = "catching up"
         outcome.caught_up_s = await _catch_up(dsn, state, header, children, traffic_end)
+        header.phase = "caught up" if outcome.caught_up_s is not None else "did not catch up"
     finally:
         stop_view.set()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -263,6 +264,8 @@ async def _start_ingest(stack: DemoStack, dsn: str, kafka: KafkaSettings) -> Chi
         "DATABASE_URL": dsn,
         "PULSE_LOG_FORMAT": "json",
         "PULSE_HEARTBEAT_INTERVAL_S": "1",
+        "PULSE_INGEST_METRICS_HOST": "127.0.0.1",
+        "PULSE_INGEST_METRICS_PORT": str(free_port()),
     }
     if stack.external_database:
         # Someone else's database keeps no slot or publication of ours once the demo is over.

@@ -43,13 +43,17 @@ class Header:
     sites: int = 0
     rate: float = 0.0
     duplicates: dict[str, int] = field(default_factory=dict)
+    traffic_ended_at: float | None = None
 
 
-def _ago(moment: datetime | None, wall_now: datetime) -> str:
-    if moment is None:
+def _clock(moment: datetime | None) -> str:
+    return "none yet" if moment is None else f"{moment:%H:%M:%S} UTC"
+
+
+def _since(site: SiteView, now: float) -> str:
+    if site.last_update_at is None:
         return "never"
-    seconds = max(0.0, (wall_now - moment).total_seconds())
-    return f"{moment:%H:%M:%S} ({seconds:.0f}s ago)"
+    return f"{max(0.0, now - site.last_update_at):.1f}s ago"
 
 
 def _ms(value: float | None) -> str:
@@ -80,8 +84,10 @@ def site_card(state: DashboardState, site: SiteView, now: float, wall_now: datet
         )
     body = Group(
         grid,
-        Text.assemble(("last event ", "dim"), _ago(site.last_event_at, wall_now)),
-        Text.assemble(("updates ", "dim"), f"{site.updates:,}"),
+        Text.assemble(("last event ", "dim"), _clock(site.last_event_at)),
+        Text.assemble(
+            ("updates ", "dim"), f"{site.updates:,}", ("  last ", "dim"), _since(site, now)
+        ),
     )
     title = Text.assemble(pulse, " ", site_label(state, site.site_id))
     return Panel(body, title=title, title_align="left", border_style="green" if live else "red")
@@ -118,9 +124,12 @@ def pipeline_panel(state: DashboardState, header: Header, now: float) -> Panel:
 
 def title_line(header: Header, now: float) -> Text:
     elapsed = now - header.started_at
-    clock = f"{elapsed:.0f}s"
-    if header.duration_s is not None:
-        clock += f" of {header.duration_s:.0f}s"
+    if header.traffic_ended_at is not None:
+        clock = f"traffic ran {header.traffic_ended_at - header.started_at:.0f}s"
+    elif header.duration_s is not None:
+        clock = f"{elapsed:.0f}s of {header.duration_s:.0f}s"
+    else:
+        clock = f"{elapsed:.0f}s"
     return Text.assemble(
         ("Realtime Pulse demo", "bold"),
         f"  {header.phase}  {clock}  ·  {header.sites} sites at {header.rate:g} rows/s  ·  ",

@@ -125,3 +125,12 @@ def test_audit_line_names_matching_and_differing_sites() -> None:
     assert failed.line == "1 of 3 sites differ from SQL: 1 KPI(s) in 6 site-days"
     assert failed.details[0] == f"{SITE} {NOW.date().isoformat()} events: postgres 5, kafka 4"
     assert "2 record(s)" in failed.details[-1]
+
+
+def test_title_clock_counts_up_then_shows_how_long_traffic_ran() -> None:
+    header = Header(phase="traffic", started_at=100.0, duration_s=45)
+    assert "12s of 45s" in text_of(render(a_state(), header, now=112.0, wall_now=NOW))
+    header.phase, header.traffic_ended_at = "caught up", 145.5
+    shown = text_of(render(a_state(), header, now=160.0, wall_now=NOW))
+    assert "caught up  traffic ran 46s" in shown
+    assert "updates 1  last 60.0s ago" in shown
