@@ -130,10 +130,11 @@ def title_line(header: Header, now: float) -> Text:
         clock = f"{elapsed:.0f}s of {header.duration_s:.0f}s"
     else:
         clock = f"{elapsed:.0f}s"
+    hint = "Ctrl-C to stop" if header.traffic_ended_at is None else ""
     return Text.assemble(
         ("Realtime Pulse demo", "bold"),
-        f"  {header.phase}  {clock}  ·  {header.sites} sites at {header.rate:g} rows/s  ·  ",
-        ("Ctrl-C to stop", "dim"),
+        f"  {header.phase}  {clock}  ·  {header.sites} sites at {header.rate:g} rows/s  ",
+        (hint, "dim"),
     )
 
 
