@@ -64,7 +64,7 @@ SHUTDOWN_WAIT_S = 10.0
 
 @dataclass
 class RealtimeProgress:
-    """What the source did, for tests and the final log line (counts are of acknowledged records)."""
+    """What the source did, for tests and the final log line (``changes_acked``: acknowledged)."""
 
     pushes: int = 0
     catchup_rows: int = 0
@@ -157,19 +157,28 @@ class _Pump:
             await self._refresh_sites()
         except Exception as exc:
             log.warning("cannot read the sites for status updates yet", error=str(exc))
+        oldest: float | None = None
         while not stop.is_set():
+            wait_s = flush_s if oldest is None else max(0.0, oldest + flush_s - time.monotonic())
             try:
-                work = await asyncio.wait_for(self.queue.get(), timeout=flush_s)
+                work = await asyncio.wait_for(self.queue.get(), timeout=wait_s)
             except TimeoutError:
                 await self.flush()
+                oldest = None
                 continue
             if isinstance(work, _Push):
                 self._take_push(work.payload)
-                if self.publisher.buffered >= self.options.max_buffered:
+                oldest = oldest or time.monotonic()
+                if (
+                    self.publisher.buffered >= self.options.max_buffered
+                    or time.monotonic() - oldest >= flush_s
+                ):
                     await self.flush()
+                    oldest = None
             elif isinstance(work, _CatchUp):
                 self.catchup_queued = False
                 await self.flush()
+                oldest = None
                 await self.catch_up(work.reason)
             else:
                 await self._publish_status(work.transition)

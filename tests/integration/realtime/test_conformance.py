@@ -265,7 +265,10 @@ async def test_dropped_socket_rejoins_and_misses_changes_meanwhile(
 ) -> None:
     recorder = Recorder()
     await _live(client, recorder, "drop", ["sessions"])
+    read_before = (await emulator.control.counters())["poller"]["changes_read"]
     site = await _site(emulator.dsn)
+    while (await emulator.control.counters())["poller"]["changes_read"] <= read_before:
+        await asyncio.sleep(0.05)
     # The rejoin's subscription goes live only 1.5 s later, as on the real server (0-3 s).
     await emulator.control.delay_subscribe(1500)
     await emulator.control.drop_socket(1006)
@@ -416,7 +419,10 @@ async def test_rate_limit_drops_changes_while_on(
 ) -> None:
     recorder = Recorder()
     await _live(client, recorder, "limited", ["sessions"])
+    read_before = (await emulator.control.counters())["poller"]["changes_read"]
     site = await _site(emulator.dsn)
+    while (await emulator.control.counters())["poller"]["changes_read"] <= read_before:
+        await asyncio.sleep(0.05)
     await emulator.control.rate_limit_on()
     await _execute(emulator.dsn, "INSERT INTO sessions (site_id) VALUES (%s)", (site,))
     while (await emulator.control.counters())["changes_dropped"] < 1:
