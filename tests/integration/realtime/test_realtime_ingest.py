@@ -131,6 +131,11 @@ async def test_expired_token_closes_the_channel_and_a_fresh_token_resumes(
     expired = [t.detail for t in progress.tracker.history if t.status == "CHANNEL_ERROR"]
     assert any("Token has expired" in (detail or "") for detail in expired)
     assert len(minted) >= 2
+    published = [u for u in await status_updates(kafka_settings) if u.site_id == sites[0]]
+    assert in_order(
+        [u.status for u in published], ["LIVE", "CHANNEL_ERROR", "CLOSED", "SUBSCRIBED", "LIVE"]
+    )
+    assert any("Token has expired" in (u.detail or "") for u in published)
 
 
 async def test_restarted_poller_gap_is_filled_by_the_periodic_catch_up(
