@@ -84,7 +84,9 @@ def change_from_push(payload: Mapping[str, Any]) -> ChangeRecord | Rejection:
             table,
             {"data": dict(data)},
         )
-    op = str(data.get("type", ""))
+    kind = data.get("type", "")
+    # The realtime client validates ``type`` into a str enum, whose str() is not its value.
+    op = str(getattr(kind, "value", kind))
     types = column_types(data)
     record = data.get("record")
     old = data.get("old_record")

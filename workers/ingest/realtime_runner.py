@@ -192,14 +192,11 @@ class _Pump:
         await self.settle(wait_all=True)
 
     def _take_push(self, payload: dict[str, Any]) -> None:
-        data = payload.get("data") or {}
-        kind = data.get("type")
-        normalised = {**data, "type": getattr(kind, "value", kind)}
-        item = change_from_push({**payload, "data": normalised})
+        item = change_from_push(payload)
         self._buffer(item)
         if isinstance(item, ChangeRecord):
             self.progress.pushes += 1
-            learned = column_types(normalised)
+            learned = column_types(payload.get("data") or {})
             if learned:
                 self.types[item.table] = learned
             if item.record is not None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from realtime.types import RealtimePostgresChangesListenEvent
+
 from schemas.changes import ChangeRecord
 from workers.changes.keying import KeyedChange
 from workers.ingest.pgoutput import PG_EPOCH, Begin, Column, Relation, RowChange
@@ -172,3 +174,20 @@ def test_catch_up_row_is_a_read_with_its_updated_at_as_time() -> None:
     assert touched.op == "UPDATE" and touched.old_record == {"id": CALL_ID.lower()}
     assert touched.commit_timestamp == datetime(2025, 11, 19, 0, 22, 40, 876_000, tzinfo=UTC)
     assert touched.record == _push("UPDATE", NEW_JSON, OLD_JSON).record
+
+
+def test_the_clients_enum_type_is_read_as_its_value() -> None:
+    plain = _push("UPDATE", NEW_JSON, OLD_JSON)
+    data = {
+        "schema": "public",
+        "table": "calls",
+        "type": RealtimePostgresChangesListenEvent.Update,
+        "commit_timestamp": "2025-11-19T00:22:40.877Z",
+        "columns": COLUMNS,
+        "errors": None,
+        "record": NEW_JSON,
+        "old_record": OLD_JSON,
+    }
+    validated = change_from_push({"ids": [1], "data": data})
+    assert isinstance(validated, ChangeRecord) and validated.op == "UPDATE"
+    assert validated.event_id == plain.event_id
