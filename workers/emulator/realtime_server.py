@@ -116,7 +116,6 @@ class RealtimeServer:
         self.refuse_until = 0.0
         self._conn: psycopg.AsyncConnection[tuple[Any, ...]] | None = None
         self._db_lock = asyncio.Lock()
-        self._published: set[tuple[str, str]] | None = None
 
     # -- database look-ups (publication, columns, casts) -----------------------------------------
 
@@ -319,7 +318,6 @@ class RealtimeServer:
         """Validate every binding and make it live, then tell the client, as ``postgres_subscribe``."""
         await asyncio.sleep(self.subscribe_delay_ms / 1000)
         published = await self.published_tables()
-        self._published = published
         subscriptions: list[Subscription] = []
         for binding in channel.bindings:
             try:
@@ -415,20 +413,21 @@ class RealtimeServer:
 
     async def watch_publication(self) -> None:
         """Re-read the publication; when it changed, every channel re-subscribes, as Realtime does."""
+        previous = await self.published_tables()
         while True:
             await asyncio.sleep(self.config.publication_check_s)
             try:
                 current = await self.published_tables()
             except psycopg.Error:
                 continue
-            if self._published is not None and current != self._published:
+            if current != previous:
                 log.info("publication changed; re-subscribing every channel")
                 for session in list(self.sessions):
                     for channel in list(session.channels.values()):
                         channel.subscriptions = []
                         if channel.bindings:
                             channel.tasks.append(asyncio.create_task(self._subscribe(channel)))
-            self._published = current
+            previous = current
 
     # -- faults --------------------------------------------------------------------------------------
 

@@ -21,6 +21,8 @@ from realtime import AsyncRealtimeClient, RealtimePostgresChangesListenEvent
 
 from tests.integration.realtime.conftest import JWT_SECRET, RunningEmulator
 from tests.integration.realtime.recorder import Recorder, subscribe_tables
+from workers.emulator.config import EmulatorConfig
+from workers.emulator.server import Emulator
 from workers.emulator.tokens import mint_token
 from workers.services.ports import free_port
 
@@ -432,3 +434,25 @@ async def test_rate_limit_drops_changes_while_on(
     await recorder.wait_for(lambda: len(recorder.changes) >= 1, "the change after the limit")
     await asyncio.sleep(0.3)
     assert len(recorder.changes) == 1
+
+
+async def test_publication_change_resubscribes_every_channel(fresh_db: str) -> None:
+    instance = Emulator(EmulatorConfig(dsn=fresh_db, publication_check_s=0.3, poll_interval_ms=50))
+    await instance.start()
+    client = AsyncRealtimeClient(f"{instance.url}/realtime/v1", token="any-key")
+    try:
+        recorder = Recorder()
+        await _live(client, recorder, "pub", ["calls"])
+        await _execute(fresh_db, "CREATE TABLE extra (id int PRIMARY KEY)")
+        await _execute(fresh_db, "ALTER PUBLICATION supabase_realtime ADD TABLE extra")
+        await recorder.wait_for(
+            lambda: recorder.live_count() >= 2, "a second Subscribed to PostgreSQL"
+        )
+        await _execute(fresh_db, "ALTER PUBLICATION supabase_realtime DROP TABLE calls")
+        await recorder.wait_for(
+            lambda: "CHANNEL_ERROR" in recorder.states, "the unpublished table's error"
+        )
+        assert "Unable to subscribe to changes" in recorder.errors[-1]
+    finally:
+        await client.close()
+        await instance.stop()
