@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
+
+NON_TERMINAL_WIDTH = 120
 
 
 def _positive(kind: type[int] | type[float]) -> Any:
@@ -75,4 +78,8 @@ def run(args: argparse.Namespace) -> int:
         forged_ratio=args.forged,
         seed=args.seed,
     )
-    return run_demo(options, Console())
+    console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        # Off a terminal rich assumes 80 columns, which folds the summary's table; a log has room.
+        console.width = NON_TERMINAL_WIDTH
+    return run_demo(options, console)

@@ -118,7 +118,7 @@ def _sites_table(state: DashboardState) -> Table:
         title_justify="left",
     )
     for column in ("site", "sessions", "events", "calls", "intents", "conversions", "rate"):
-        table.add_column(column, justify="left" if column == "site" else "right")
+        table.add_column(column, justify="left" if column == "site" else "right", no_wrap=True)
     table.add_column("last event")
     for site_id in sorted(state.sites, key=lambda s: site_label(state, s)):
         card = state.sites[site_id].card(today)
