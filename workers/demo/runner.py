@@ -464,14 +464,14 @@ async def _watch_metrics(url: str, header: Header, stop: asyncio.Event) -> None:
         while not stop.is_set():
             with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                 async with http.get(url) as response:
-                    hits = _metric_value(await response.text(), "pulse_dedup_hits_total")
+                    hits = metric_value(await response.text(), "pulse_dedup_hits_total")
                     if hits is not None:
                         header.duplicates["dropped by the worker"] = int(hits)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
 
 
-def _metric_value(exposition: str, name: str) -> float | None:
+def metric_value(exposition: str, name: str) -> float | None:
     for line in exposition.splitlines():
         if line.startswith(name + " ") or line.startswith(name + "{"):
             with contextlib.suppress(ValueError):
