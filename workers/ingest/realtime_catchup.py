@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import orjson
 
@@ -126,6 +126,3 @@ class CatchUpReader:
         response = await query.limit(limit or self.page_size).execute()
         data: list[dict[str, Any]] = response.data
         return data
-
-
-InitialCatchUp = Literal["all", "none"]

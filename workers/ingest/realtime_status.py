@@ -43,13 +43,10 @@ def _sequence_start() -> int:
 class StatusTracker:
     history: list[Transition] = field(default_factory=list)
     live: bool = False
-    since_not_live: float = field(default_factory=time.monotonic)
     _seq: int = field(default_factory=_sequence_start)
 
     def record(self, status: Status, generation: int, detail: str | None = None) -> Transition:
         live = status == "LIVE"
-        if self.live and not live:
-            self.since_not_live = time.monotonic()
         self.live = live
         transition = Transition(status, live, detail, datetime.now(UTC), generation)
         self.history.append(transition)
@@ -59,9 +56,6 @@ class StatusTracker:
         SOURCE_LIVE.labels(SOURCE).set(1 if live else 0)
         log.info("realtime status", status=status, live=live, detail=detail, generation=generation)
         return transition
-
-    def not_live_for(self) -> float:
-        return 0.0 if self.live else time.monotonic() - self.since_not_live
 
     def updates(self, transition: Transition, sites: list[str]) -> list[PulseStatus]:
         self._seq += 1

@@ -62,7 +62,6 @@ def test_tracker_is_live_only_after_subscribed_to_postgresql() -> None:
     tracker = StatusTracker()
     assert not tracker.record("SUBSCRIBED", 1).live
     assert tracker.record("LIVE", 1, "Subscribed to PostgreSQL").live
-    assert tracker.not_live_for() == 0.0
     lost = tracker.record("CHANNEL_ERROR", 1, "socket closed")
     assert not lost.live
     updates = tracker.updates(lost, ["site-a", "site-b"])
