@@ -38,9 +38,10 @@ from workers.demo.progress import step
 from workers.demo.stack import DemoStack, child_environment, drop_slot_if_present
 from workers.demo.summary import AuditOutcome, DemoOutcome, audit_outcome, render_summary
 from workers.demo.view import Header, run_view
-from workers.kafka.topics import ensure_project_topics
+from workers.kafka.topics import BrokerUnreachable, ensure_project_topics
 from workers.kpis.sql import recompute_kpis
 from workers.services.ports import free_port
+from workers.services.postgres import PostgresNotFound
 from workers.settings import DatabaseSettings, KafkaSettings
 from workers.traffic import redeliver
 
@@ -99,9 +100,13 @@ def run_demo(options: DemoOptions, console: Console) -> int:
         console.print("[yellow]interrupted[/yellow]")
         outcome.interrupted = True
         status = 130
-    except DemoFailure as exc:
+    except (DemoFailure, PostgresNotFound, BrokerUnreachable) as exc:
         console.print(f"[red]demo failed:[/red] {exc}", highlight=False)
         outcome.failure = str(exc)
+        status = 2
+    except Exception as exc:
+        console.print_exception(max_frames=8)
+        outcome.failure = f"{type(exc).__name__}: {exc}"
         status = 2
     finally:
         with _signals_ignored(), step(console, "stopping everything the demo started") as done:
@@ -206,9 +211,8 @@ async def _pipeline(
 
     ingest = await _start_ingest(stack, dsn, kafka)
     worker, metrics_url = await _start_worker(stack, dsn, kafka)
-    children = [ingest, worker]
 
-    state = DashboardState()
+    state = outcome.state = DashboardState()
     header = Header(duration_s=options.duration_s, sites=options.sites, rate=options.rate)
     stop_view = asyncio.Event()
     feed_ready = asyncio.Event()
@@ -223,23 +227,29 @@ async def _pipeline(
         await _wait_ready(feed_ready, tasks[0], "the dashboard's topic reader")
         header.phase = "traffic"
         tasks.append(asyncio.create_task(run_view(console, state, header, stop_view)))
-        outcome.traffic_started = True
-        traffic = await _run_traffic(options, seed, stack, dsn, signals, children, header)
-        traffic_end = header.traffic_ended_at = time.monotonic()
-        outcome.traffic = traffic
-        header.phase = "injecting duplicates"
-        duplicates = await redeliver(
-            bootstrap, kafka.changes_topic, ratio=options.duplicates, seed=seed, quiet_s=1.0
+        health = _Health(
+            [ingest, worker], {"the dashboard's topic reader": tasks[0], "the live view": tasks[-1]}
         )
-        header.duplicates["published again"] = len(duplicates)
-        outcome.duplicates = len(duplicates)
+        outcome.traffic_started = True
+        traffic = await _run_traffic(options, seed, stack, dsn, signals, health, header)
+        traffic_end = header.traffic_ended_at = time.monotonic()
+        # From here on there is no traffic left to end: the next Ctrl-C quits at once.
+        signals.finish.set()
+        outcome.traffic = traffic
+        if options.duplicates > 0:
+            header.phase = "injecting duplicates"
+            duplicates = await redeliver(
+                bootstrap, kafka.changes_topic, ratio=options.duplicates, seed=seed, quiet_s=1.0
+            )
+            header.duplicates["published again"] = len(duplicates)
+            outcome.duplicates = len(duplicates)
         header.phase = "catching up"
-        outcome.caught_up_s = await _catch_up(dsn, state, header, children, traffic_end)
+        outcome.caught_up_s = await _catch_up(dsn, state, header, health, traffic_end)
+        outcome.catch_up_ran = True
         header.phase = "caught up" if outcome.caught_up_s is not None else "did not catch up"
     finally:
         stop_view.set()
         await asyncio.gather(*tasks, return_exceptions=True)
-    outcome.state = state
     outcome.dedup_hits = header.duplicates.get("dropped by the worker")
     if options.check:
         outcome.audit = await _audit(dsn, bootstrap, kafka, console)
@@ -348,6 +358,21 @@ async def _wait_for_log(child: Child, needle: str, within_s: float) -> None:
     raise DemoFailure(f"{child.name} did not start within {within_s:.0f} s:\n{child.log_tail()}")
 
 
+@dataclass
+class _Health:
+    """What must stay up while the demo runs: the workers and the dashboard's topic reader."""
+
+    children: list[Child]
+    tasks: dict[str, asyncio.Task[None]]
+
+    def check(self) -> None:
+        _require_running(*self.children)
+        for what, task in self.tasks.items():
+            if task.done():
+                error = None if task.cancelled() else task.exception()
+                raise DemoFailure(f"{what} stopped: {error!r}")
+
+
 def _require_running(*children: Child) -> None:
     for child in children:
         if not child.running():
@@ -363,7 +388,7 @@ async def _run_traffic(
     stack: DemoStack,
     dsn: str,
     signals: _Signals,
-    children: list[Child],
+    health: _Health,
     header: Header,
 ) -> dict[str, Any] | None:
     """Runs the generator until it is done, the duration is over or Ctrl-C; its summary if done."""
@@ -386,7 +411,7 @@ async def _run_traffic(
     while traffic.running() and not signals.finish.is_set():
         if deadline is not None and time.monotonic() > deadline + 5:
             break
-        _require_running(*children)
+        health.check()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(signals.finish.wait(), 0.2)
     if traffic.running():
@@ -408,7 +433,7 @@ def _read_summary(path: Path) -> dict[str, Any] | None:
 
 
 async def _catch_up(
-    dsn: str, state: DashboardState, header: Header, children: list[Child], traffic_end: float
+    dsn: str, state: DashboardState, header: Header, health: _Health, traffic_end: float
 ) -> float | None:
     """Seconds from the end of the traffic until the dashboard equals SQL and the worker has
     dropped the injected duplicates; None when that did not happen in time.
@@ -419,7 +444,7 @@ async def _catch_up(
     started = time.monotonic()
     last_progress, last_seen = started, (-1, -1)
     while time.monotonic() - started < CATCH_UP_TIMEOUT_S:
-        _require_running(*children)
+        health.check()
         sql = await asyncio.to_thread(_sql_kpis, dsn)
         dropped = header.duplicates.get("dropped by the worker")
         injected = header.duplicates.get("published again", 0)

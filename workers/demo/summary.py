@@ -67,6 +67,7 @@ class DemoOutcome:
     duplicates: int | None = None
     dedup_hits: int | None = None
     caught_up_s: float | None = None
+    catch_up_ran: bool = False
     state: DashboardState | None = None
     audit: AuditOutcome | None = None
     interrupted: bool = False
@@ -149,12 +150,14 @@ def render_summary(outcome: DemoOutcome) -> RenderableType:
         rows.add_row("pipeline", _pipeline_line(state))
         rejected = ", ".join(f"{k} {v:,}" for k, v in sorted(state.rejected_by_reason.items()))
         rows.add_row("rejected", rejected or "none")
-        rows.add_row(
-            "caught up",
-            "the dashboard did not equal SQL in time"
-            if outcome.caught_up_s is None
-            else f"the dashboard equalled SQL {outcome.caught_up_s:.1f} s after the traffic ended",
-        )
+        if outcome.catch_up_ran:
+            rows.add_row(
+                "caught up",
+                "the dashboard did not equal SQL in time"
+                if outcome.caught_up_s is None
+                else f"the dashboard equalled SQL {outcome.caught_up_s:.1f} s after the traffic "
+                "ended",
+            )
         parts.append(_sites_table(state))
     audit = Table.grid(padding=(0, 2))
     audit.add_column(style="bold")

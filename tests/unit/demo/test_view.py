@@ -93,6 +93,7 @@ def test_summary_reports_audit_and_cleanup() -> None:
         duplicates=60,
         dedup_hits=60,
         caught_up_s=1.5,
+        catch_up_ran=True,
         state=a_state(),
         audit=AuditOutcome(ok=True, line="every site matches SQL"),
         stopped=[("worker", 12), ("postgres", 11)],
@@ -104,6 +105,7 @@ def test_summary_reports_audit_and_cleanup() -> None:
     )
     assert "dropped 60 re-deliveries" in shown
     assert "every site matches SQL" in shown
+    assert "the dashboard equalled SQL 1.5 s after the traffic ended" in shown
     assert "worker (pid 12), postgres (pid 11)" in shown
     assert "/tmp/pulse-demo-x" in shown
     assert "17" in shown and "40.0%" in shown
