@@ -8,6 +8,7 @@ PostgreSQL", and OFFLINE when the source stops.
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
@@ -22,6 +23,7 @@ log = structlog.get_logger("pulse.ingest.realtime.status")
 Status = Literal["SUBSCRIBED", "CHANNEL_ERROR", "TIMED_OUT", "CLOSED", "LIVE", "OFFLINE"]
 CHANNEL_STATES: tuple[Status, ...] = ("SUBSCRIBED", "CHANNEL_ERROR", "TIMED_OUT", "CLOSED")
 SOURCE = "realtime"
+HISTORY = 1000  # transitions kept for inspection; a flapping source must not grow memory
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ def _sequence_start() -> int:
 
 @dataclass
 class StatusTracker:
-    history: list[Transition] = field(default_factory=list)
+    history: deque[Transition] = field(default_factory=lambda: deque(maxlen=HISTORY))
     live: bool = False
     _seq: int = field(default_factory=_sequence_start)
 
