@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -74,6 +75,17 @@ def test_postgres_has_logical_replication_and_our_schema(
     init_dir = (ROOT / mounts["/docker-entrypoint-initdb.d"]).resolve()
     assert init_dir == ROOT / "schemas" / "sql"
     assert sorted(p.name for p in init_dir.glob("*.sql")), "no schema files to apply"
+
+
+def test_pulse_services_run_the_project_image(services: dict[str, dict[str, Any]]) -> None:
+    entrypoints = [
+        json.loads(line.removeprefix("ENTRYPOINT"))
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.startswith("ENTRYPOINT")
+    ]
+    assert entrypoints == [["pulse"]], "commands below are arguments of `pulse`"
+    for name in PULSE_SERVICES:
+        assert services[name]["build"] == ".", name
 
 
 @pytest.mark.parametrize("name", PULSE_SERVICES)
