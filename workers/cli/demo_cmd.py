@@ -66,9 +66,11 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from workers.demo.runner import DemoOptions, run_demo
+    from workers.logs import configure_logging
 
     if args.sites < 2 and args.forged > 0:
         raise SystemExit("error: --forged needs at least two sites (use --forged 0 with one site)")
+    configure_logging()
     options = DemoOptions(
         duration_s=args.duration,
         sites=args.sites,

@@ -21,9 +21,7 @@ from datetime import date, datetime
 
 from schemas.changes import RejectedRecord
 from schemas.updates import (
-    ConversionSealed,
     DashboardUpdate,
-    DataFreshness,
     EventCreated,
     KpiSnapshot,
     KpiUpdated,
@@ -41,15 +39,9 @@ class SiteView:
     kpis: dict[date, KpiSnapshot] = field(default_factory=dict)
     kpi_seq: dict[date, int] = field(default_factory=dict)
     pulse_live: bool | None = None
-    pulse_status: str | None = None
-    pulse_source: str | None = None
     last_update_at: float | None = None
-    last_change_at: datetime | None = None
     last_event_at: datetime | None = None
-    events_seen: int = 0
-    conversions_seen: int = 0
     updates: int = 0
-    last_seq: int = -1
 
     def card(self, today: date) -> KpiSnapshot | None:
         """The KPI snapshot shown on the site's card: today's, else its newest day's.
@@ -75,11 +67,9 @@ class DashboardState:
     sites: dict[str, SiteView] = field(default_factory=dict)
     site_names: dict[str, str] = field(default_factory=dict)
     updates_total: int = 0
-    updates_by_type: Counter[str] = field(default_factory=Counter)
     undecodable_updates: int = 0
     changes_total: int = 0
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
-    rejected_by_stage: Counter[str] = field(default_factory=Counter)
     latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
     max_latency_ms: float = 0.0
     first_update_at: float | None = None
@@ -101,14 +91,12 @@ class DashboardState:
 def apply_update(state: DashboardState, update: DashboardUpdate, now: float) -> None:
     """Fold one record of ``dashboard_updates`` received at ``now`` (monotonic seconds)."""
     state.updates_total += 1
-    state.updates_by_type[update.type] += 1
     if state.first_update_at is None:
         state.first_update_at = now
     state.last_update_at = now
     site = state.site(update.site_id)
     site.updates += 1
     site.last_update_at = now
-    site.last_seq = max(site.last_seq, update.seq)
     _count_new_changes(state, update.event_ids, now)
     if update.commit_timestamp is not None:
         latency = (update.emitted_at - update.commit_timestamp).total_seconds() * 1000
@@ -119,18 +107,10 @@ def apply_update(state: DashboardState, update: DashboardUpdate, now: float) -> 
         _apply_kpis(site, update)
     elif isinstance(update, PulseStatus):
         site.pulse_live = update.live
-        site.pulse_status = update.status
-        site.pulse_source = update.source
-    elif isinstance(update, DataFreshness):
-        if site.last_change_at is None or update.last_change_at > site.last_change_at:
-            site.last_change_at = update.last_change_at
     elif isinstance(update, EventCreated):
-        site.events_seen += 1
         created = update.event.created_at
         if site.last_event_at is None or created > site.last_event_at:
             site.last_event_at = created
-    elif isinstance(update, ConversionSealed):
-        site.conversions_seen += 1
 
 
 def _apply_kpis(site: SiteView, update: KpiUpdated) -> None:
@@ -160,7 +140,6 @@ def _count_new_changes(state: DashboardState, event_ids: list[str], now: float) 
 
 def apply_rejected(state: DashboardState, rejected: RejectedRecord) -> None:
     state.rejected_by_reason[rejected.reason] += 1
-    state.rejected_by_stage[rejected.stage] += 1
 
 
 def note_undecodable_update(state: DashboardState) -> None:
