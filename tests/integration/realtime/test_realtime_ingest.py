@@ -223,6 +223,8 @@ async def test_user_token_is_refreshed_before_it_expires(
     assert counters["access_tokens"] >= 3 and len(minted) >= 4
     # Each accepted token re-ran the subscription: "Subscribed to PostgreSQL" again, same channel.
     assert statuses.count("LIVE") >= 3
+    # PostgREST got each fresh token too: no catch-up was refused for an expired JWT.
+    assert progress.catchups >= 3 and progress.catchup_failures == 0
     assert not missing_final_states(
         await database_rows(emulator.dsn), await topic_changes(kafka_settings)
     )
