@@ -4,9 +4,9 @@ Phases: start (Postgres, broker, topics, ingest, stream worker), traffic (the ge
 rows at ``--rate`` for ``--duration``), duplicates (a share of ``supabase_changes`` is published
 again), catching up (until the dashboard's KPIs equal SQL), audit (``--check``), stop.
 
-Signals: once the traffic runs, the first Ctrl-C ends it early and lets the demo finish (catch
-up, audit, summary); a second one, a Ctrl-C while starting, or SIGTERM quits at once. Either way everything that was started is
-stopped and the run directory removed, by ``DemoStack`` in ``run_demo``'s ``finally``.
+Signals: while the traffic runs, the first Ctrl-C ends it early and lets the demo finish (catch
+up, audit, summary); any other Ctrl-C, or SIGTERM, quits at once. Either way everything that was
+started is stopped and the run directory removed, by ``DemoStack`` in ``run_demo``'s ``finally``.
 """
 
 from __future__ import annotations
@@ -17,44 +17,40 @@ import importlib.util
 import json
 import random
 import signal
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import aiohttp
 import psycopg
-from psycopg import sql
 from rich.console import Console
 
+from schemas.updates import KpiSnapshot
 from workers.demo.catch_up import differing_site_days
 from workers.demo.children import Child
 from workers.demo.dashboard_state import DashboardState, site_kpis
+from workers.demo.failures import DemoFailure
 from workers.demo.feed import follow
+from workers.demo.launch import python_module, require_running, start_ingest, start_worker
+from workers.demo.observers import refresh_site_names, watch_metrics
 from workers.demo.progress import step
-from workers.demo.stack import DemoStack, child_environment, drop_slot_if_present
+from workers.demo.stack import DemoStack, child_environment, delete_run_topics
 from workers.demo.summary import AuditOutcome, DemoOutcome, audit_outcome, render_summary
 from workers.demo.view import Header, run_view
 from workers.kafka.topics import BrokerUnreachable, ensure_project_topics
 from workers.kpis.sql import recompute_kpis
-from workers.services.ports import free_port
 from workers.services.postgres import PostgresNotFound
 from workers.settings import DatabaseSettings, KafkaSettings
 from workers.traffic import redeliver
 
 # Without --duration the generator writes this long at most; the dashboard stays up until Ctrl-C.
 OPEN_ENDED_TRAFFIC_S = 900.0
-CHILD_START_TIMEOUT_S = 90.0
 CATCH_UP_TIMEOUT_S = 90.0
+TRAFFIC_GRACE_S = 5.0
 CATCH_UP_QUIET_S = 20.0
-SITE_NAMES_INTERVAL_S = 2.0
-
-
-class DemoFailure(RuntimeError):
-    """A part of the pipeline did not start or died; the message says which and why."""
 
 
 @dataclass(frozen=True)
@@ -71,10 +67,6 @@ class DemoOptions:
 @dataclass
 class _Signals:
     finish: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-def _python_module(module: str, *args: str) -> list[str]:
-    return [sys.executable, "-m", module, *args]
 
 
 def run_demo(options: DemoOptions, console: Console) -> int:
@@ -172,16 +164,6 @@ def _kafka_settings(stack: DemoStack, bootstrap: str) -> KafkaSettings:
     )
 
 
-def _kafka_env(kafka: KafkaSettings) -> dict[str, str]:
-    return {
-        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers or "",
-        "PULSE_CHANGES_TOPIC": kafka.changes_topic,
-        "PULSE_UPDATES_TOPIC": kafka.updates_topic,
-        "PULSE_REJECTED_TOPIC": kafka.rejected_topic,
-        "PULSE_PARTITIONS": str(kafka.partitions),
-    }
-
-
 async def _pipeline(
     options: DemoOptions, stack: DemoStack, dsn: str, bootstrap: str, outcome: DemoOutcome
 ) -> int:
@@ -207,10 +189,10 @@ async def _pipeline(
         await ensure_project_topics(bootstrap, kafka)
         done.result = f"{kafka.changes_topic}, {kafka.updates_topic}, {kafka.rejected_topic}"
     if stack.external_kafka:
-        stack.on_close("the demo's topics", lambda: _delete_topics(bootstrap, stack.run_id))
+        stack.on_close("the demo's topics", lambda: delete_run_topics(bootstrap, stack.run_id))
 
-    ingest = await _start_ingest(stack, dsn, kafka)
-    worker, metrics_url = await _start_worker(stack, dsn, kafka)
+    ingest = await start_ingest(stack, dsn, kafka)
+    worker, metrics_url = await start_worker(stack, dsn, kafka)
 
     state = outcome.state = DashboardState()
     header = Header(duration_s=options.duration_s, sites=options.sites, rate=options.rate)
@@ -220,8 +202,8 @@ async def _pipeline(
         asyncio.create_task(
             follow(bootstrap, kafka, state, stop_view, feed_ready, not stack.external_kafka)
         ),
-        asyncio.create_task(_refresh_site_names(dsn, state, stop_view)),
-        asyncio.create_task(_watch_metrics(metrics_url, header, stop_view)),
+        asyncio.create_task(refresh_site_names(dsn, state, stop_view)),
+        asyncio.create_task(watch_metrics(metrics_url, header, stop_view)),
     ]
     try:
         await _wait_ready(feed_ready, tasks[0], "the dashboard's topic reader")
@@ -268,96 +250,6 @@ async def _wait_ready(ready: asyncio.Event, task: asyncio.Task[None], what: str)
         raise DemoFailure(f"{what} was not ready within 60 s")
 
 
-async def _start_ingest(stack: DemoStack, dsn: str, kafka: KafkaSettings) -> Child:
-    env = {
-        **_kafka_env(kafka),
-        "DATABASE_URL": dsn,
-        "PULSE_LOG_FORMAT": "json",
-        "PULSE_HEARTBEAT_INTERVAL_S": "1",
-        "PULSE_INGEST_METRICS_HOST": "127.0.0.1",
-        "PULSE_INGEST_METRICS_PORT": str(free_port()),
-    }
-    if stack.external_database:
-        # Someone else's database keeps no slot or publication of ours once the demo is over.
-        name = f"pulse_demo_{stack.run_id}"
-        env |= {"PULSE_SLOT_NAME": name, "PULSE_PUBLICATION": name}
-        stack.on_close("the replication slot", lambda: _drop_slot_and_publication(dsn, name))
-    with step(stack.console, "starting the WAL ingest (pulse ingest --source wal)") as done:
-        child = stack.spawn(
-            "ingest",
-            _python_module("workers.cli.main", "ingest", "--source", "wal"),
-            child_environment(env),
-        )
-        await _wait_for_log(child, '"streaming"', CHILD_START_TIMEOUT_S)
-        done.result = f"streaming from the replication slot, pid {child.pid}"
-    return child
-
-
-async def _start_worker(stack: DemoStack, dsn: str, kafka: KafkaSettings) -> tuple[Child, str]:
-    assert stack.rundir is not None
-    web_port, metrics_port = free_port(), free_port()
-    env = {
-        **_kafka_env(kafka),
-        "DATABASE_URL": dsn,
-        "PULSE_APP_ID": f"pulse-demo-{stack.run_id}",
-        "PULSE_DATA_DIR": str(stack.rundir / "worker-data"),
-        "PULSE_WEB_PORT": str(web_port),
-        "PULSE_WORKER_METRICS_PORT": str(metrics_port),
-        "PULSE_PROGRESS_INTERVAL_S": "1",
-        # The broker holds a new group's first join for half the session timeout: 3 s, not 15 s.
-        # With a single worker nothing needs the longer timeout's patience.
-        "PULSE_SESSION_TIMEOUT_S": "6",
-        "PULSE_LOG_FORMAT": "json",
-    }
-    with step(stack.console, "starting one stream worker (pulse worker)") as done:
-        child = stack.spawn(
-            "worker", _python_module("workers.cli.main", "worker"), child_environment(env)
-        )
-        await _wait_for_worker(child, f"http://127.0.0.1:{web_port}/readyz", CHILD_START_TIMEOUT_S)
-        done.result = f"partitions assigned, pid {child.pid}"
-    return child, f"http://127.0.0.1:{metrics_port}/metrics"
-
-
-def worker_has_partitions(log_text: str) -> bool:
-    """Whether the worker's progress log says it holds partitions of ``supabase_changes``."""
-    for line in log_text.splitlines():
-        if '"stream progress"' not in line:
-            continue
-        with contextlib.suppress(ValueError):
-            entry = json.loads(line)
-            if entry.get("event") == "stream progress" and entry.get("assigned"):
-                return True
-    return False
-
-
-async def _wait_for_worker(child: Child, ready_url: str, within_s: float) -> None:
-    """Ready when ``/readyz`` answers 200 or, where it is not served, the log shows partitions."""
-    deadline = time.monotonic() + within_s
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
-        while time.monotonic() < deadline:
-            _require_running(child)
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                async with http.get(ready_url) as response:
-                    if response.status == 200:
-                        return
-            with contextlib.suppress(OSError):
-                if worker_has_partitions(child.logfile.read_text(errors="replace")):
-                    return
-            await asyncio.sleep(0.25)
-    raise DemoFailure(f"{child.name} was not ready within {within_s:.0f} s:\n{child.log_tail()}")
-
-
-async def _wait_for_log(child: Child, needle: str, within_s: float) -> None:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError):
-            if needle in child.logfile.read_text(errors="replace"):
-                return
-        _require_running(child)
-        await asyncio.sleep(0.1)
-    raise DemoFailure(f"{child.name} did not start within {within_s:.0f} s:\n{child.log_tail()}")
-
-
 @dataclass
 class _Health:
     """What must stay up while the demo runs: the workers and the dashboard's topic reader."""
@@ -366,20 +258,11 @@ class _Health:
     tasks: dict[str, asyncio.Task[None]]
 
     def check(self) -> None:
-        _require_running(*self.children)
+        require_running(*self.children)
         for what, task in self.tasks.items():
             if task.done():
                 error = None if task.cancelled() else task.exception()
                 raise DemoFailure(f"{what} stopped: {error!r}")
-
-
-def _require_running(*children: Child) -> None:
-    for child in children:
-        if not child.running():
-            raise DemoFailure(
-                f"{child.name} exited with status {child.process.returncode}; "
-                f"last lines of its log:\n{child.log_tail()}"
-            )
 
 
 async def _run_traffic(
@@ -396,7 +279,7 @@ async def _run_traffic(
     seconds = options.duration_s if options.duration_s is not None else OPEN_ENDED_TRAFFIC_S
     changes = max(options.sites * 2, round(options.rate * seconds))
     summary_path = stack.rundir / "traffic.json"
-    argv = _python_module(
+    argv = python_module(
         "workers.demo.traffic_process",
         "--sites", str(options.sites),
         "--changes", str(changes),
@@ -409,7 +292,9 @@ async def _run_traffic(
     header.started_at = time.monotonic()
     deadline = None if options.duration_s is None else header.started_at + options.duration_s
     while traffic.running() and not signals.finish.is_set():
-        if deadline is not None and time.monotonic() > deadline + 5:
+        # The generator paces itself to end on time; the grace only cuts off a machine too slow
+        # for the rate, which then loses the generator's own counts, not the pipeline's.
+        if deadline is not None and time.monotonic() > deadline + TRAFFIC_GRACE_S:
             break
         health.check()
         with contextlib.suppress(TimeoutError):
@@ -460,7 +345,7 @@ async def _catch_up(
     return None
 
 
-def _sql_kpis(dsn: str) -> dict[Any, Any]:
+def _sql_kpis(dsn: str) -> dict[tuple[str, date], KpiSnapshot]:
     with psycopg.connect(dsn) as conn:
         return recompute_kpis(conn)
 
@@ -468,40 +353,6 @@ def _sql_kpis(dsn: str) -> dict[Any, Any]:
 def _count_sites(conn: psycopg.Connection[Any]) -> int:
     row = conn.execute("SELECT count(*) FROM sites").fetchone()
     return int(row[0]) if row else 0
-
-
-def _site_names(dsn: str) -> dict[str, str]:
-    with psycopg.connect(dsn) as conn:
-        return {str(row[0]): str(row[1]) for row in conn.execute("SELECT id, name FROM sites")}
-
-
-async def _refresh_site_names(dsn: str, state: DashboardState, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        with contextlib.suppress(psycopg.Error):
-            state.site_names = await asyncio.to_thread(_site_names, dsn)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), SITE_NAMES_INTERVAL_S)
-
-
-async def _watch_metrics(url: str, header: Header, stop: asyncio.Event) -> None:
-    """Duplicates the stream worker dropped, read from its /metrics (best effort)."""
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
-        while not stop.is_set():
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                async with http.get(url) as response:
-                    hits = metric_value(await response.text(), "pulse_dedup_hits_total")
-                    if hits is not None:
-                        header.duplicates["dropped by the worker"] = int(hits)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 1.0)
-
-
-def metric_value(exposition: str, name: str) -> float | None:
-    for line in exposition.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            with contextlib.suppress(ValueError):
-                return float(line.rsplit(" ", 1)[1])
-    return None
 
 
 async def _audit(dsn: str, bootstrap: str, kafka: KafkaSettings, console: Console) -> AuditOutcome:
@@ -520,26 +371,3 @@ async def _audit(dsn: str, bootstrap: str, kafka: KafkaSettings, console: Consol
             raise DemoFailure(f"the audit could not run: {exc}") from exc
         done.result = f"{report.compared} site-days compared"
     return audit_outcome(report, sites, invalid)
-
-
-def _drop_slot_and_publication(dsn: str, name: str) -> None:
-    drop_slot_if_present(dsn, name)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP PUBLICATION IF EXISTS {}").format(sql.Identifier(name)))
-
-
-def _delete_topics(bootstrap: str, run_id: str) -> None:
-    asyncio.run(_delete_topics_async(bootstrap, run_id))
-
-
-async def _delete_topics_async(bootstrap: str, run_id: str) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        ours = [name for name in await admin.list_topics() if run_id in name]
-        if ours:
-            await admin.delete_topics(ours)
-    finally:
-        await admin.close()

@@ -7,6 +7,7 @@ a Ctrl-C or a SIGTERM interrupts, closing the stack stops exactly what was start
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+from aiokafka.admin import AIOKafkaAdminClient
+from psycopg import sql
 from rich.console import Console
 
 from workers.demo.children import Child, spawn
@@ -151,16 +154,35 @@ def _postmaster_pid(datadir: Path) -> int | None:
         return None
 
 
-def drop_slot_if_present(dsn: str, slot: str) -> None:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(
-            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-            "WHERE slot_name = %s AND NOT active",
-            (slot,),
-        )
-
-
 def child_environment(extra: Mapping[str, str]) -> dict[str, str]:
     env = dict(os.environ)
     env.update(extra)
     return env
+
+
+def drop_slot_and_publication(dsn: str, name: str) -> None:
+    """Removes the run's replication slot and publication from a database the demo did not start."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+            "WHERE slot_name = %s AND NOT active",
+            (name,),
+        )
+        conn.execute(sql.SQL("DROP PUBLICATION IF EXISTS {}").format(sql.Identifier(name)))
+
+
+def delete_run_topics(bootstrap: str, run_id: str) -> None:
+    """Deletes the run's topics (its own and the stream worker's changelogs) from a broker the
+    demo did not start; every one of them has the run id in its name."""
+    asyncio.run(_delete_run_topics(bootstrap, run_id))
+
+
+async def _delete_run_topics(bootstrap: str, run_id: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        ours = [name for name in await admin.list_topics() if run_id in name]
+        if ours:
+            await admin.delete_topics(ours)
+    finally:
+        await admin.close()

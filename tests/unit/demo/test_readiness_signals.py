@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from workers.demo.runner import metric_value, worker_has_partitions
+from workers.demo.launch import worker_has_partitions
+from workers.demo.observers import metric_value
 
 PROGRESS_EMPTY = '{"assigned": [], "event": "stream progress", "level": "info"}'
 PROGRESS_ASSIGNED = '{"assigned": [0, 1], "event": "stream progress", "level": "info"}'
