@@ -10,7 +10,6 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from workers.logs import configure_logging
 from workers.settings import KafkaSettings
 from workers.stream.settings import WorkerSettings
 from workers.tools.audit import show
@@ -53,7 +52,6 @@ def register(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    configure_logging()
     settings = KafkaSettings()
     servers = bootstrap(args, settings)
     live = args.live_app_id or WorkerSettings().app_id
@@ -68,7 +66,15 @@ async def run(
     data_dir: Path | None,
     timeout_s: float,
 ) -> int:
-    report = await rebuild(settings, servers, app_id, live, data_dir=data_dir, timeout_s=timeout_s)
+    report = await rebuild(
+        settings,
+        servers,
+        app_id,
+        live,
+        data_dir=data_dir,
+        timeout_s=timeout_s,
+        progress=lambda message: print(message, file=sys.stderr, flush=True),
+    )
     print_report(report, live)
     return EXIT_DIFFERENT if report.differences else 0
 

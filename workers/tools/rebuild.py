@@ -28,11 +28,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from workers.kafka.topics import ensure_topics
@@ -44,7 +43,13 @@ from workers.tools.reading import PartitionBounds, TopicReader, stop_consumer
 POLL_SECONDS = 1.0
 PROGRESS_SECONDS = 10.0
 
-log = structlog.get_logger("pulse.tools.rebuild")
+Progress = Callable[[str], None]
+
+
+def quiet(_message: str) -> None:
+    """The default ``progress``: say nothing."""
+
+
 STOP_SECONDS = 30.0
 
 
@@ -167,6 +172,7 @@ async def wait_for_groups(
     groups: dict[str, WorkerProcess | None],
     partitions: list[int],
     deadline: float,
+    progress: Progress = quiet,
 ) -> dict[int, PartitionBounds]:
     """Waits until every group has committed up to the real ends, and the ends held still."""
     bounds = await reader.bounds(partitions)
@@ -194,7 +200,9 @@ async def wait_for_groups(
             bounds = again
             continue
         if time.monotonic() >= next_progress:
-            log.info("waiting for the groups to catch up", behind=behind)
+            progress(
+                "waiting for " + ", ".join(f"{g} ({n} record(s) behind)" for g, n in behind.items())
+            )
             next_progress = time.monotonic() + PROGRESS_SECONDS
         if time.monotonic() > deadline:
             detail = ", ".join(
@@ -216,6 +224,7 @@ async def rebuild(
     *,
     data_dir: Path | None = None,
     timeout_s: float = 900.0,
+    progress: Progress = quiet,
 ) -> RebuildReport:
     if app_id == live_app_id:
         raise ToolError(f"the new app id must differ from the live one ({live_app_id!r})")
@@ -234,12 +243,7 @@ async def rebuild(
         own_dir = data_dir is None
         directory = data_dir or Path(tempfile.mkdtemp(prefix=f"pulse-rebuild-{app_id}-"))
         worker = start_worker(kafka, bootstrap, app_id, count, directory / "state")
-        log.info(
-            "rebuild worker started",
-            app_id=app_id,
-            updates_topic=updates_topic,
-            worker_log=str(worker.log),
-        )
+        progress(f"rebuild worker started under {app_id!r}, publishing to {updates_topic}")
         try:
             bounds = await wait_for_groups(
                 changes,
@@ -247,6 +251,7 @@ async def rebuild(
                 {app_id: worker, live_app_id: None},
                 partitions,
                 started + timeout_s,
+                progress,
             )
         finally:
             await asyncio.to_thread(worker.stop)

@@ -85,7 +85,11 @@ async def ingest(
             fresh_db, topics, WalIngestOptions(PULSE_HEARTBEAT_INTERVAL_S=1.0), stop, progress
         )
     )
-    await asyncio.wait_for(progress.streaming.wait(), 60)
+    streaming = asyncio.ensure_future(progress.streaming.wait())
+    done, _ = await asyncio.wait({streaming, task}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        task.result()
+    assert streaming in done, "the WAL ingest did not start streaming"
     try:
         yield progress, stop, task
     finally:
