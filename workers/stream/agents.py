@@ -24,6 +24,7 @@ import faust
 import orjson
 import structlog
 
+from workers.kafka.partitioner import partition_for
 from workers.observability.metrics import (
     DEDUP_HITS,
     DEDUP_TABLE_SIZE,
@@ -36,9 +37,10 @@ from workers.settings import KafkaSettings
 from workers.stream.dedup import expired_ids, newest_seen
 from workers.stream.kpis import DayAggregate
 from workers.stream.processing import DAYS, DEDUP, BatchOutput, BatchProcessor, SessionLookup
+from workers.stream.producing import send_all
 from workers.stream.sequencing import SiteSequencer
 from workers.stream.settings import WorkerSettings
-from workers.stream.tables import StateTables
+from workers.stream.tables import StateTables, kafka_producer
 
 log = structlog.get_logger("pulse.stream")
 
@@ -66,6 +68,7 @@ class StreamRunner:
             max_pending=settings.max_pending_events,
         )
         self.lock = asyncio.Lock()
+        self._partitions: dict[str, int] = {}
         self.newest_commit_ms: dict[int, int] = {}
         self.dirty_days: set[tuple[int, str, str]] = set()
         self.totals = {"messages": 0, "changes": 0, "duplicates": 0, "rejected": 0, "updates": 0}
@@ -92,17 +95,20 @@ class StreamRunner:
     async def publish(
         self, updates: list[tuple[str, bytes]], rejects: list[tuple[str, bytes]]
     ) -> None:
-        producer = self.app.producer
-        futures = [
-            await producer.send(self.kafka.updates_topic, site.encode(), value, None, None, None)
-            for site, value in updates
+        updates_topic, rejected_topic = self.kafka.updates_topic, self.kafka.rejected_topic
+        records = [
+            (updates_topic, self.partition_of(site), site.encode(), v) for site, v in updates
         ]
-        futures += [
-            await producer.send(self.kafka.rejected_topic, key.encode(), value, None, None, None)
-            for key, value in rejects
-        ]
-        if futures:
-            await asyncio.gather(*futures)
+        records += [(rejected_topic, self.partition_of(key), key.encode(), v) for key, v in rejects]
+        if records:
+            await send_all(kafka_producer(self.app), records)
+
+    def partition_of(self, key: str) -> int:
+        """The default partitioner's choice for ``key``, cached: murmur2 in Python is slow."""
+        partition = self._partitions.get(key)
+        if partition is None:
+            partition = self._partitions[key] = partition_for(key.encode(), self.kafka.partitions)
+        return partition
 
     def account(self, messages: int, output: BatchOutput) -> None:
         counts = output.counts

@@ -42,6 +42,9 @@ def create_app(
         processing_guarantee="at_least_once",
         producer_acks=-1,
         producer_max_request_size=8_388_608,
+        # Record batches are filled directly (``producing``): large ones mean few requests.
+        producer_max_batch_size=1_048_576,
+        producer_linger=0.005,
         stream_buffer_maxsize=max(4096, worker.batch_max_messages * 2),
         web_enabled=worker.web_port != 0,
         web_port=worker.web_port or 6066,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from workers.changes.values import canonical_timestamp
 from workers.kpis.sql import conversion_rate
@@ -57,13 +57,12 @@ def cell(timestamp: str, kind: int) -> Cell:
     return (timestamp[:10], bucket, kind)
 
 
-@dataclass(frozen=True)
-class Contribution:
+class Contribution(NamedTuple):
     cells: tuple[Cell, ...] = ()
     event_at: str | None = None  # a verified event's created_at, for last_event_at
 
-    def to_json(self) -> list[Any]:
-        return [[list(c) for c in self.cells], self.event_at]
+    def to_json(self) -> tuple[tuple[Cell, ...], str | None]:
+        return (self.cells, self.event_at)
 
     @classmethod
     def from_json(cls, raw: list[Any]) -> Contribution:

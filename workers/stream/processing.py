@@ -247,6 +247,9 @@ class _BatchRun:
         self.rejects: list[tuple[str, bytes]] = []
         self.counts = BatchCounts()
         self.days: dict[tuple[int, str], dict[str, DayAggregate]] = {}
+        self.day_loaders: dict[
+            tuple[int, str], tuple[dict[str, DayAggregate], Callable[[str], DayAggregate]]
+        ] = {}
         self.sites: dict[str, _SiteOut] = {}
         self.site_partition: dict[str, int] = {}
         self.newest_commit_ms: dict[int, int] = {}
@@ -358,12 +361,20 @@ class _BatchRun:
             detail = rejection_detail(decided, str(item.row["session_id"]), item.site, session_site)
             self.reject(decided, detail, item.site, item.change)
 
-    def load_day(self, partition: int, site: str) -> Callable[[str], DayAggregate]:
-        def load(day: str) -> DayAggregate:
-            raw = self.state.get(DAYS, partition, f"{site}|{day}".encode())
-            return DayAggregate() if raw is None else DayAggregate.from_json(orjson.loads(raw))
+    def site_days(
+        self, partition: int, site: str
+    ) -> tuple[dict[str, DayAggregate], Callable[[str], DayAggregate]]:
+        """The batch's day aggregates of a site and the loader of those not read yet."""
+        entry = self.day_loaders.get((partition, site))
+        if entry is None:
+            days = self.days.setdefault((partition, site), {})
 
-        return load
+            def load(day: str) -> DayAggregate:
+                raw = self.state.get(DAYS, partition, f"{site}|{day}".encode())
+                return DayAggregate() if raw is None else DayAggregate.from_json(orjson.loads(raw))
+
+            entry = self.day_loaders[(partition, site)] = (days, load)
+        return entry
 
     def apply(
         self,
@@ -390,19 +401,19 @@ class _BatchRun:
             table, op, row, was_sealed=bool(stored and stored.get("s")), verified=verified
         )
         old = NOTHING if stored is None else Contribution.from_json(stored["c"])
-        days = self.days.setdefault((partition, site), {})
-        load = self.load_day(partition, site)
         touched: set[str] = set()
         if old != new:
-            touched = apply_contribution(days, old, -1, load) | apply_contribution(
-                days, new, 1, load
-            )
+            days, load = self.site_days(partition, site)
+            if old.cells:
+                touched = apply_contribution(days, old, -1, load)
+            if new.cells:
+                touched |= apply_contribution(days, new, 1, load)
         sealed = op != "DELETE" and row.get("sealed_at") is not None
         self.state.put(
             ENTITIES,
             partition,
             key,
-            orjson.dumps({"v": list(version), "c": new.to_json(), "s": sealed}),
+            orjson.dumps({"v": version, "c": new.to_json(), "s": sealed}),
         )
         self.counts.applied += 1
         if not verified:

@@ -101,7 +101,9 @@ class WorkerSettings(BaseSettings):
         description="Faust's log level; set explicitly because its default adds a debug spinner.",
     )
     progress_interval_s: float = Field(
-        default=10.0, gt=0, validation_alias="PULSE_PROGRESS_INTERVAL_S",
+        default=10.0,
+        gt=0,
+        validation_alias="PULSE_PROGRESS_INTERVAL_S",
         description="How often the worker logs its totals and assigned partitions.",
     )
     metrics_port: int = Field(

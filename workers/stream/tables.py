@@ -22,14 +22,15 @@ of a key no one uses: restoring it deletes nothing, and compaction removes it.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import faust
+import rocksdict
 from faust.types import TP
 
 from workers.stream.processing import TABLES
+from workers.stream.producing import send_all
 
 END_MARKER_KEY = b"\x00pulse:changelog-end"
 FAUST_OFFSET_KEY = b"__faust\x00offset__"
@@ -78,36 +79,40 @@ class StateTables:
         """Send the writes to the changelogs, wait for the acks, then write the local stores."""
         if not writes:
             return
-        producer = self._app.producer
-        sent: list[tuple[str, int, Awaitable[Any]]] = []
-        for (table, partition), entries in writes.items():
-            topic = self.changelog_topic(table)
-            for key, value in entries.items():
-                future = await producer.send(topic, key, value, partition, None, None)
-                sent.append((table, partition, future))
-        acked = await asyncio.gather(*(future for _t, _p, future in sent))
-        newest: dict[tuple[str, int], int] = {}
-        for (table, partition, _future), metadata in zip(sent, acked, strict=True):
-            newest[(table, partition)] = max(newest.get((table, partition), -1), metadata.offset)
+        producer = kafka_producer(self._app)
+        newest = await send_all(
+            producer,
+            (
+                (self.changelog_topic(table), partition, key, value)
+                for (table, partition), entries in writes.items()
+                for key, value in entries.items()
+            ),
+        )
         if self._end_markers:
-            markers = [
-                await producer.send(
-                    self.changelog_topic(table), END_MARKER_KEY, None, partition, None, None
-                )
-                for table, partition in writes
-            ]
-            for (table, partition), metadata in zip(
-                writes, await asyncio.gather(*markers), strict=True
-            ):
-                newest[(table, partition)] = metadata.offset
+            # Sent only now, after every other record is acknowledged: each marker is its
+            # partition's last record batch, holding that one record.
+            newest = await send_all(
+                producer,
+                (
+                    (self.changelog_topic(table), partition, END_MARKER_KEY, None)
+                    for table, partition in writes
+                ),
+            )
         for (table, partition), entries in writes.items():
-            db = self._db(table, partition)
+            batch = rocksdict.WriteBatch(raw_mode=True)
             for key, value in entries.items():
                 if value is None:
-                    db.delete(key)
+                    batch.delete(key)
                 else:
-                    db.put(key, value)
-            store = self._tables[table].data
-            store.set_persisted_offset(
-                TP(self.changelog_topic(table), partition), newest[(table, partition)]
+                    batch.put(key, value)
+            self._db(table, partition).write(batch)
+            topic = self.changelog_topic(table)
+            self._tables[table].data.set_persisted_offset(
+                TP(topic, partition), newest[(topic, partition)]
             )
+
+
+def kafka_producer(app: faust.App) -> Any:
+    """The aiokafka producer inside Faust's, for record-batch sends (``producing``)."""
+    transport: Any = app.producer
+    return transport._ensure_producer()

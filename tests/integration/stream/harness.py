@@ -64,22 +64,22 @@ def start_worker(
     assert kafka.bootstrap_servers
     data_dir.mkdir(parents=True, exist_ok=True)
     logfile = data_dir.parent / f"{data_dir.name}-{uuid.uuid4().hex[:6]}.log"
-    variables = dict(
-        os.environ,
-        KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap_servers,
-        PULSE_CHANGES_TOPIC=kafka.changes_topic,
-        PULSE_UPDATES_TOPIC=kafka.updates_topic,
-        PULSE_REJECTED_TOPIC=kafka.rejected_topic,
-        PULSE_PARTITIONS=str(kafka.partitions),
-        PULSE_APP_ID=app_id,
-        PULSE_DATA_DIR=str(data_dir),
-        PULSE_WEB_PORT="0",
-        PULSE_SESSION_TIMEOUT_S="6",
-        PULSE_STANDBY_REPLICAS="0",
-        PULSE_WORKER_LOG_LEVEL="info",
-        PULSE_LOG_FORMAT="json",
+    variables = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "PULSE_CHANGES_TOPIC": kafka.changes_topic,
+        "PULSE_UPDATES_TOPIC": kafka.updates_topic,
+        "PULSE_REJECTED_TOPIC": kafka.rejected_topic,
+        "PULSE_PARTITIONS": str(kafka.partitions),
+        "PULSE_APP_ID": app_id,
+        "PULSE_DATA_DIR": str(data_dir),
+        "PULSE_WEB_PORT": "0",
+        "PULSE_SESSION_TIMEOUT_S": "6",
+        "PULSE_STANDBY_REPLICAS": "0",
+        "PULSE_WORKER_LOG_LEVEL": "info",
+        "PULSE_LOG_FORMAT": "json",
         **(env or {}),
-    )
+    }
     if database_url:
         variables["DATABASE_URL"] = database_url
     else:
