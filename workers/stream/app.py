@@ -10,6 +10,9 @@ from typing import Any
 
 import faust
 
+from workers.observability.faust_readiness import track_faust_readiness
+from workers.observability.faust_views import install_web_views
+from workers.observability.readiness import Readiness
 from workers.settings import KafkaSettings
 from workers.stream.agents import StreamRunner, register_agents
 from workers.stream.processing import SessionLookup
@@ -48,8 +51,7 @@ def create_app(
         stream_buffer_maxsize=max(4096, worker.batch_max_messages * 2),
         web_enabled=worker.web_port != 0,
         web_port=worker.web_port or 6066,
-        web_bind="127.0.0.1",
-        web_host="127.0.0.1",
+        web_bind=worker.web_bind,
     )
     tables = define_tables(app, kafka.partitions)
     topic: Any = app.topic(
@@ -68,4 +70,7 @@ def create_app(
         lookup,
     )
     register_agents(app, topic, runner, worker)
+    readiness = Readiness()
+    install_web_views(app, readiness)
+    track_faust_readiness(app, readiness, source_topics=[kafka.changes_topic])
     return app, runner

@@ -33,6 +33,11 @@ class WorkerSettings(BaseSettings):
         validation_alias="PULSE_WEB_PORT",
         description="Faust's web server port (0: web server off).",
     )
+    web_bind: str = Field(
+        default="127.0.0.1",
+        validation_alias="PULSE_WEB_BIND",
+        description="Address of the web server (/metrics, /healthz, /readyz); 0.0.0.0 in a container.",
+    )
     dedup_horizon_s: float = Field(
         default=86_400.0,
         gt=0,
