@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -166,3 +167,33 @@ async def test_tail_reports_invalid_records_instead_of_dropping_them(
         records = await collect(reader, site_a)
     assert records[0].update is not None
     assert records[1].update is None and records[1].error
+
+
+async def test_tail_without_follow_ends_while_the_site_keeps_being_written(
+    topics: KafkaSettings, producer: AIOKafkaProducer
+) -> None:
+    site_a, _, _ = sites_on_partitions(topics.partitions, "busy")
+    topic = topics.updates_topic
+    await send_updates(producer, topic, [event_update(site_a, seq) for seq in range(100)])
+    writing = asyncio.Event()
+
+    async def keep_writing() -> None:
+        seq = 100
+        while True:
+            await send_updates(producer, topic, [event_update(site_a, seq)])
+            writing.set()
+            seq += 1
+            await asyncio.sleep(0.01)
+
+    writer = asyncio.create_task(keep_writing())
+    try:
+        await writing.wait()
+        async with TopicReader(str(topics.bootstrap_servers), topic) as reader:
+            # The polls never go quiet here; the read must still end at the end it found.
+            records = await asyncio.wait_for(collect(reader, site_a), 20)
+    finally:
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
+    seqs = [r.update.seq for r in records if r.update]
+    assert seqs == list(range(len(seqs))) and len(seqs) > 100
