@@ -7,10 +7,17 @@ import sys
 from typing import Any
 
 from workers.settings import KafkaSettings
-from workers.tools.command import add_broker_argument, bootstrap, position, run_tool
+from workers.tools.command import (
+    add_broker_argument,
+    bootstrap,
+    database_url,
+    position,
+    run_tool,
+)
 from workers.tools.offsets import Position
 from workers.tools.reading import TopicReader
 from workers.tools.replay import TOPIC_KINDS, TopicKind, replay, topic_name
+from workers.tools.sites import connect, ensure_site_known
 
 
 def register(subparsers: Any) -> None:
@@ -21,7 +28,8 @@ def register(subparsers: Any) -> None:
             "One JSON line per record: topic, partition, offset, timestamp, key, value, and "
             "'error' when the value is not a valid record of the topic. --from and --to are "
             "inclusive; offsets are per partition, so offset:N needs --site or --partition "
-            "on a topic of several partitions."
+            "on a topic of several partitions. With DATABASE_URL set, --site is first checked "
+            "against the sites table."
         ),
     )
     parser.add_argument("--topic", required=True, choices=TOPIC_KINDS)
@@ -69,6 +77,10 @@ async def replay_to_stdout(
     site_id: str | None,
     partition: int | None,
 ) -> int:
+    dsn = database_url()
+    if site_id is not None and dsn:
+        with connect(dsn) as conn:
+            ensure_site_known(conn, site_id)
     invalid = 0
     async with TopicReader(servers, topic) as reader:
         async for item in replay(reader, kind, start, to, site_id=site_id, partition=partition):

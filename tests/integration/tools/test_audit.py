@@ -145,3 +145,11 @@ def test_audit_command_prints_the_table_and_exits_1(
 
     assert main(["audit", "--site", "not-a-site"]) == 2
     assert "unknown site 'not-a-site'" in capsys.readouterr().err
+    # tail and replay check a site against the sites table too when DATABASE_URL is set.
+    monkeypatch.setenv("PULSE_CHANGES_TOPIC", kafka_settings.changes_topic)
+    for command in (["tail"], ["replay", "--topic", "supabase_changes", "--from", "beginning"]):
+        assert main([*command, "--site", "not-a-site"]) == 2
+        assert "unknown site 'not-a-site': it is not in the sites table" in capsys.readouterr().err
+    assert main(["tail", "--site", site, "--json"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(updates) and all(site in line for line in lines)
