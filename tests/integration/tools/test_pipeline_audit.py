@@ -105,6 +105,7 @@ async def test_audit_passes_clean_fails_behind_the_back_and_rebuild_reproduces(
     live_app_id: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     progress, stop_ingest, ingest_task = ingest
     bootstrap = str(topics.bootstrap_servers)
@@ -135,10 +136,16 @@ async def test_audit_passes_clean_fails_behind_the_back_and_rebuild_reproduces(
     assert clean.compared >= len(summary.site_ids)
 
     report = await rebuild(
-        topics, bootstrap, f"pulse-rebuild-{uuid.uuid4().hex[:8]}", live_app_id, timeout_s=180
+        topics,
+        bootstrap,
+        f"pulse-rebuild-{uuid.uuid4().hex[:8]}",
+        live_app_id,
+        data_dir=tmp_path / "rebuild",
+        timeout_s=180,
     )
     assert report.differences == []
     assert report.compared == clean.compared
+    assert report.worker_log.is_relative_to(tmp_path)
 
     stop_ingest.set()
     await asyncio.wait_for(ingest_task, 30)
