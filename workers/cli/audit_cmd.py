@@ -30,7 +30,7 @@ def day_argument(text: str) -> date:
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "audit",
-        help="compare KPIs recomputed from Postgres with the latest kpi_updated in Kafka",
+        help="Compare KPIs recomputed from Postgres with the latest kpi_updated in Kafka.",
         description=(
             "Recomputes each site's KPIs per UTC day from Postgres (DATABASE_URL) and compares "
             "them with the latest kpi_updated of that site and day on dashboard_updates. Prints "

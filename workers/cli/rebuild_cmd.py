@@ -22,7 +22,7 @@ EXIT_DIFFERENT = 1
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "rebuild",
-        help="reprocess supabase_changes from offset 0 under a new app id and compare KPIs",
+        help="Reprocess supabase_changes from offset 0 under a new app id; compare KPIs.",
         description=(
             "Runs the stream worker (pulse worker) under the new app id, from offset 0, into a "
             "fresh data directory and fresh changelog topics, publishing to "

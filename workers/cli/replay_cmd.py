@@ -23,7 +23,7 @@ from workers.tools.sites import connect, ensure_site_known
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "replay",
-        help="print a topic's records between two positions, for audit",
+        help="Print a topic's records between two positions, for audit.",
         description=(
             "One JSON line per record: topic, partition, offset, timestamp, key, value, and "
             "'error' when the value is not a valid record of the topic. --from and --to are "

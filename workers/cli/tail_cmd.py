@@ -26,7 +26,7 @@ from workers.tools.tail import CaughtUp, site_records
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "tail",
-        help="show one site's dashboard updates",
+        help="Show one site's dashboard updates.",
         description=(
             "Reads only the partition of dashboard_updates that holds the site, and only its key. "
             "Without --follow it stops at the end present when it started. With DATABASE_URL set, "
