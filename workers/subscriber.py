@@ -85,6 +85,12 @@ class SiteSubscription:
 
     async def __aenter__(self) -> SiteSubscription:
         await self._reader.__aenter__()
+        try:
+            # A missing topic fails here, at `async with`, not at the first update.
+            self.partition = await self._reader.partition_of(self.site_id)
+        except BaseException:
+            await self._reader.__aexit__(None, None, None)
+            raise
         self._records = site_records(self._reader, self.site_id, self._start, follow=True)
         return self
 

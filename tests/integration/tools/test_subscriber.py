@@ -13,7 +13,7 @@ from schemas.updates import EventCreated, KpiUpdated
 from tests.integration.tools.conftest import send_updates
 from tests.unit.tools.updates import event_update, kpi_update, sites_on_partitions
 from workers.settings import KafkaSettings
-from workers.subscriber import InvalidUpdate, OffsetOutOfRange, SiteSubscription
+from workers.subscriber import InvalidUpdate, OffsetOutOfRange, SiteSubscription, TopicMissing
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -86,3 +86,11 @@ async def test_subscription_refuses_an_offset_out_of_range(
     ) as updates:
         with pytest.raises(OffsetOutOfRange, match=re.escape("holds offsets 0..0")):
             await anext(updates)
+
+
+async def test_subscription_to_a_missing_topic_fails_at_once(topics: KafkaSettings) -> None:
+    with pytest.raises(TopicMissing, match="'no_such_updates' does not exist"):
+        async with SiteSubscription(
+            "a", bootstrap_servers=str(topics.bootstrap_servers), topic="no_such_updates"
+        ):
+            pass
