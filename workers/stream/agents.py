@@ -16,6 +16,7 @@ with a batch's read-compute-persist cycle.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -156,25 +157,33 @@ class StreamRunner:
         """Delete event IDs past the horizon, through the changelog, partition by partition."""
         horizon_ms = int(self.settings.dedup_horizon_s * 1000)
         for partition in sorted(self.assigned_partitions()):
-            watermark = self.newest_commit_ms.get(partition) or newest_seen(
-                self.state.items(DEDUP, partition)
-            )
-            expired: list[bytes] = []
-            kept = 0
-            # Reading RocksDB while the agent writes is safe (the iterator reads a snapshot);
-            # yielding every chunk keeps a large scan from stalling the agent.
-            for scanned, (key, value) in enumerate(self.state.items(DEDUP, partition), 1):
-                if next(expired_ids([(key, value)], watermark, horizon_ms), None) is None:
-                    kept += 1
-                else:
-                    expired.append(key)
-                if scanned % PURGE_SCAN_CHUNK == 0:
-                    await asyncio.sleep(0)
-            if expired:
-                async with self.lock:
-                    await self.state.persist({(DEDUP, partition): dict.fromkeys(expired)})
+            try:
+                kept, expired = await self._purge_partition(partition, horizon_ms)
+            except Exception as exc:
+                # Best effort: the partition may have moved away (store closed) mid-scan; the
+                # next purge scans again, and a missed purge only delays expiry.
+                log.warning("dedup purge failed", partition=partition, error=repr(exc))
+                continue
             DEDUP_TABLE_SIZE.labels(str(partition)).set(kept)
-            log.info("dedup purge", partition=partition, kept=kept, expired=len(expired))
+            log.info("dedup purge", partition=partition, kept=kept, expired=expired)
+
+    async def _purge_partition(self, partition: int, horizon_ms: int) -> tuple[int, int]:
+        watermark = self.newest_commit_ms.get(partition) or newest_seen(
+            self.state.items(DEDUP, partition)
+        )
+        kept = expired = 0
+        # The iterator reads a snapshot, so the agent may write meanwhile; deleting chunk by
+        # chunk bounds memory and lets batches run between chunks.
+        entries = self.state.items(DEDUP, partition)
+        while chunk := list(itertools.islice(entries, PURGE_SCAN_CHUNK)):
+            found = list(expired_ids(chunk, watermark, horizon_ms))
+            if found:
+                async with self.lock:
+                    await self.state.persist({(DEDUP, partition): dict.fromkeys(found)})
+            expired += len(found)
+            kept += len(chunk) - len(found)
+            await asyncio.sleep(0)
+        return kept, expired
 
 
 def register_agents(

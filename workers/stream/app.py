@@ -53,7 +53,9 @@ def create_app(
         web_port=worker.web_port or 6066,
         web_bind=worker.web_bind,
     )
-    tables = define_tables(app, kafka.partitions)
+    tables = define_tables(
+        app, kafka.partitions, worker.rocksdb_write_buffer_mb, worker.rocksdb_block_cache_mb
+    )
     topic: Any = app.topic(
         kafka.changes_topic,
         key_type=bytes,

@@ -105,6 +105,18 @@ class WorkerSettings(BaseSettings):
         validation_alias="PULSE_WORKER_LOG_LEVEL",
         description="Faust's log level; set explicitly because its default adds a debug spinner.",
     )
+    rocksdb_write_buffer_mb: int = Field(
+        default=8,
+        ge=1,
+        validation_alias="PULSE_ROCKSDB_WRITE_BUFFER_MB",
+        description="RocksDB memtable size per table partition (Faust's default is 64 MB x 3).",
+    )
+    rocksdb_block_cache_mb: int = Field(
+        default=16,
+        ge=1,
+        validation_alias="PULSE_ROCKSDB_BLOCK_CACHE_MB",
+        description="RocksDB block cache per table partition (Faust's default is 2 GB).",
+    )
     progress_interval_s: float = Field(
         default=10.0,
         gt=0,
