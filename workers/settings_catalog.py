@@ -88,6 +88,8 @@ def _default_text(field: FieldInfo) -> str:
         return "(computed)"
     if field.default is None or field.default is PydanticUndefined:
         return "(unset)"
+    if field.default == "":
+        return '""'
     if isinstance(field.default, bool):
         return "true" if field.default else "false"
     return str(field.default)
@@ -153,6 +155,35 @@ def settings_fields(package: str = workers.__name__) -> list[SettingField]:
                         owner=owner,
                     )
                 )
+    return fields + faust_fields()
+
+
+# Faust settings the deployment sets through Faust's own environment variable (Faust reads them
+# in ``Settings``, before any keyword argument of ``faust.App``), with why we set them.
+FAUST_SETTINGS = {
+    "consumer_group_instance_id": "Static group membership (the Helm chart uses the pod name): "
+    "a restarted worker gets its partitions back without a group-wide rebalance. Unset: "
+    "dynamic membership.",
+}
+
+
+def faust_fields() -> list[SettingField]:
+    from faust import Settings
+
+    fields: list[SettingField] = []
+    for name, description in FAUST_SETTINGS.items():
+        param = Settings.SETTINGS[name]
+        if param.env_name is None:
+            raise LookupError(f"Faust reads no environment variable for {name}")
+        fields.append(
+            SettingField(
+                variable=param.env_name,
+                default="(unset)" if param.default is None else str(param.default),
+                accepts="text",
+                description=description,
+                owner=f"faust.Settings.{name}",
+            )
+        )
     return fields
 
 

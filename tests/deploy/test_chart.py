@@ -153,10 +153,10 @@ def test_volumes_can_go_with_the_release(chart: helm.Chart) -> None:
 
 def test_static_membership_from_the_pod_name(chart: helm.Chart) -> None:
     workers = one(render(chart), "StatefulSet")
-    instance = env_of(workers)["PULSE_GROUP_INSTANCE_ID"]
+    instance = env_of(workers)["CONSUMER_GROUP_INSTANCE_ID"]
     assert instance["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     off = one(render(chart, {"worker": {"staticMembership": False}}), "StatefulSet")
-    assert "PULSE_GROUP_INSTANCE_ID" not in env_of(off)
+    assert "CONSUMER_GROUP_INSTANCE_ID" not in env_of(off)
 
 
 def test_replicas_are_capped_by_partitions(chart: helm.Chart) -> None:

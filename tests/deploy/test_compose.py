@@ -146,7 +146,7 @@ def test_each_worker_has_its_own_state_and_identity(
         assert data_dir in mounted, f"{name}: nothing mounted at its data directory {data_dir}"
         assert mounted[data_dir] in compose["volumes"], f"{name}: data is not a named volume"
         volumes_seen.add(mounted[data_dir])
-        identities.add(env["PULSE_GROUP_INSTANCE_ID"])
+        identities.add(env["CONSUMER_GROUP_INSTANCE_ID"])
         assert env["PULSE_WEB_BIND"] == "0.0.0.0", "probes come from outside the container"
         port = env["PULSE_WEB_PORT"]
         assert any(str(mapping).endswith(f":{port}") for mapping in worker["ports"])

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from typing import Literal
 
+import faust
+import pytest
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from workers.settings_catalog import REQUIRED, SettingField, accepted_values, variable_names
+from workers.settings_catalog import (
+    FAUST_SETTINGS,
+    REQUIRED,
+    SettingField,
+    accepted_values,
+    faust_fields,
+    variable_names,
+)
 from workers.settings_table import render_table
 
 
@@ -62,3 +71,13 @@ def test_table_merges_a_variable_read_by_two_classes() -> None:
         ]
     )
     assert table.splitlines()[2] == "| `V` | `1` | integer | `a.First`, `b.Second` | Said once. |"
+
+
+def test_faust_variables_are_read_by_faust(monkeypatch: pytest.MonkeyPatch) -> None:
+    fields = faust_fields()
+    assert fields
+    for field in fields:
+        monkeypatch.setenv(field.variable, "worker-7")
+    app = faust.App("catalog-check", broker="kafka://127.0.0.1:1")
+    for name in FAUST_SETTINGS:
+        assert getattr(app.conf, name) == "worker-7"
