@@ -12,9 +12,12 @@ import pkgutil
 import sys
 from collections.abc import Callable, Sequence
 
+from pydantic import ValidationError
+
 import workers.cli as cli_package
 
 Handler = Callable[[argparse.Namespace], int]
+SECRET_WORDS = ("KEY", "TOKEN", "PASSWORD", "SECRET", "URL")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +39,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
+    except ValidationError as exc:
+        # Settings come from the environment; name the variable, not a traceback.
+        for error in exc.errors():
+            variable = ".".join(str(part) for part in error["loc"]) or exc.title
+            secret = any(word in variable.upper() for word in SECRET_WORDS)
+            shown = "" if secret else f" (got {error.get('input')!r})"
+            print(f"error: {variable}: {error['msg']}{shown}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 
