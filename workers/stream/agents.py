@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import faust
@@ -46,6 +46,27 @@ from workers.stream.tables import StateTables, kafka_producer
 log = structlog.get_logger("pulse.stream")
 
 PURGE_SCAN_CHUNK = 20_000
+
+
+def byte_bounded(
+    messages: list[tuple[int, bytes]], max_bytes: int
+) -> Iterator[list[tuple[int, bytes]]]:
+    """Consecutive runs of messages of at most ``max_bytes`` (at least one message each).
+
+    Everything a batch decodes and produces stays in memory until it is persisted, and Python
+    keeps the peak: bounding a processing round by bytes (about changes) bounds the worker's RSS
+    whether envelopes hold 5 changes or 500.
+    """
+    chunk: list[tuple[int, bytes]] = []
+    size = 0
+    for message in messages:
+        if chunk and size + len(message[1]) > max_bytes:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(message)
+        size += len(message[1])
+    if chunk:
+        yield chunk
 
 
 class StreamRunner:
@@ -83,6 +104,10 @@ class StreamRunner:
 
     async def handle(self, events: Sequence[Any]) -> None:
         messages = [(event.message.partition, event.message.value) for event in events]
+        for chunk in byte_bounded(messages, self.settings.batch_max_bytes):
+            await self.handle_chunk(chunk)
+
+    async def handle_chunk(self, messages: list[tuple[int, bytes]]) -> None:
         async with self.lock:
             output = await self.processor.process(messages, self.state)
             await self.publish(output.updates, output.rejects)

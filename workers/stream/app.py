@@ -48,7 +48,9 @@ def create_app(
         # Record batches are filled directly (``producing``): large ones mean few requests.
         producer_max_batch_size=1_048_576,
         producer_linger=0.005,
-        stream_buffer_maxsize=max(4096, worker.batch_max_messages * 2),
+        # Faust pauses fetching when an agent's buffer is full: a small buffer bounds the memory
+        # held by fetched-but-unprocessed envelopes (each up to 500 changes).
+        stream_buffer_maxsize=64,
         web_enabled=worker.web_port != 0,
         web_port=worker.web_port or 6066,
         web_bind=worker.web_bind,

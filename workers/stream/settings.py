@@ -69,6 +69,13 @@ class WorkerSettings(BaseSettings):
         description="Messages (ChangeBatch envelopes) processed together; also bounds how long "
         "an event waits for its session.",
     )
+    batch_max_bytes: int = Field(
+        default=2_000_000,
+        ge=1,
+        validation_alias="PULSE_BATCH_MAX_BYTES",
+        description="Largest input processed in one round (then published and persisted): "
+        "bounds the worker's memory.",
+    )
     batch_within_s: float = Field(
         default=0.05,
         gt=0,
@@ -106,13 +113,13 @@ class WorkerSettings(BaseSettings):
         description="Faust's log level; set explicitly because its default adds a debug spinner.",
     )
     rocksdb_write_buffer_mb: int = Field(
-        default=8,
+        default=4,
         ge=1,
         validation_alias="PULSE_ROCKSDB_WRITE_BUFFER_MB",
         description="RocksDB memtable size per table partition (Faust's default is 64 MB x 3).",
     )
     rocksdb_block_cache_mb: int = Field(
-        default=16,
+        default=8,
         ge=1,
         validation_alias="PULSE_ROCKSDB_BLOCK_CACHE_MB",
         description="RocksDB block cache per table partition (Faust's default is 2 GB).",

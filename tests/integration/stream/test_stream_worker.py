@@ -186,7 +186,7 @@ async def test_a_worker_with_a_wiped_data_dir_restores_its_tables_from_the_chang
         generate, fresh_db, sites=6, changes=8_000, forged_ratio=0.01, seed=5
     )
     await converge(fresh_db, updates, rejected, summary.forged)
-    await wait_for_progress(workers[0], lambda p: p["changes"] == summary.changes)
+    await wait_for_progress(workers[0], lambda p: p["changes"] >= summary.changes)
     workers[0].kill()
     shutil.rmtree(data_dir)
 
@@ -208,10 +208,10 @@ async def test_a_worker_with_a_wiped_data_dir_restores_its_tables_from_the_chang
         conn.execute(
             "UPDATE sessions SET last_seen_at = now() WHERE id IN (SELECT id FROM sessions LIMIT 20)"
         )
-    progress = await wait_for_progress(
-        restarted, lambda p: p["changes"] >= len(replayed) + 90, timeout_s=90
-    )
-    # A fully restored dedup table drops every replayed change; only the 90 new ones get through.
-    assert progress["changes"] - progress["duplicates"] == 90
+    # The restarted worker may also re-read source messages whose offsets the killed one never
+    # committed: those are duplicates too. Only the 90 new changes may get through dedup.
+    await wait_for_progress(restarted, lambda p: p["changes"] - p["duplicates"] >= 90, timeout_s=90)
     await converge(fresh_db, updates, rejected, summary.forged)
+    progress = await wait_for_progress(restarted, lambda p: p["changes"] >= len(replayed) + 90)
+    assert progress["changes"] - progress["duplicates"] == 90
     assert len(rejected.values) == summary.forged
