@@ -113,13 +113,13 @@ class WorkerSettings(BaseSettings):
         description="Faust's log level; set explicitly because its default adds a debug spinner.",
     )
     rocksdb_write_buffer_mb: int = Field(
-        default=4,
+        default=2,
         ge=1,
         validation_alias="PULSE_ROCKSDB_WRITE_BUFFER_MB",
         description="RocksDB memtable size per table partition (Faust's default is 64 MB x 3).",
     )
     rocksdb_block_cache_mb: int = Field(
-        default=8,
+        default=2,
         ge=1,
         validation_alias="PULSE_ROCKSDB_BLOCK_CACHE_MB",
         description="RocksDB block cache per table partition (Faust's default is 2 GB).",
