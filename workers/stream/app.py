@@ -15,6 +15,7 @@ from workers.observability.faust_views import install_web_views
 from workers.observability.readiness import Readiness
 from workers.settings import KafkaSettings
 from workers.stream.agents import StreamRunner, register_agents
+from workers.stream.fetching import PulseApp
 from workers.stream.processing import SessionLookup
 from workers.stream.settings import WorkerSettings
 from workers.stream.tables import StateTables, define_tables
@@ -26,7 +27,7 @@ def create_app(
     if not kafka.bootstrap_servers:
         raise ValueError("KAFKA_BOOTSTRAP_SERVERS is needed by the stream worker")
     brokers = ";".join(f"kafka://{server}" for server in kafka.bootstrap_servers.split(","))
-    app = faust.App(
+    app = PulseApp(
         worker.app_id,
         broker=brokers,
         store="rocksdb://",
@@ -55,6 +56,7 @@ def create_app(
         web_port=worker.web_port or 6066,
         web_bind=worker.web_bind,
     )
+    app.fetch_max_wait_ms = worker.fetch_max_wait_ms
     tables = define_tables(
         app, kafka.partitions, worker.rocksdb_write_buffer_mb, worker.rocksdb_block_cache_mb
     )

@@ -15,6 +15,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class WorkerSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
+    fetch_max_wait_ms: int = Field(
+        default=10,
+        ge=1,
+        le=10_000,
+        validation_alias="PULSE_FETCH_MAX_WAIT_MS",
+        description="Longest time an idle fetch of supabase_changes waits (Faust's own is 1500).",
+    )
+
     app_id: str = Field(
         default="realtime-pulse",
         pattern=r"^[A-Za-z0-9._-]{1,100}$",
