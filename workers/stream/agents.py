@@ -27,6 +27,7 @@ import structlog
 
 from workers.kafka.partitioner import partition_for
 from workers.observability.metrics import (
+    COMMIT_TO_PUBLISH,
     DEDUP_HITS,
     DEDUP_TABLE_SIZE,
     RECORDS_IN,
@@ -138,10 +139,15 @@ class StreamRunner:
 
     def account(self, messages: int, output: BatchOutput) -> None:
         counts = output.counts
-        RECORDS_IN.labels("stream", "any").inc(counts.changes)
+        for table, count in counts.tables.items():
+            RECORDS_IN.labels("stream", str(table)).inc(count)
         DEDUP_HITS.inc(counts.duplicates)
         STALE_CHANGES.inc(counts.stale)
-        RECORDS_OUT.labels("stream", "updates", "any").inc(len(output.updates))
+        for update_type, count in counts.update_types.items():
+            RECORDS_OUT.labels("stream", "updates", update_type).inc(count)
+        now_ms = time.time() * 1000
+        for newest_ms in output.newest_commit_ms.values():
+            COMMIT_TO_PUBLISH.labels("stream").observe(max(0.0, now_ms - newest_ms) / 1000)
         for _key, value in output.rejects:
             REJECTS.labels("stream", orjson.loads(value)["reason"]).inc()
         self.totals["messages"] += messages

@@ -10,6 +10,7 @@ from typing import Any
 
 import faust
 
+from workers.observability.consumer_lag import install_lag_sampler
 from workers.observability.faust_readiness import track_faust_readiness
 from workers.observability.faust_views import install_web_views
 from workers.observability.readiness import Readiness
@@ -79,4 +80,5 @@ def create_app(
     readiness = Readiness()
     install_web_views(app, readiness)
     track_faust_readiness(app, readiness, source_topics=[kafka.changes_topic])
+    install_lag_sampler(app, [kafka.changes_topic])
     return app, runner

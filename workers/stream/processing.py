@@ -16,6 +16,7 @@ per site and day per batch, with one ``kpi_updated`` each.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -77,6 +78,8 @@ class BatchCounts:
     stale: int = 0
     applied: int = 0
     rejected: int = 0
+    tables: Counter[str] = field(default_factory=Counter)
+    update_types: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -198,6 +201,7 @@ class BatchProcessor:
             envelope = {"site_id": site, "emitted_at": emitted_at}
             for typed in out.typed:
                 typed.update(envelope, seq=self._sequencer.next(site))
+                run.counts.update_types[typed["type"]] += 1
                 updates.append((site, orjson.dumps(typed)))
             partition = run.site_partition[site]
             for day, event_ids in sorted(out.day_ids.items()):
@@ -210,6 +214,7 @@ class BatchProcessor:
                     **envelope,
                     "seq": self._sequencer.next(site),
                 }
+                run.counts.update_types["kpi_updated"] += 1
                 updates.append((site, orjson.dumps(update)))
             if (
                 out.newest_ms
@@ -225,6 +230,7 @@ class BatchProcessor:
                     **envelope,
                     "seq": self._sequencer.next(site),
                 }
+                run.counts.update_types["data_freshness"] += 1
                 updates.append((site, orjson.dumps(freshness)))
         return BatchOutput(
             updates=updates,
@@ -288,8 +294,10 @@ class _BatchRun:
             )
             return
         self.site_partition[site] = partition
+        tables = self.counts.tables
         for change in changes:
             self.counts.changes += 1
+            tables[str(change.get("table")) if isinstance(change, dict) else "malformed"] += 1
             try:
                 self.change(partition, site, change)
             except (
