@@ -85,7 +85,7 @@ class WorkerSettings(BaseSettings):
         "bounds the worker's memory.",
     )
     batch_within_s: float = Field(
-        default=0.05,
+        default=0.01,
         gt=0,
         validation_alias="PULSE_BATCH_WITHIN_S",
         description="Longest wait to fill a batch; also bounds how long an event waits for its "
