@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
-import uuid
 from typing import Any
 
-from workers.ingest.rate import IngestRate, measure_ingest_rate
-from workers.logs import configure_logging
-from workers.services.embedded import embedded_services
-from workers.settings import KafkaSettings
+from workers.cli.rate_command import run_rate_command
+from workers.ingest.rate import measure_ingest_rate
 
 
 def register(subparsers: Any) -> None:
@@ -28,32 +23,4 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.rows < 1:
-        raise SystemExit("error: --rows must be at least 1")
-    configure_logging()
-    say = (lambda _text: None) if args.json else print
-    with embedded_services("rate", say=say) as services:
-        suffix = uuid.uuid4().hex[:8]
-        kafka = KafkaSettings(
-            KAFKA_BOOTSTRAP_SERVERS=services.bootstrap_servers,
-            PULSE_CHANGES_TOPIC=f"rate_changes_{suffix}",
-            PULSE_UPDATES_TOPIC=f"rate_updates_{suffix}",
-            PULSE_REJECTED_TOPIC=f"rate_rejected_{suffix}",
-        )
-        say(f"committing {args.rows} rows with the WAL ingest running ...")
-        result: IngestRate = asyncio.run(measure_ingest_rate(services.dsn, kafka, args.rows))
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "rows": result.rows,
-                    "seconds": round(result.seconds, 3),
-                    "ingest_rate": round(result.rate),
-                }
-            )
-        )
-    else:
-        print(
-            f"ingest: {result.rows} changes in {result.seconds:.2f} s = {result.rate:,.0f} changes/s"
-        )
-    return 0
+    return run_rate_command(args, "ingest_rate", "WAL ingest", measure_ingest_rate)

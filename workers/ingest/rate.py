@@ -10,53 +10,19 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from dataclasses import dataclass
 
 import psycopg
 
+from workers.ingest.rate_load import SITES, SourceRate, write_event_rows
 from workers.ingest.replication import drop_slot
 from workers.ingest.wal_options import WalIngestOptions
 from workers.ingest.wal_runner import IngestProgress, run_wal_ingest
 from workers.settings import KafkaSettings
 
-SITES = 10
 ROWS_PER_TRANSACTION = 1000
 
 
-@dataclass(frozen=True)
-class IngestRate:
-    rows: int
-    seconds: float
-
-    @property
-    def rate(self) -> float:
-        return self.rows / self.seconds if self.seconds > 0 else 0.0
-
-
-def _write_rows(dsn: str, rows: int) -> None:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        sessions = []
-        for index in range(SITES):
-            site = str(uuid.uuid4())
-            conn.execute("INSERT INTO sites (id, name) VALUES (%s, %s)", (site, f"rate-{index}"))
-            session = conn.execute(
-                "INSERT INTO sessions (site_id) VALUES (%s) RETURNING id::text", (site,)
-            ).fetchone()
-            assert session is not None
-            sessions.append((session[0], site))
-        written = 0
-        while written < rows:
-            count = min(ROWS_PER_TRANSACTION, rows - written)
-            session, site = sessions[(written // ROWS_PER_TRANSACTION) % SITES]
-            conn.execute(
-                "INSERT INTO events (session_id, site_id, name) "
-                "SELECT %s, %s, 'rate' FROM generate_series(1, %s)",
-                (session, site, count),
-            )
-            written += count
-
-
-async def measure_ingest_rate(dsn: str, kafka: KafkaSettings, rows: int) -> IngestRate:
+async def measure_ingest_rate(dsn: str, kafka: KafkaSettings, rows: int) -> SourceRate:
     """Run the WAL ingest on its own slot, commit ``rows`` events, time until all are acked."""
     name = f"pulse_rate_{uuid.uuid4().hex[:8]}"
     options = WalIngestOptions(
@@ -70,7 +36,9 @@ async def measure_ingest_rate(dsn: str, kafka: KafkaSettings, rows: int) -> Inge
     try:
         await asyncio.wait_for(progress.streaming.wait(), 60)
         start = time.perf_counter()
-        writer = asyncio.create_task(asyncio.to_thread(_write_rows, dsn, rows))
+        writer = asyncio.create_task(
+            asyncio.to_thread(write_event_rows, dsn, rows, ROWS_PER_TRANSACTION, "rate")
+        )
         while progress.changes_acked < target:
             if task.done():
                 task.result()
@@ -84,4 +52,4 @@ async def measure_ingest_rate(dsn: str, kafka: KafkaSettings, rows: int) -> Inge
         with psycopg.connect(dsn, autocommit=True) as conn:
             drop_slot(conn, name)
             conn.execute(f'DROP PUBLICATION IF EXISTS "{name}"')
-    return IngestRate(rows=target, seconds=elapsed)
+    return SourceRate(rows=target, seconds=elapsed)
