@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import Awaitable, Callable
 
 import pytest
 
 from tests.integration.realtime.conftest import JWT_SECRET, RunningEmulator
 from tests.integration.realtime.harness import (
+    RunningSource,
     Writer,
     database_rows,
     fast_options,
@@ -28,9 +30,44 @@ from tests.integration.realtime.harness import (
     topic_changes,
 )
 from workers.emulator.tokens import mint_token
+from workers.ingest.realtime_options import RealtimeIngestOptions
+from workers.ingest.realtime_runner import RealtimeProgress
+from workers.ingest.realtime_token import TokenSource
 from workers.settings import KafkaSettings
 
 pytestmark = pytest.mark.integration
+
+Fault = Callable[[RunningSource], Awaitable[None]]
+
+
+async def with_writes_during(
+    emulator: RunningEmulator,
+    kafka: KafkaSettings,
+    fault: Fault,
+    *,
+    options: RealtimeIngestOptions | None = None,
+    token_source: TokenSource | None = None,
+) -> tuple[RealtimeProgress, list[str]]:
+    """Live source, writer started, ``fault`` injected (it waits for recovery), then catch-up."""
+    sites = await make_sites(emulator.dsn)
+    source = start_source(
+        emulator.url,
+        emulator.service_key,
+        kafka,
+        options or fast_options(),
+        token_source=token_source,
+    )
+    try:
+        await source.live()
+        writer = Writer(emulator.dsn, sites)
+        writer.start()
+        await asyncio.sleep(0.5)
+        await fault(source)
+        await writer.stop()
+        await source.catchups_after_now(2)
+    finally:
+        progress = await source.close()
+    return progress, sites
 
 
 async def test_dropped_socket_gap_is_filled_by_catch_up(
@@ -69,22 +106,14 @@ async def test_dropped_socket_gap_is_filled_by_catch_up(
 async def test_late_join_reply_times_out_and_the_client_is_rebuilt(
     emulator: RunningEmulator, kafka_settings: KafkaSettings
 ) -> None:
-    sites = await make_sites(emulator.dsn)
-    source = start_source(emulator.url, emulator.service_key, kafka_settings, fast_options())
-    try:
-        await source.live()
-        writer = Writer(emulator.dsn, sites)
-        writer.start()
-        await asyncio.sleep(0.5)
+    async def late_join(source: RunningSource) -> None:
         # The reconnect's join is answered after the client's 2 s timeout.
         await emulator.control.delay_join_reply(3000)
         await emulator.control.drop_socket(1011)
         await source.live(generation_at_least=2, within=20)
         await asyncio.sleep(0.5)
-        await writer.stop()
-        await source.catchups_after_now(2)
-    finally:
-        progress = await source.close()
+
+    progress, sites = await with_writes_during(emulator, kafka_settings, late_join)
     db = await database_rows(emulator.dsn)
     changes = await topic_changes(kafka_settings)
     assert not missing_final_states(db, changes)
@@ -100,7 +129,6 @@ async def test_late_join_reply_times_out_and_the_client_is_rebuilt(
 async def test_expired_token_closes_the_channel_and_a_fresh_token_resumes(
     emulator: RunningEmulator, kafka_settings: KafkaSettings
 ) -> None:
-    sites = await make_sites(emulator.dsn)
     minted: list[str] = []
 
     async def user_tokens() -> str:
@@ -109,21 +137,14 @@ async def test_expired_token_closes_the_channel_and_a_fresh_token_resumes(
         )
         return minted[-1]
 
-    source = start_source(
-        emulator.url, emulator.service_key, kafka_settings, fast_options(), token_source=user_tokens
-    )
-    try:
-        await source.live()
-        writer = Writer(emulator.dsn, sites)
-        writer.start()
-        await asyncio.sleep(0.5)
+    async def expire(source: RunningSource) -> None:
         await emulator.control.expire_token()
         await source.live(generation_at_least=2, within=20)
         await asyncio.sleep(0.5)
-        await writer.stop()
-        await source.catchups_after_now(2)
-    finally:
-        progress = await source.close()
+
+    progress, sites = await with_writes_during(
+        emulator, kafka_settings, expire, token_source=user_tokens
+    )
     db = await database_rows(emulator.dsn)
     assert not missing_final_states(db, await topic_changes(kafka_settings))
     statuses = [t.status for t in progress.tracker.history]
@@ -141,23 +162,15 @@ async def test_expired_token_closes_the_channel_and_a_fresh_token_resumes(
 async def test_restarted_poller_gap_is_filled_by_the_periodic_catch_up(
     emulator: RunningEmulator, kafka_settings: KafkaSettings
 ) -> None:
-    sites = await make_sites(emulator.dsn)
-    source = start_source(emulator.url, emulator.service_key, kafka_settings, fast_options())
-    try:
-        await source.live()
-        writer = Writer(emulator.dsn, sites)
-        writer.start()
-        await asyncio.sleep(0.5)
+    async def restart_poller(_source: RunningSource) -> None:
         # No status shows this gap: the slot is dropped with what it held, the channel stays joined.
         await emulator.control.pause_poller()
         await asyncio.sleep(1.0)
         await emulator.control.restart_poller()
         await emulator.control.resume_poller()
         await asyncio.sleep(1.0)
-        await writer.stop()
-        await source.catchups_after_now(2)
-    finally:
-        progress = await source.close()
+
+    progress, _sites = await with_writes_during(emulator, kafka_settings, restart_poller)
     db = await database_rows(emulator.dsn)
     changes = await topic_changes(kafka_settings)
     assert not missing_final_states(db, changes)
@@ -169,21 +182,13 @@ async def test_restarted_poller_gap_is_filled_by_the_periodic_catch_up(
 async def test_dropped_and_duplicated_pushes(
     emulator: RunningEmulator, kafka_settings: KafkaSettings
 ) -> None:
-    sites = await make_sites(emulator.dsn)
-    source = start_source(emulator.url, emulator.service_key, kafka_settings, fast_options())
-    try:
-        await source.live()
-        writer = Writer(emulator.dsn, sites)
-        writer.start()
-        await asyncio.sleep(0.5)
+    async def duplicate_then_drop(_source: RunningSource) -> None:
         await emulator.control.duplicate_next(5)
         await asyncio.sleep(0.5)
         await emulator.control.drop_next(5)
         await asyncio.sleep(1.0)
-        await writer.stop()
-        await source.catchups_after_now(2)
-    finally:
-        await source.close()
+
+    await with_writes_during(emulator, kafka_settings, duplicate_then_drop)
     counters = await emulator.control.counters()
     assert counters["changes_dropped"] == 5
     changes = await topic_changes(kafka_settings)
@@ -195,7 +200,6 @@ async def test_dropped_and_duplicated_pushes(
 async def test_user_token_is_refreshed_before_it_expires(
     emulator: RunningEmulator, kafka_settings: KafkaSettings
 ) -> None:
-    sites = await make_sites(emulator.dsn)
     minted: list[str] = []
 
     async def short_tokens() -> str:
@@ -204,19 +208,16 @@ async def test_user_token_is_refreshed_before_it_expires(
         )
         return minted[-1]
 
-    options = fast_options(PULSE_REALTIME_TOKEN_MARGIN_S=2.5)
-    source = start_source(
-        emulator.url, emulator.service_key, kafka_settings, options, token_source=short_tokens
+    async def outlive_tokens(_source: RunningSource) -> None:
+        await asyncio.sleep(5.5)
+
+    progress, _sites = await with_writes_during(
+        emulator,
+        kafka_settings,
+        outlive_tokens,
+        options=fast_options(PULSE_REALTIME_TOKEN_MARGIN_S=2.5),
+        token_source=short_tokens,
     )
-    try:
-        await source.live()
-        writer = Writer(emulator.dsn, sites)
-        writer.start()
-        await asyncio.sleep(6.0)
-        await writer.stop()
-        await source.catchups_after_now(2)
-    finally:
-        progress = await source.close()
     statuses = [t.status for t in progress.tracker.history]
     assert statuses.count("SUBSCRIBED") == 1 and "CLOSED" not in statuses, statuses
     counters = await emulator.control.counters()
@@ -249,23 +250,17 @@ async def test_sighup_rebuilds_the_client(
 async def test_client_that_gave_up_reconnecting_is_rebuilt(
     emulator: RunningEmulator, kafka_settings: KafkaSettings
 ) -> None:
-    sites = await make_sites(emulator.dsn)
-    options = fast_options(PULSE_REALTIME_MAX_RETRIES=2, PULSE_REALTIME_LIVE_DEADLINE_S=3)
-    source = start_source(emulator.url, emulator.service_key, kafka_settings, options)
-    try:
-        await source.live()
-        writer = Writer(emulator.dsn, sites)
-        writer.start()
-        await asyncio.sleep(0.5)
+    async def refuse_reconnects(source: RunningSource) -> None:
         # Longer than the client's two attempts: it gives up and tells nobody.
         await emulator.control.refuse_connections(5)
         await emulator.control.drop_socket(1012)
         await source.live(generation_at_least=2, within=25)
         await asyncio.sleep(0.5)
-        await writer.stop()
-        await source.catchups_after_now(2)
-    finally:
-        progress = await source.close()
+
+    options = fast_options(PULSE_REALTIME_MAX_RETRIES=2, PULSE_REALTIME_LIVE_DEADLINE_S=3)
+    progress, _sites = await with_writes_during(
+        emulator, kafka_settings, refuse_reconnects, options=options
+    )
     assert not missing_final_states(
         await database_rows(emulator.dsn), await topic_changes(kafka_settings)
     )
