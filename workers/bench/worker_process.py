@@ -65,24 +65,18 @@ class WorkerProcess:
             time.sleep(0.1)
         raise TimeoutError("the worker's /metrics did not answer")
 
-    def wait_processed(self, expected: int, timeout: float) -> tuple[float, float]:
-        """Poll until ``expected`` changes are consumed; (first seen, all seen) perf_counter times.
+    def wait_processed(self, expected: int, timeout: float) -> None:
+        """Poll until the worker consumed ``expected`` changes.
 
-        The times are only as fine as the polling (a quarter second): good for waiting, too
-        coarse for a rate; ``update_span`` gives the rate's clock.
+        Polling /metrics costs the worker CPU, so it is rare (a quarter second) and only used to
+        wait: the stream stage's clock comes from ``update_span``.
         """
-        first: float | None = None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the worker exited:\n{self.logfile.read_text()[-4000:]}")
-            done = self.processed()
-            now = time.perf_counter()
-            if done > 0 and first is None:
-                first = now
-            if done >= expected:
-                return first or now, now
-            # Polling /metrics costs the worker CPU; keep it rare, the timing comes from elsewhere.
+            if self.processed() >= expected:
+                return
             time.sleep(0.25)
         raise TimeoutError(f"the worker consumed {self.processed()} of {expected} changes")
 
