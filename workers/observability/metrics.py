@@ -63,3 +63,7 @@ DEDUP_TABLE_SIZE = Gauge(
 STALE_CHANGES = Counter(
     "pulse_stale_changes_total", "Changes older than the row state the stream already holds."
 )
+SOURCE_REREADS = Counter(
+    "pulse_source_rereads_total",
+    "Source messages Faust's consumer skipped that the stream worker read directly.",
+)

@@ -24,6 +24,8 @@ from typing import Any
 import faust
 import orjson
 import structlog
+from aiokafka.errors import KafkaError
+from faust.types import Message
 
 from workers.kafka.partitioner import partition_for
 from workers.observability.metrics import (
@@ -33,13 +35,16 @@ from workers.observability.metrics import (
     RECORDS_IN,
     RECORDS_OUT,
     REJECTS,
+    SOURCE_REREADS,
     STALE_CHANGES,
 )
 from workers.settings import KafkaSettings
+from workers.stream.continuity import OffsetContinuity
 from workers.stream.dedup import expired_ids, newest_seen
 from workers.stream.kpis import DayAggregate
 from workers.stream.processing import DAYS, DEDUP, BatchOutput, BatchProcessor, SessionLookup
 from workers.stream.producing import send_all
+from workers.stream.reread import read_range
 from workers.stream.sequencing import SiteSequencer
 from workers.stream.settings import WorkerSettings
 from workers.stream.tables import StateTables, kafka_producer
@@ -94,6 +99,8 @@ class StreamRunner:
         self._partitions: dict[str, int] = {}
         self.newest_commit_ms: dict[int, int] = {}
         self.dirty_days: set[tuple[int, str, str]] = set()
+        self.continuity = OffsetContinuity()
+        self.assignment_changed = True
         self.totals = {"messages": 0, "changes": 0, "duplicates": 0, "rejected": 0, "updates": 0}
 
     def assigned_partitions(self) -> set[int]:
@@ -104,9 +111,71 @@ class StreamRunner:
         }
 
     async def handle(self, events: Sequence[Any]) -> None:
-        messages = [(event.message.partition, event.message.value) for event in events]
+        holes = self.skipped_offsets(events)
+        messages: list[tuple[int, bytes]] = []
+        for partition, (start, end) in list(holes.items()):
+            try:
+                messages += await self.read_hole(partition, start, end)
+            except (TimeoutError, KafkaError) as exc:
+                # Left unacknowledged, the hole holds the committed offset back, so the next
+                # owner of the partition (after a restart or rebalance) reads it again.
+                log.error(
+                    "skipped source offsets not readable", partition=partition, error=repr(exc)
+                )
+                del holes[partition]
+        messages += [(event.message.partition, event.message.value) for event in events]
         for chunk in byte_bounded(messages, self.settings.batch_max_bytes):
             await self.handle_chunk(chunk)
+        consumer = self.app.consumer
+        for partition, (start, end) in holes.items():
+            # Processed and persisted now: only from here may the committed offset pass them.
+            for offset in range(start, end):
+                consumer.ack(
+                    Message(
+                        self.kafka.changes_topic, partition, offset, 0.0, 0, None, None, None, None
+                    )
+                )
+
+    async def read_hole(self, partition: int, start: int, end: int) -> list[tuple[int, bytes]]:
+        log.warning(
+            "source offsets skipped by the consumer; reading them directly",
+            partition=partition,
+            first=start,
+            last=end - 1,
+        )
+        SOURCE_REREADS.inc(end - start)
+        assert self.kafka.bootstrap_servers
+        records = await read_range(
+            self.kafka.bootstrap_servers, self.kafka.changes_topic, partition, start, end
+        )
+        return [(partition, value) for _offset, value in records]
+
+    def skipped_offsets(self, events: Sequence[Any]) -> dict[int, tuple[int, int]]:
+        """Per partition, the offsets ``[start, end)`` Faust skipped before these events."""
+        if self.assignment_changed:
+            # Committed offsets are only final once recovery has sought to them; until then
+            # events may still come from before the rebalance, and nothing is judged.
+            tables: Any = self.app.tables
+            if not tables.recovery.completed.is_set():
+                return {}
+            consumer: Any = self.app.consumer
+            committed = consumer._committed_offset
+            self.continuity.reset(
+                {
+                    tp.partition: committed.get(tp)
+                    for tp in consumer.assignment()
+                    if tp.topic == self.kafka.changes_topic
+                }
+            )
+            self.assignment_changed = False
+        holes: dict[int, tuple[int, int]] = {}
+        for event in events:
+            message = event.message
+            hole = self.continuity.observe(message.partition, message.offset)
+            if hole is not None:
+                first = holes.get(message.partition, hole)
+                holes[message.partition] = (min(first[0], hole[0]), max(first[1], hole[1]))
+        return holes
 
     async def handle_chunk(self, messages: list[tuple[int, bytes]]) -> None:
         async with self.lock:
@@ -220,6 +289,12 @@ class StreamRunner:
 def register_agents(
     app: faust.App, topic: Any, runner: StreamRunner, settings: WorkerSettings
 ) -> None:
+    def on_assigned(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        runner.assignment_changed = True
+
+    assigned_signal: Any = app.on_partitions_assigned
+    assigned_signal.connect(on_assigned)
+
     @app.agent(topic, name="pulse-changes", concurrency=1)
     async def process_changes(stream: Any) -> None:
         async for events in stream.take_events(

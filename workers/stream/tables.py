@@ -15,8 +15,8 @@ a worker that restores from the changelog sees exactly what the crashed one had 
 End markers: the bundled broker reports a partition's high watermark as the base offset of its
 last record batch + 1, so after a multi-record batch Faust's changelog recovery (which reads up
 to the high watermark only) would miss that batch's tail. After each persist, every changelog
-partition written to gets one more record, sent alone once the rest is acknowledged, so it is a
-one-record batch and the reported high watermark covers everything. The marker is a tombstone
+partition written to gets one more record in a record batch of its own, after the others (see
+``producing.send_all``), so the reported high watermark covers everything. The marker is a tombstone
 of a key no one uses: restoring it deletes nothing, and compaction removes it.
 """
 
@@ -88,25 +88,16 @@ class StateTables:
         """Send the writes to the changelogs, wait for the acks, then write the local stores."""
         if not writes:
             return
-        producer = kafka_producer(self._app)
+        # Each end marker is its partition's last record batch, holding that one record.
         newest = await send_all(
-            producer,
+            kafka_producer(self._app),
             (
                 (self.changelog_topic(table), partition, key, value)
                 for (table, partition), entries in writes.items()
                 for key, value in entries.items()
             ),
+            closing=(END_MARKER_KEY, None) if self._end_markers else None,
         )
-        if self._end_markers:
-            # Sent only now, after every other record is acknowledged: each marker is its
-            # partition's last record batch, holding that one record.
-            newest = await send_all(
-                producer,
-                (
-                    (self.changelog_topic(table), partition, END_MARKER_KEY, None)
-                    for table, partition in writes
-                ),
-            )
         for (table, partition), entries in writes.items():
             batch = rocksdict.WriteBatch(raw_mode=True)
             for key, value in entries.items():

@@ -222,11 +222,18 @@ def kpis_match(dsn: str) -> Callable[[list[dict[str, Any]]], bool]:
 
 
 def progress_lines(worker: WorkerProcess) -> list[dict[str, Any]]:
-    """The worker's ``stream progress`` log records (JSON lines), oldest first."""
+    """The worker's ``stream progress`` log records (JSON lines), oldest first.
+
+    Faust's own logger and structlog (from two threads) share the file, so a line may be cut by
+    another one; such a line is skipped, the next progress line comes a moment later.
+    """
     lines = []
     for line in worker.log().splitlines():
         if line.startswith("{") and '"stream progress"' in line:
-            lines.append(orjson.loads(line))
+            try:
+                lines.append(orjson.loads(line))
+            except orjson.JSONDecodeError:
+                continue
     return lines
 
 

@@ -120,11 +120,6 @@ async def test_kpis_equal_sql_with_duplicates_and_forged_sites(
         assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="intermittent: in 2 of the last 4 runs 2 of 120 forged events never reached the "
-    "quarantine after the SIGKILL (118 rejected); under investigation, issue 3 stays open",
-)
 async def test_two_workers_share_partitions_and_one_is_killed_mid_run(
     fresh_db: str,
     topics: KafkaSettings,
