@@ -123,7 +123,9 @@ class StreamRunner:
                     "skipped source offsets not readable", partition=partition, error=repr(exc)
                 )
                 del holes[partition]
-        messages += [(event.message.partition, event.message.value) for event in events]
+        for event in events:
+            run = event.message
+            messages += [(run.partition, value) for value in run.values]
         for chunk in byte_bounded(messages, self.settings.batch_max_bytes):
             await self.handle_chunk(chunk)
         consumer = self.app.consumer
@@ -151,7 +153,10 @@ class StreamRunner:
         return [(partition, value) for _offset, value in records]
 
     def skipped_offsets(self, events: Sequence[Any]) -> dict[int, tuple[int, int]]:
-        """Per partition, the offsets ``[start, end)`` Faust skipped before these events."""
+        """Per partition, the offsets ``[start, end)`` Faust skipped before these events.
+
+        Each event's message is a ``fetching.SourceRun``: the records ``first_offset..offset``.
+        """
         if self.assignment_changed:
             # Committed offsets are only final once recovery has sought to them; until then
             # events may still come from before the rebalance, and nothing is judged.
@@ -171,7 +176,7 @@ class StreamRunner:
         holes: dict[int, tuple[int, int]] = {}
         for event in events:
             message = event.message
-            hole = self.continuity.observe(message.partition, message.offset)
+            hole = self.continuity.observe(message.partition, message.first_offset, message.offset)
             if hole is not None:
                 first = holes.get(message.partition, hole)
                 holes[message.partition] = (min(first[0], hole[0]), max(first[1], hole[1]))
@@ -298,7 +303,7 @@ def register_agents(
     @app.agent(topic, name="pulse-changes", concurrency=1)
     async def process_changes(stream: Any) -> None:
         async for events in stream.take_events(
-            settings.batch_max_messages, within=settings.batch_within_s
+            settings.batch_max_runs, within=settings.batch_within_s
         ):
             await runner.handle(events)
 

@@ -51,13 +51,14 @@ def create_app(
         producer_max_batch_size=1_048_576,
         producer_linger=0.005,
         # Faust pauses fetching when an agent's buffer is full: a small buffer bounds the memory
-        # held by fetched-but-unprocessed envelopes (each up to 500 changes).
-        stream_buffer_maxsize=64,
+        # held by fetched-but-unprocessed runs of envelopes (``fetching.SourceRun``).
+        stream_buffer_maxsize=worker.batch_max_runs,
         web_enabled=worker.web_port != 0,
         web_port=worker.web_port or 6066,
         web_bind=worker.web_bind,
     )
     app.fetch_max_wait_ms = worker.fetch_max_wait_ms
+    app.source_topic = kafka.changes_topic
     tables = define_tables(
         app, kafka.partitions, worker.rocksdb_write_buffer_mb, worker.rocksdb_block_cache_mb
     )

@@ -28,11 +28,11 @@ class OffsetContinuity:
         """Start over from the committed offsets (the next to read) after a rebalance."""
         self.expected = {p: offset for p, offset in next_offsets.items() if offset is not None}
 
-    def observe(self, partition: int, offset: int) -> tuple[int, int] | None:
-        """The offsets ``[start, end)`` of ``partition`` skipped before this event, if any."""
+    def observe(self, partition: int, first: int, last: int) -> tuple[int, int] | None:
+        """The offsets ``[start, end)`` of ``partition`` skipped before the run ``first..last``."""
         expected = self.expected.get(partition)
-        if expected is None or offset >= expected:
-            self.expected[partition] = offset + 1
-        if expected is not None and offset > expected:
-            return expected, offset
+        if expected is None or last >= expected:
+            self.expected[partition] = last + 1
+        if expected is not None and first > expected:
+            return expected, first
         return None

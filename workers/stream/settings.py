@@ -70,12 +70,12 @@ class WorkerSettings(BaseSettings):
         validation_alias="PULSE_FRESHNESS_INTERVAL_S",
         description="Least time between two data_freshness updates of one site.",
     )
-    batch_max_messages: int = Field(
-        default=200,
+    batch_max_runs: int = Field(
+        default=8,
         ge=1,
-        validation_alias="PULSE_BATCH_MAX_MESSAGES",
-        description="Messages (ChangeBatch envelopes) processed together; also bounds how long "
-        "an event waits for its session.",
+        validation_alias="PULSE_BATCH_MAX_RUNS",
+        description="Fetched runs (one partition's consecutive messages from one fetch) taken "
+        "together, and buffered ahead of the agent.",
     )
     batch_max_bytes: int = Field(
         default=2_000_000,
