@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     import faust
     from prometheus_client import start_http_server
 
+    from workers.stream.allocator import fix_mmap_threshold
     from workers.stream.app import create_app
     from workers.stream.session_lookup import PostgresSessionLookup
     from workers.stream.settings import WorkerSettings
@@ -52,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         if value is not None:
             os.environ[variable] = str(value)
     configure_logging()
+    fix_mmap_threshold()
     settings = WorkerSettings()
     kafka = KafkaSettings()
     bootstrap = require(

@@ -18,6 +18,7 @@ from workers.settings import KafkaSettings
 from workers.stream.agents import StreamRunner, register_agents
 from workers.stream.fetching import PulseApp
 from workers.stream.processing import SessionLookup
+from workers.stream.rocksdb_memory import STORE_URL, SharedMemory
 from workers.stream.settings import WorkerSettings
 from workers.stream.tables import StateTables, define_tables
 
@@ -31,7 +32,7 @@ def create_app(
     app = PulseApp(
         worker.app_id,
         broker=brokers,
-        store="rocksdb://",
+        store=STORE_URL,
         datadir=str(worker.data_dir),
         autodiscover=False,
         # Co-partitioning: every table has as many partitions as supabase_changes.
@@ -47,9 +48,11 @@ def create_app(
         processing_guarantee="at_least_once",
         producer_acks=-1,
         producer_max_request_size=8_388_608,
-        # Record batches are filled directly (``producing``): large ones mean few requests.
+        # Record batches are filled directly (``producing``): large ones mean few requests, and
+        # they are complete when handed over, so lingering would only add latency (5 ms of
+        # linger cost about 5 ms on each of the two sends per batch at 1,000 changes/s).
         producer_max_batch_size=1_048_576,
-        producer_linger=0.005,
+        producer_linger=0.0,
         # Faust pauses fetching when an agent's buffer is full: a small buffer bounds the memory
         # held by fetched-but-unprocessed runs of envelopes (``fetching.SourceRun``).
         stream_buffer_maxsize=worker.batch_max_runs,
@@ -60,7 +63,10 @@ def create_app(
     app.fetch_max_wait_ms = worker.fetch_max_wait_ms
     app.source_topic = kafka.changes_topic
     tables = define_tables(
-        app, kafka.partitions, worker.rocksdb_write_buffer_mb, worker.rocksdb_block_cache_mb
+        app,
+        kafka.partitions,
+        worker.rocksdb_write_buffer_mb,
+        SharedMemory.with_budget(worker.rocksdb_block_cache_mb, worker.rocksdb_memtables_mb),
     )
     topic: Any = app.topic(
         kafka.changes_topic,

@@ -85,7 +85,7 @@ class WorkerSettings(BaseSettings):
         "bounds the worker's memory.",
     )
     batch_within_s: float = Field(
-        default=0.01,
+        default=0.002,
         gt=0,
         validation_alias="PULSE_BATCH_WITHIN_S",
         description="Longest wait to fill a batch; also bounds how long an event waits for its "
@@ -126,11 +126,17 @@ class WorkerSettings(BaseSettings):
         validation_alias="PULSE_ROCKSDB_WRITE_BUFFER_MB",
         description="RocksDB memtable size per table partition (Faust's default is 64 MB x 3).",
     )
+    rocksdb_memtables_mb: int = Field(
+        default=24,
+        ge=1,
+        validation_alias="PULSE_ROCKSDB_MEMTABLES_MB",
+        description="Memtables of all table partitions together; past it RocksDB flushes early.",
+    )
     rocksdb_block_cache_mb: int = Field(
-        default=2,
+        default=16,
         ge=1,
         validation_alias="PULSE_ROCKSDB_BLOCK_CACHE_MB",
-        description="RocksDB block cache per table partition (Faust's default is 2 GB).",
+        description="RocksDB block cache shared by all table partitions.",
     )
     progress_interval_s: float = Field(
         default=10.0,

@@ -31,15 +31,16 @@ from faust.types import TP
 
 from workers.stream.processing import TABLES
 from workers.stream.producing import send_all
+from workers.stream.rocksdb_memory import SHARED_MEMORY_OPTION, SharedMemory
 
 END_MARKER_KEY = b"\x00pulse:changelog-end"
 FAUST_OFFSET_KEY = b"__faust\x00offset__"
 
 
 def define_tables(
-    app: faust.App, partitions: int, write_buffer_mb: int, block_cache_mb: int
+    app: faust.App, partitions: int, write_buffer_mb: int, shared: SharedMemory
 ) -> dict[str, Any]:
-    """The tables, with RocksDB memory sized for many small stores (tables x partitions)."""
+    """The tables: RocksDB stores (tables x partitions) that share one memory budget."""
     return {
         name: app.Table(
             name,
@@ -50,8 +51,7 @@ def define_tables(
                 "driver": "rocksdict",
                 "write_buffer_size": write_buffer_mb * 1024 * 1024,
                 "max_write_buffer_number": 2,
-                "block_cache_size": block_cache_mb * 1024 * 1024,
-                "block_cache_compressed_size": block_cache_mb * 1024 * 1024,
+                SHARED_MEMORY_OPTION: shared,
             },
         )
         for name in TABLES
