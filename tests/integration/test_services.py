@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
 import psycopg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from schemas.changes import TRACKED_TABLES
+from workers.ingest.replication import ReplicationStream
 from workers.kafka.topics import ensure_topics
+from workers.services.database import create_database, drop_database
 from workers.settings import KafkaSettings
 
 
@@ -53,3 +57,28 @@ async def test_broker_round_trip(kafka_settings: KafkaSettings) -> None:
     finally:
         await consumer.stop()
     assert seen == [f"v{i}".encode() for i in range(10)]
+
+
+def test_a_database_with_a_streaming_slot_is_dropped(pg_admin_dsn: str) -> None:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    dsn = create_database(pg_admin_dsn, name)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE PUBLICATION drop_test FOR ALL TABLES")
+    stream = ReplicationStream(dsn)
+    try:
+        stream.create_slot_with_snapshot("drop_test")
+        stream.start("drop_test", "drop_test")
+        with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
+            active = admin.execute(
+                "SELECT active FROM pg_replication_slots WHERE database = %s", (name,)
+            ).fetchone()
+            assert active == (True,)
+            drop_database(pg_admin_dsn, name)
+            left = admin.execute("SELECT count(*) FROM pg_database WHERE datname = %s", (name,))
+            assert left.fetchone() == (0,)
+            slots = admin.execute(
+                "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'drop_test'"
+            )
+            assert slots.fetchone() == (0,)
+    finally:
+        stream.close()

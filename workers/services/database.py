@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from importlib import resources
 
 import psycopg
@@ -36,11 +37,30 @@ def create_database(admin_dsn: str, dbname: str, *, with_schema: bool = True) ->
     return dsn
 
 
-def drop_database(admin_dsn: str, dbname: str) -> None:
+def drop_database(admin_dsn: str, dbname: str, *, timeout_s: float = 10.0) -> None:
+    """Drop ``dbname`` and its replication slots.
+
+    A slot stays active until its walsender notices that the client went away, which can be
+    after the client closed its connection: such walsenders are terminated, and the slots
+    dropped once they are released (``FORCE`` does not drop a database with an active slot).
+    """
+    deadline = time.monotonic() + timeout_s
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(
-            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-            "WHERE database = %s AND NOT active",
-            (dbname,),
-        )
-        conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        while True:
+            conn.execute(
+                "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+                "WHERE database = %s AND active_pid IS NOT NULL",
+                (dbname,),
+            )
+            conn.execute(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                "WHERE database = %s AND NOT active",
+                (dbname,),
+            )
+            try:
+                conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+                return
+            except psycopg.errors.ObjectInUse:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.1)
