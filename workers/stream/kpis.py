@@ -66,7 +66,7 @@ class Contribution(NamedTuple):
 
     @classmethod
     def from_json(cls, raw: list[Any]) -> Contribution:
-        return cls(tuple((c[0], c[1], c[2]) for c in raw[0]), raw[1])
+        return cls(tuple(map(tuple, raw[0])), raw[1])
 
 
 NOTHING = Contribution()

@@ -22,7 +22,7 @@ of a key no one uses: restoring it deletes nothing, and compaction removes it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import faust
@@ -74,6 +74,10 @@ class StateTables:
     def get(self, table: str, partition: int, key: bytes) -> bytes | None:
         value: bytes | None = self._db(table, partition).get(key)
         return value
+
+    def getter(self, table: str, partition: int) -> Callable[[bytes], bytes | None]:
+        lookup: Callable[[bytes], bytes | None] = self._db(table, partition).get
+        return lookup
 
     def items(self, table: str, partition: int) -> Iterator[tuple[bytes, bytes]]:
         for key, value in self._db(table, partition).items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -240,6 +241,9 @@ class DictState:
 
     def get(self, table: str, partition: int, key: bytes) -> bytes | None:
         return self.data[(table, partition)].get(key)
+
+    def getter(self, table: str, partition: int) -> Callable[[bytes], bytes | None]:
+        return self.data[(table, partition)].get
 
     def persist(self, output: BatchOutput) -> None:
         for (table, partition), writes in output.writes.items():
