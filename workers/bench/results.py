@@ -38,16 +38,34 @@ class BenchFigures:
         return asdict(self)
 
 
-def current_commit() -> str:
+def current_commit(repo: Path = Path(".")) -> str:
+    """HEAD's short hash, with ``+dirty`` when tracked files other than the history differ.
+
+    The history file is left out of the check: every run appends to it, and the next run still
+    measures the same code.
+    """
     try:
         head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "rev-parse", "--short", "HEAD"],
             capture_output=True,
             text=True,
             check=True,
+            cwd=repo,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ".",
+                f":!{RESULTS_FILE}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=repo,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
