@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from typing import Any
 
-EVENT_FIELDS = ("id", "session_id", "name", "created_at")
-
 
 def typed_updates(
     table: str, op: str, row: dict[str, Any], *, was_sealed: bool, verified: bool
@@ -38,7 +36,13 @@ def typed_updates(
     if table == "events":
         if op != "INSERT" or not verified:
             return []
-        return [{"type": "event_created", "event": {name: row.get(name) for name in EVENT_FIELDS}}]
+        event = {
+            "id": row.get("id"),
+            "session_id": row.get("session_id"),
+            "name": row.get("name"),
+            "created_at": row.get("created_at"),
+        }
+        return [{"type": "event_created", "event": event}]
     if table == "calls":
         if op == "INSERT":
             return [{"type": "call_created", "call": row}]

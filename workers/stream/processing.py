@@ -216,10 +216,11 @@ class BatchProcessor:
                 )
         for site, out in run.sites.items():
             envelope = {"site_id": site, "emitted_at": emitted_at}
-            for typed in out.typed:
-                typed.update(envelope, seq=self._sequencer.next(site))
-                run.counts.update_types[typed["type"]] += 1
+            first = self._sequencer.take(site, len(out.typed))
+            for seq, typed in enumerate(out.typed, first):
+                typed.update(envelope, seq=seq)
                 updates.append((site, orjson.dumps(typed)))
+            run.counts.update_types.update(typed["type"] for typed in out.typed)
             partition = run.site_partition[site]
             for day, event_ids in sorted(out.day_ids.items()):
                 aggregate = run.days[(partition, site)][day]

@@ -18,6 +18,10 @@ class SiteSequencer:
         self._clock_us = clock_us or (lambda: time.time_ns() // 1000)
 
     def next(self, site_id: str) -> int:
-        value = max(self._last.get(site_id, 0) + 1, self._clock_us())
-        self._last[site_id] = value
-        return value
+        return self.take(site_id, 1)
+
+    def take(self, site_id: str, count: int) -> int:
+        """The first of ``count`` consecutive numbers for the site, on one reading of the clock."""
+        first = max(self._last.get(site_id, 0) + 1, self._clock_us())
+        self._last[site_id] = first + count - 1
+        return first

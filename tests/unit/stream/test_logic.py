@@ -103,6 +103,15 @@ def test_sequence_grows_even_when_the_clock_stalls_or_restarts() -> None:
     assert SiteSequencer(lambda: 10**15).next("s") > 102  # a restarted worker starts past them
 
 
+def test_a_block_of_sequence_numbers_continues_the_sites_sequence() -> None:
+    times = iter([100, 100, 100, 100])
+    sequencer = SiteSequencer(lambda: next(times))
+    assert sequencer.take("s", 3) == 100  # 100, 101, 102
+    assert sequencer.next("s") == 103
+    assert sequencer.take("s", 0) == 104  # an empty block hands out nothing
+    assert sequencer.next("s") == 104
+
+
 def test_mapping_table() -> None:
     intent = {"id": "i1", "sealed_at": "2026-11-23T00:01:00.000000Z"}
     kinds = [
