@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from workers.stream.dedup import encode_seen, expired_ids, newest_seen
 from workers.stream.kpis import (
     CONVERSIONS,
     EVENTS,
     INTENTS,
     TOP_EVENT_TIMES,
+    BadTimestamp,
     DayAggregate,
     canonical,
     cell,
@@ -43,6 +46,15 @@ def test_live_realtime_ties_follow_arrival_but_catchup_does_not() -> None:
 def test_cells_come_from_the_utc_day_and_five_minute_bucket() -> None:
     assert cell("2026-11-23T13:07:59.000001Z", EVENTS) == ("2026-11-23", 13 * 12 + 1, EVENTS)
     assert canonical("2026-11-23 23:30:00+01:00") == "2026-11-23T22:30:00.000000Z"
+    assert cell("2026-11-23T00:00:00.000000Z", EVENTS)[1] == 0
+    assert cell("2026-11-23T23:59:59.999999Z", EVENTS)[1] == 287
+
+
+def test_a_time_of_day_that_is_no_time_is_a_bad_timestamp() -> None:
+    with pytest.raises(BadTimestamp):
+        cell("2026-11-23Txx:07:59.000001Z", EVENTS)
+    with pytest.raises(BadTimestamp):
+        cell("2026-11-23T24:00:00.000000Z", EVENTS)
 
 
 def test_a_sealed_intent_adds_a_conversion_on_its_sealed_day() -> None:
