@@ -51,8 +51,6 @@ class Malformed(ValueError):
 
 
 class StateReader(Protocol):
-    def get(self, table: str, partition: int, key: bytes) -> bytes | None: ...
-
     def getter(self, table: str, partition: int) -> Callable[[bytes], bytes | None]:
         """The store's own lookup for one (table, partition), held for one batch."""
         ...

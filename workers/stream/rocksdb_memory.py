@@ -22,7 +22,6 @@ from faust.stores import rocksdb as faust_rocksdb
 
 SHARED_MEMORY_OPTION = "pulse_shared_memory"
 STORE_URL = "pulse-rocksdb://"
-BLOOM_BITS_PER_KEY = 10
 
 
 @dataclass(frozen=True)
@@ -53,12 +52,12 @@ class SharedMemoryOptions(faust_rocksdb.RocksDBOptions):
         options.set_target_file_size_base(self.target_file_size_base)
         options.set_write_buffer_manager(self.shared.write_buffers)
         # Most reads look for a key that is not there (a new event ID, a new row): a full
-        # filter of 10 bits per key answers those without touching a data block. Values are
-        # short JSON and the keys random IDs, which compress poorly, so blocks are stored
-        # uncompressed and a read that does reach one skips decompression.
+        # filter (not Faust's per-block one) answers those without touching a data block.
+        # Values are short JSON and the keys random IDs, which compress poorly, so blocks are
+        # stored uncompressed and a read that does reach one skips decompression.
         options.set_compression_type(rocksdict.DBCompressionType.none())
         table = rocksdict.BlockBasedOptions()
-        table.set_bloom_filter(BLOOM_BITS_PER_KEY, block_based=False)
+        table.set_bloom_filter(self.bloom_filter_size, block_based=False)
         table.set_block_cache(self.shared.block_cache)
         table.set_index_type(rocksdict.BlockBasedIndexType.binary_search())
         options.set_block_based_table_factory(table)

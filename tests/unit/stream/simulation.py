@@ -239,9 +239,6 @@ class DictState:
     def __init__(self) -> None:
         self.data: dict[tuple[str, int], dict[bytes, bytes]] = defaultdict(dict)
 
-    def get(self, table: str, partition: int, key: bytes) -> bytes | None:
-        return self.data[(table, partition)].get(key)
-
     def getter(self, table: str, partition: int) -> Callable[[bytes], bytes | None]:
         return self.data[(table, partition)].get
 
