@@ -112,16 +112,11 @@ class WorkerSettings(BaseSettings):
         validation_alias="PULSE_STANDBY_REPLICAS",
         description="Standby copies of each table partition kept by other workers.",
     )
-    changelog_end_markers: bool = Field(
-        default=True,
-        validation_alias="PULSE_CHANGELOG_END_MARKERS",
-        description="End every batch of changelog writes with a one-record batch (see tables.py).",
-    )
     log_level: str = Field(
         default="info",
         pattern=r"^(debug|info|warning|error)$",
         validation_alias="PULSE_WORKER_LOG_LEVEL",
-        description="Faust's log level; set explicitly because its default adds a debug spinner.",
+        description="Faust's log level (the worker turns Faust's terminal spinner off).",
     )
     rocksdb_write_buffer_mb: int = Field(
         default=2,
