@@ -62,6 +62,7 @@ def create_app(
     )
     app.fetch_max_wait_ms = worker.fetch_max_wait_ms
     app.source_topic = kafka.changes_topic
+    app.bootstrap_servers = kafka.bootstrap_servers
     tables = define_tables(
         app,
         kafka.partitions,
@@ -78,7 +79,7 @@ def create_app(
     )
     runner = StreamRunner(
         app,
-        StateTables(app, tables, end_markers=worker.changelog_end_markers),
+        StateTables(app, tables),
         kafka,
         worker,
         lookup,

@@ -12,6 +12,11 @@ comes from a fetch race around a rebalance (``stream.continuity``), and counting
 would let the committed offset pass messages never processed: a crash then loses them. Here
 nothing is counted; the committed offset waits until the skipped messages are read again.
 
+End offsets: Faust's changelog recovery reads each changelog partition up to its reported end
+offset, which the bundled broker under-reports after a multi-record batch (it names the last
+batch's base offset + 1), so a restored table would miss the tail of the last write. The
+consumer corrects the changelogs' end offsets (``kafka.end_offsets``) before Faust uses them.
+
 Runs: Faust hands every record to its agent on its own (two tasks for the flow-control wait, a
 channel put, an event, stream processors, an ack), about 200 us of CPU per message, which was
 most of the worker's time (profiled with py-spy). ``supabase_changes`` records are instead
@@ -22,14 +27,17 @@ by recovery and standbys) keep Faust's record-by-record path.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import faust
 import structlog
+from aiokafka.structs import TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types.tuples import TP, ConsumerMessage, ack_lock
 from mode.utils.futures import notify
+
+from workers.kafka.end_offsets import true_end_offsets
 
 log = structlog.get_logger("pulse.stream")
 
@@ -65,7 +73,9 @@ class SourceRun(ConsumerMessage):
         self.values: list[bytes] = [record.value for record in records]
 
 
-def pulse_transport(fetch_max_wait_ms: int, source_topic: str) -> type[faust_aiokafka.Transport]:
+def pulse_transport(
+    fetch_max_wait_ms: int, source_topic: str, bootstrap: str
+) -> type[faust_aiokafka.Transport]:
     class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         def _create_worker_consumer(self, transport: Any) -> Any:
             consumer = super()._create_worker_consumer(transport)
@@ -81,6 +91,19 @@ def pulse_transport(fetch_max_wait_ms: int, source_topic: str) -> type[faust_aio
             # Faust sees a jump between the last offsets of two runs; real holes are the
             # agent's business (``continuity``), and none is ever counted acknowledged.
             return None
+
+        async def highwaters(self, *partitions: TP) -> Mapping[TP, int]:
+            """Faust's end offsets, with those of changelogs counting every record."""
+            reported = dict(await super().highwaters(*partitions))
+            changelogs = {
+                TopicPartition(tp.topic, tp.partition): end
+                for tp, end in reported.items()
+                if tp.topic != source_topic and end is not None
+            }
+            if changelogs:
+                for tp, end in (await true_end_offsets(bootstrap, changelogs)).items():
+                    reported[TP(tp.topic, tp.partition)] = end
+            return reported
 
         async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:  # noqa: ASYNC109 (Faust's signature)
             """Faust's ``getmany``, with one ``SourceRun`` per source partition and fetch."""
@@ -140,11 +163,14 @@ def pulse_transport(fetch_max_wait_ms: int, source_topic: str) -> type[faust_aio
 
 
 class PulseApp(faust.App):
-    """A Faust app with the consumer above (both attributes set before the first topic)."""
+    """A Faust app with the consumer above (its attributes set before the first topic)."""
 
     fetch_max_wait_ms: int = 1500
     source_topic: str = ""
+    bootstrap_servers: str = ""
 
     def _new_transport(self) -> Any:
-        transport = pulse_transport(self.fetch_max_wait_ms, self.source_topic)
+        transport = pulse_transport(
+            self.fetch_max_wait_ms, self.source_topic, self.bootstrap_servers
+        )
         return transport(self.conf.broker_consumer, self)

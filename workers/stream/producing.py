@@ -15,18 +15,8 @@ from typing import Any
 Record = tuple[str, int, bytes | None, bytes | None]  # topic, partition, key, value
 
 
-async def send_all(
-    producer: Any,
-    records: Iterable[Record],
-    *,
-    closing: tuple[bytes | None, bytes | None] | None = None,
-) -> dict[tuple[str, int], int]:
+async def send_all(producer: Any, records: Iterable[Record]) -> dict[tuple[str, int], int]:
     """Send ``records`` (in order per partition), wait for every ack; newest offset per partition.
-
-    ``closing``, when given, is one more record for every partition written to, in a record batch
-    of its own after the partition's other batches. It is handed to the producer at once, not
-    after the others' acks: the producer sends a partition's batches in order, one request at a
-    time, so it still lands last without costing another round trip.
 
     The offset reported for a partition is the base offset of its last batch, never beyond the
     last record, which is what the callers need (a safe lower bound to resume reading from).
@@ -34,13 +24,12 @@ async def send_all(
     by_partition: dict[tuple[str, int], list[tuple[bytes | None, bytes | None]]] = {}
     for topic, partition, key, value in records:
         by_partition.setdefault((topic, partition), []).append((key, value))
-    return await _send(producer, by_partition, closing)
+    return await _send(producer, by_partition)
 
 
 async def _send(
     producer: Any,
     by_partition: dict[tuple[str, int], list[tuple[bytes | None, bytes | None]]],
-    closing: tuple[bytes | None, bytes | None] | None,
 ) -> dict[tuple[str, int], int]:
     async def one_partition(
         topic: str, partition: int, items: list[tuple[bytes | None, bytes | None]]
@@ -54,10 +43,6 @@ async def _send(
                 if batch.append(key=key, value=value, timestamp=None) is None:
                     raise ValueError(f"a record for {topic} exceeds the producer's batch size")
         futures.append(await producer.send_batch(batch, topic, partition=partition))
-        if closing is not None:
-            last = producer.create_batch()
-            last.append(key=closing[0], value=closing[1], timestamp=None)
-            futures.append(await producer.send_batch(last, topic, partition=partition))
         results = await asyncio.gather(*futures)
         return int(results[-1].offset)
 

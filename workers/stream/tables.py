@@ -12,12 +12,8 @@ envelopes does not have. Here a batch's writes are buffered (``processing.BatchS
 then writes the local RocksDB. So the local store never holds a write the changelog lacks, and
 a worker that restores from the changelog sees exactly what the crashed one had persisted.
 
-End markers: the bundled broker reports a partition's high watermark as the base offset of its
-last record batch + 1, so after a multi-record batch Faust's changelog recovery (which reads up
-to the high watermark only) would miss that batch's tail. After each persist, every changelog
-partition written to gets one more record in a record batch of its own, after the others (see
-``producing.send_all``), so the reported high watermark covers everything. The marker is a tombstone
-of a key no one uses: restoring it deletes nothing, and compaction removes it.
+Restoring: a changelog is read up to its end offset, which the consumer corrects for the bundled
+broker's under-reporting (``fetching``), so a restore sees every write persisted.
 """
 
 from __future__ import annotations
@@ -33,7 +29,6 @@ from workers.stream.processing import TABLES
 from workers.stream.producing import send_all
 from workers.stream.rocksdb_memory import SHARED_MEMORY_OPTION, SharedMemory
 
-END_MARKER_KEY = b"\x00pulse:changelog-end"
 FAUST_OFFSET_KEY = b"__faust\x00offset__"
 
 
@@ -63,10 +58,9 @@ def define_tables(
 class StateTables:
     """``StateReader`` over the Faust tables plus the batched, changelog-first ``persist``."""
 
-    def __init__(self, app: faust.App, tables: dict[str, Any], *, end_markers: bool) -> None:
+    def __init__(self, app: faust.App, tables: dict[str, Any]) -> None:
         self._app = app
         self._tables = tables
-        self._end_markers = end_markers
 
     def _db(self, table: str, partition: int) -> Any:
         # The store's per-partition RocksDB (opened on first use): Faust's own access path is
@@ -82,7 +76,7 @@ class StateTables:
 
     def items(self, table: str, partition: int) -> Iterator[tuple[bytes, bytes]]:
         for key, value in self._db(table, partition).items():
-            if key not in (FAUST_OFFSET_KEY, END_MARKER_KEY):
+            if key != FAUST_OFFSET_KEY:
                 yield key, value
 
     def changelog_topic(self, table: str) -> str:
@@ -93,7 +87,6 @@ class StateTables:
         """Send the writes to the changelogs, wait for the acks, then write the local stores."""
         if not writes:
             return
-        # Each end marker is its partition's last record batch, holding that one record.
         newest = await send_all(
             kafka_producer(self._app),
             (
@@ -101,7 +94,6 @@ class StateTables:
                 for (table, partition), entries in writes.items()
                 for key, value in entries.items()
             ),
-            closing=(END_MARKER_KEY, None) if self._end_markers else None,
         )
         for (table, partition), entries in writes.items():
             batch = rocksdict.WriteBatch(raw_mode=True)

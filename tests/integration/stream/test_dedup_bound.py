@@ -27,7 +27,6 @@ from workers.changes.keying import build_change
 from workers.ingest.publisher import ChangePublisher, make_producer
 from workers.kafka.partitioner import partition_for
 from workers.settings import KafkaSettings
-from workers.stream.tables import END_MARKER_KEY
 
 pytestmark = pytest.mark.integration
 
@@ -98,7 +97,6 @@ def within_horizon(changes: list[ChangeRecord], partitions: int) -> set[bytes]:
 async def live_dedup_ids(kafka: KafkaSettings, app_id: str) -> set[bytes]:
     assert kafka.bootstrap_servers
     table = fold_changelog(await read_raw(kafka.bootstrap_servers, f"{app_id}-dedup-changelog"))
-    table.pop(END_MARKER_KEY, None)
     return set(table)
 
 
