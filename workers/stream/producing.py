@@ -24,28 +24,27 @@ async def send_all(producer: Any, records: Iterable[Record]) -> dict[tuple[str, 
     by_partition: dict[tuple[str, int], list[tuple[bytes | None, bytes | None]]] = {}
     for topic, partition, key, value in records:
         by_partition.setdefault((topic, partition), []).append((key, value))
-    return await _send(producer, by_partition)
-
-
-async def _send(
-    producer: Any,
-    by_partition: dict[tuple[str, int], list[tuple[bytes | None, bytes | None]]],
-) -> dict[tuple[str, int], int]:
-    async def one_partition(
-        topic: str, partition: int, items: list[tuple[bytes | None, bytes | None]]
-    ) -> int:
-        futures = []
-        batch = producer.create_batch()
-        for key, value in items:
-            if batch.append(key=key, value=value, timestamp=None) is None:
-                futures.append(await producer.send_batch(batch, topic, partition=partition))
-                batch = producer.create_batch()
-                if batch.append(key=key, value=value, timestamp=None) is None:
-                    raise ValueError(f"a record for {topic} exceeds the producer's batch size")
-        futures.append(await producer.send_batch(batch, topic, partition=partition))
-        results = await asyncio.gather(*futures)
-        return int(results[-1].offset)
-
     keys = list(by_partition)
-    offsets = await asyncio.gather(*(one_partition(t, p, by_partition[(t, p)]) for t, p in keys))
+    offsets = await asyncio.gather(
+        *(
+            _send_partition(producer, topic, partition, by_partition[(topic, partition)])
+            for topic, partition in keys
+        )
+    )
     return dict(zip(keys, offsets, strict=True))
+
+
+async def _send_partition(
+    producer: Any, topic: str, partition: int, items: list[tuple[bytes | None, bytes | None]]
+) -> int:
+    futures = []
+    batch = producer.create_batch()
+    for key, value in items:
+        if batch.append(key=key, value=value, timestamp=None) is None:
+            futures.append(await producer.send_batch(batch, topic, partition=partition))
+            batch = producer.create_batch()
+            if batch.append(key=key, value=value, timestamp=None) is None:
+                raise ValueError(f"a record for {topic} exceeds the producer's batch size")
+    futures.append(await producer.send_batch(batch, topic, partition=partition))
+    results = await asyncio.gather(*futures)
+    return int(results[-1].offset)
