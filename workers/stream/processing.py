@@ -50,6 +50,10 @@ class Malformed(ValueError):
     pass
 
 
+# What a change's own content can make the processing raise: the change is quarantined.
+CHANGE_ERRORS = (Malformed, BadTimestamp, KeyError, TypeError, ValueError, AttributeError)
+
+
 class StateReader(Protocol):
     def getter(self, table: str, partition: int) -> Callable[[bytes], bytes | None]:
         """The store's own lookup for one (table, partition), held for one batch."""
@@ -147,6 +151,38 @@ def rejected_record(
     )
 
 
+def failed_message_rejects(raw: bytes, detail: str) -> list[tuple[str, bytes]]:
+    """The quarantine records of a message whose processing raised: one per change.
+
+    A message that is not even a readable envelope gets one record with its first bytes.
+    """
+    try:
+        envelope = orjson.loads(raw)
+        site, changes = envelope["site_id"], envelope["changes"]
+        if not isinstance(site, str) or not isinstance(changes, list) or not changes:
+            raise TypeError("not an envelope of changes")
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        payload = {"raw": raw[:4096].decode("utf-8", "replace")}
+        record = rejected_record(
+            "processing_error", detail, site=None, event_id=None, table=None, payload=payload
+        )
+        return [("unknown", record)]
+    records = []
+    for change in changes:
+        event_id = change.get("event_id") if isinstance(change, dict) else None
+        table = change.get("table") if isinstance(change, dict) else None
+        record = rejected_record(
+            "processing_error",
+            detail,
+            site=site,
+            event_id=event_id if isinstance(event_id, str) else None,
+            table=table if isinstance(table, str) else None,
+            payload=change,
+        )
+        records.append((site, record))
+    return records
+
+
 def _utc_iso(moment_s: float) -> str:
     return datetime.fromtimestamp(moment_s, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -196,7 +232,10 @@ class BatchProcessor:
         for item in pending:
             session_id = str(item.row["session_id"])
             known = run.session_site(item.partition, session_id) or found.get(session_id)
-            run.apply_event(item, verdict(item.site, known, final=True), known)
+            try:
+                run.apply_event(item, verdict(item.site, known, final=True), known)
+            except CHANGE_ERRORS as exc:
+                run.reject("malformed", f"{type(exc).__name__}: {exc}", item.site, item.change)
 
     def _finish(self, run: _BatchRun) -> BatchOutput:
         now = self._clock()
@@ -316,14 +355,7 @@ class _BatchRun:
             tables[str(change.get("table")) if isinstance(change, dict) else "malformed"] += 1
             try:
                 self.change(partition, site, change)
-            except (
-                Malformed,
-                BadTimestamp,
-                KeyError,
-                TypeError,
-                ValueError,
-                AttributeError,
-            ) as exc:
+            except CHANGE_ERRORS as exc:
                 self.reject("malformed", f"{type(exc).__name__}: {exc}", site, change)
 
     def change(self, partition: int, site: str, change: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ import orjson
 from schemas.changes import RejectedRecord
 from schemas.updates import dashboard_update_adapter
 from tests.unit.stream.simulation import DictState, Simulation, envelope, lookup_from
-from workers.stream.processing import BatchOutput, BatchProcessor
+from workers.stream.processing import BatchOutput, BatchProcessor, failed_message_rejects
 
 
 async def run_batches(
@@ -127,6 +127,37 @@ async def test_malformed_envelopes_and_changes_are_quarantined_not_raised() -> N
     reasons = [orjson.loads(v)["reason"] for _k, v in output.rejects]
     assert reasons == ["malformed"] * 5
     assert output.counts.changes == 3
+
+
+async def test_an_event_waiting_for_its_session_with_a_bad_timestamp_is_quarantined() -> None:
+    # Its session is unknown to the stream, so it is only applied after the Postgres lookup at
+    # the end of the batch: the bad timestamp surfaces there, not while the change is read.
+    sim = simulated(11)
+    good = next(c for c in sim.changes if c["site_id"] == "site-a" and c["table"] == "calls")
+    event = next(c for c in sim.changes if c["table"] == "events" and c["op"] == "INSERT")
+    bad = {**event, "record": {**event["record"], "created_at": "infinity"}}
+    output = await BatchProcessor(lookup_from(sim.session_sites())).process(
+        [(0, envelope([bad])), (0, envelope([good]))], DictState()
+    )
+    assert [orjson.loads(v)["reason"] for _k, v in output.rejects] == ["malformed"]
+    assert "infinity" in orjson.loads(output.rejects[0][1])["detail"]
+    assert any(good["event_id"] in orjson.loads(v)["event_ids"] for _k, v in output.updates)
+
+
+def test_a_message_the_processing_raised_on_is_quarantined_change_by_change() -> None:
+    sim = simulated(13)
+    changes = [c for c in sim.changes if c["site_id"] == "site-b"][:3]
+    records = failed_message_rejects(envelope(changes), "ZeroDivisionError: boom")
+    assert [key for key, _value in records] == ["site-b"] * 3
+    parsed = [RejectedRecord.model_validate_json(value) for _key, value in records]
+    assert [r.event_id for r in parsed] == [c["event_id"] for c in changes]
+    assert {(r.reason, r.detail, r.site_id) for r in parsed} == {
+        ("processing_error", "ZeroDivisionError: boom", "site-b")
+    }
+    [(key, value)] = failed_message_rejects(b"\xff" * 10_000, "boom")
+    unreadable = RejectedRecord.model_validate_json(value)
+    assert key == "unknown" and unreadable.reason == "processing_error"
+    assert len(unreadable.payload["raw"]) == 4096
 
 
 async def test_a_change_claiming_another_site_than_its_envelope_is_malformed() -> None:
