@@ -22,6 +22,7 @@ RejectReason = Literal[
     "malformed",
     "site_mismatch",
     "unknown_session",
+    "processing_error",
 ]
 
 

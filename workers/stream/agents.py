@@ -8,6 +8,12 @@ Order per batch, which is what makes a crash at any point only replay, never los
 A crash after 2 re-publishes the batch's updates after the restart (subscribers drop them by event
 ID); a crash after 3 finds the changes in the dedup table and publishes nothing again.
 
+A batch that raises is never acknowledged. Where the processing raised, the failing message is
+isolated and quarantined (``isolation``). Anything else (the broker not answering a publish or
+persist within ``PULSE_PRODUCER_REQUEST_TIMEOUT_S``, a store error) stops the worker: the batch's
+records are held unacknowledged, which keeps the commit before them (``commit_offsets``), and the
+worker that takes the partitions over processes them again.
+
 Agent concurrency stays 1: above 1 Faust may commit past an unprocessed message (faust #606).
 Timers (chart refresh, dedup purge) take the same lock as the agent so they never interleave
 with a batch's read-compute-persist cycle.
@@ -23,6 +29,7 @@ from typing import Any
 
 import faust
 import orjson
+import psycopg
 import structlog
 from aiokafka.errors import KafkaError
 from faust.types import Message
@@ -41,8 +48,16 @@ from workers.observability.metrics import (
 from workers.settings import KafkaSettings
 from workers.stream.continuity import OffsetContinuity
 from workers.stream.dedup import expired_ids, newest_seen
+from workers.stream.isolation import ProcessingFailed, handle_isolating
 from workers.stream.kpis import DayAggregate
-from workers.stream.processing import DAYS, DEDUP, BatchOutput, BatchProcessor, SessionLookup
+from workers.stream.processing import (
+    DAYS,
+    DEDUP,
+    BatchOutput,
+    BatchProcessor,
+    SessionLookup,
+    failed_message_rejects,
+)
 from workers.stream.producing import send_all
 from workers.stream.reread import read_range
 from workers.stream.sequencing import SiteSequencer
@@ -127,7 +142,7 @@ class StreamRunner:
             run = event.message
             messages += [(run.partition, value) for value in run.values]
         for chunk in byte_bounded(messages, self.settings.batch_max_bytes):
-            await self.handle_chunk(chunk)
+            await handle_isolating(chunk, self.handle_chunk, self.quarantine)
         consumer = self.app.consumer
         for partition, (start, end) in holes.items():
             # Processed and persisted now: only from here may the committed offset pass them.
@@ -164,14 +179,7 @@ class StreamRunner:
             if not tables.recovery.completed.is_set():
                 return {}
             consumer: Any = self.app.consumer
-            committed = consumer._committed_offset
-            self.continuity.reset(
-                {
-                    tp.partition: committed.get(tp)
-                    for tp in consumer.assignment()
-                    if tp.topic == self.kafka.changes_topic
-                }
-            )
+            self.continuity.reset(consumer.resume_offsets())
             self.assignment_changed = False
         holes: dict[int, tuple[int, int]] = {}
         for event in events:
@@ -182,9 +190,14 @@ class StreamRunner:
                 holes[message.partition] = (min(first[0], hole[0]), max(first[1], hole[1]))
         return holes
 
-    async def handle_chunk(self, messages: list[tuple[int, bytes]]) -> None:
+    async def handle_chunk(self, messages: Sequence[tuple[int, bytes]]) -> None:
         async with self.lock:
-            output = await self.processor.process(messages, self.state)
+            try:
+                output = await self.processor.process(messages, self.state)
+            except (psycopg.Error, OSError):
+                raise
+            except Exception as exc:
+                raise ProcessingFailed from exc
             await self.publish(output.updates, output.rejects)
             await self.state.persist(output.writes)
         for partition, newest in output.newest_commit_ms.items():
@@ -192,6 +205,22 @@ class StreamRunner:
                 self.newest_commit_ms[partition] = newest
         self.dirty_days |= output.days_touched
         self.account(len(messages), output)
+
+    async def quarantine(self, message: tuple[int, bytes], error: BaseException) -> None:
+        partition, raw = message
+        detail = f"{type(error).__name__}: {error}"
+        log.error(
+            "processing raised on a message; its changes are quarantined",
+            partition=partition,
+            error=detail,
+            exc_info=error,
+        )
+        rejects = failed_message_rejects(raw, detail)
+        await self.publish([], rejects)
+        REJECTS.labels("stream", "processing_error").inc(len(rejects))
+        self.totals["messages"] += 1
+        self.totals["changes"] += len(rejects)
+        self.totals["rejected"] += len(rejects)
 
     async def publish(
         self, updates: list[tuple[str, bytes]], rejects: list[tuple[str, bytes]]
@@ -305,7 +334,21 @@ def register_agents(
         async for events in stream.take_events(
             settings.batch_max_runs, within=settings.batch_within_s
         ):
-            await runner.handle(events)
+            try:
+                await runner.handle(events)
+            except BaseException as exc:
+                # ``take_events`` acknowledges the batch in a ``finally``: an extra reference
+                # keeps its records unacknowledged, so no commit passes them.
+                for event in events:
+                    event.message.incref()
+                if not isinstance(exc, asyncio.CancelledError):
+                    log.critical(
+                        "a batch failed; stopping the worker with its records uncommitted",
+                        error=repr(exc),
+                        exc_info=exc,
+                    )
+                    await app.crash(exc)
+                raise
 
     async def chart_refresh() -> None:
         await runner.refresh_charts()

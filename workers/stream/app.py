@@ -47,6 +47,7 @@ def create_app(
         # idempotent processing (dedup and row-state KPIs).
         processing_guarantee="at_least_once",
         producer_acks=-1,
+        producer_request_timeout=worker.producer_request_timeout_s,
         producer_max_request_size=8_388_608,
         # Record batches are filled directly (``producing``): large ones mean few requests, and
         # they are complete when handed over, so lingering would only add latency (5 ms of

@@ -25,7 +25,7 @@ class OffsetContinuity:
     expected: dict[int, int] = field(default_factory=dict)  # next offset, per partition
 
     def reset(self, next_offsets: Mapping[int, int | None]) -> None:
-        """Start over from the committed offsets (the next to read) after a rebalance."""
+        """Start over after a rebalance from the next offsets to read (committed, or log start)."""
         self.expected = {p: offset for p, offset in next_offsets.items() if offset is not None}
 
     def observe(self, partition: int, first: int, last: int) -> tuple[int, int] | None:

@@ -12,6 +12,11 @@ comes from a fetch race around a rebalance (``stream.continuity``), and counting
 would let the committed offset pass messages never processed: a crash then loses them. Here
 nothing is counted; the committed offset waits until the skipped messages are read again.
 
+Commits: a source partition's committed offset moves only past records acknowledged without a
+hole from the next record to process (``commit_offsets``), where Faust's own rule can skip an
+unacknowledged head. Whenever Faust seeks to the committed offsets, a partition with nothing
+committed yet is sought to its log start, which is also where its commits must begin.
+
 End offsets: Faust's changelog recovery reads each changelog partition up to its reported end
 offset, which the bundled broker under-reports after a multi-record batch (it names the last
 batch's base offset + 1), so a restored table would miss the tail of the last write. The
@@ -38,6 +43,7 @@ from faust.types.tuples import TP, ConsumerMessage, ack_lock
 from mode.utils.futures import notify
 
 from workers.kafka.end_offsets import true_end_offsets
+from workers.stream.commit_offsets import committable_offset, resume_offset
 
 log = structlog.get_logger("pulse.stream")
 
@@ -84,8 +90,52 @@ def pulse_transport(
             return consumer
 
     class Consumer(faust_aiokafka.Consumer):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._log_starts: dict[TP, int] = {}
+
         def _new_consumer_thread(self) -> ConsumerThread:
             return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+        async def perform_seek(self) -> None:
+            await super().perform_seek()
+            sources = [tp for tp in self.assignment() if tp.topic == source_topic]
+            if not sources:
+                return
+            starts = await self.earliest_offsets(*sources)
+            self._log_starts.update(starts)
+            # aiokafka seeks back only partitions with a committed offset above 0. Runs fetched
+            # before a rebalance are dropped as of an old generation, and with no seek they were
+            # never fetched again: the partition stalled once idle. (On the consumer's thread:
+            # its fetcher may be running.)
+            unseeked = {tp: starts[tp] for tp in sources if self._committed_offset[tp] is None}
+            if unseeked:
+                await self.seek_wait(unseeked)
+
+        def resume_offsets(self) -> dict[int, int | None]:
+            """Per assigned source partition, the next record to process (None: not known)."""
+            return {
+                tp.partition: self._resume_offset(tp)
+                for tp in self.assignment()
+                if tp.topic == source_topic
+            }
+
+        def _resume_offset(self, tp: TP) -> int | None:
+            return resume_offset(self._committed_offset[tp], self._log_starts.get(tp))
+
+        def _new_offset(self, tp: TP) -> int | None:
+            if tp.topic != source_topic:
+                return super()._new_offset(tp)
+            start = self._resume_offset(tp)
+            acked = self._acked[tp]
+            if start is None or not acked:
+                return None
+            end = committable_offset(acked, start)
+            done = [offset for offset in acked if offset < end]
+            if done:
+                self._acked_index[tp].difference_update(done)
+                acked[:] = [offset for offset in acked if offset >= end]
+            return end if end > start else None
 
         async def _add_gap(self, tp: Any, offset_from: int, offset_to: int) -> None:
             # Faust sees a jump between the last offsets of two runs; real holes are the

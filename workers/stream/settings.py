@@ -106,6 +106,13 @@ class WorkerSettings(BaseSettings):
         validation_alias="PULSE_SESSION_TIMEOUT_S",
         description="Consumer group session timeout: how long a dead worker holds partitions.",
     )
+    producer_request_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        validation_alias="PULSE_PRODUCER_REQUEST_TIMEOUT_S",
+        description="How long a publish or persist may wait for the broker before the worker "
+        "stops, leaving that batch uncommitted for its successor.",
+    )
     standby_replicas: int = Field(
         default=1,
         ge=0,

@@ -1,0 +1,144 @@
+"""A broker that stops answering mid-batch: the worker stops, and nothing of the batch is lost.
+
+The broker here is the test's own (``start_broker``), paused with SIGSTOP, so the shared one of
+the session never stops. Budget: about 60 s on the 2-core machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.stream.harness import (
+    TopicReader,
+    WorkerProcess,
+    kpi_mismatches,
+    start_worker,
+    wait_for_progress,
+)
+from workers.ingest.wal_options import WalIngestOptions
+from workers.ingest.wal_runner import IngestProgress, run_wal_ingest
+from workers.kafka.topics import ensure_project_topics
+from workers.services.broker import Broker, start_broker
+from workers.settings import KafkaSettings
+from workers.traffic import generate, read_all_changes
+
+pytestmark = pytest.mark.integration
+
+# Small rounds, one run each: the worker publishes and persists many times over the input, so
+# the pause lands in the middle of a round.
+SLOW_ROUNDS = {
+    "PULSE_PROGRESS_INTERVAL_S": "0.5",
+    "PULSE_BATCH_WITHIN_S": "0.01",
+    "PULSE_BATCH_MAX_RUNS": "1",
+    "PULSE_BATCH_MAX_BYTES": "20000",
+    "PULSE_PRODUCER_REQUEST_TIMEOUT_S": "2",
+}
+
+
+@pytest.fixture
+def own_broker() -> Iterator[Broker]:
+    broker = start_broker()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+async def own_topics(own_broker: Broker) -> KafkaSettings:
+    suffix = uuid.uuid4().hex[:8]
+    kafka = KafkaSettings(
+        KAFKA_BOOTSTRAP_SERVERS=own_broker.bootstrap_servers,
+        PULSE_CHANGES_TOPIC=f"supabase_changes_{suffix}",
+        PULSE_UPDATES_TOPIC=f"dashboard_updates_{suffix}",
+        PULSE_REJECTED_TOPIC=f"supabase_changes_rejected_{suffix}",
+        PULSE_PARTITIONS=4,
+    )
+    await ensure_project_topics(own_broker.bootstrap_servers, kafka)
+    return kafka
+
+
+@pytest.fixture
+async def updates(own_topics: KafkaSettings) -> AsyncIterator[TopicReader]:
+    assert own_topics.bootstrap_servers
+    reader = TopicReader(own_topics.bootstrap_servers, own_topics.updates_topic)
+    await reader.start()
+    yield reader
+    await reader.stop()
+
+
+async def ingest_all(dsn: str, kafka: KafkaSettings) -> int:
+    """Rows written and their changes in ``supabase_changes`` before any worker runs."""
+    assert kafka.bootstrap_servers
+    stop = asyncio.Event()
+    progress = IngestProgress()
+    task = asyncio.create_task(
+        run_wal_ingest(dsn, kafka, WalIngestOptions(PULSE_HEARTBEAT_INTERVAL_S=1.0), stop, progress)
+    )
+    await asyncio.wait_for(progress.streaming.wait(), 60)
+    summary = await asyncio.to_thread(
+        generate, dsn, sites=6, changes=15_000, forged_ratio=0.01, seed=13
+    )
+    await read_all_changes(kafka.bootstrap_servers, kafka.changes_topic, expected=summary.changes)
+    stop.set()
+    await asyncio.wait_for(task, 30)
+    return summary.changes
+
+
+def exit_code(worker: WorkerProcess, timeout_s: float) -> int | None:
+    try:
+        return worker.process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+async def test_a_round_the_broker_never_acknowledges_stops_the_worker_and_is_processed_later(
+    fresh_db: str,
+    own_broker: Broker,
+    own_topics: KafkaSettings,
+    updates: TopicReader,
+    data_root: Path,
+    workers: list[WorkerProcess],
+) -> None:
+    changes = await ingest_all(fresh_db, own_topics)
+    app_id = f"pulse-outage-{uuid.uuid4().hex[:8]}"
+    first = start_worker(
+        own_topics,
+        app_id=app_id,
+        data_dir=data_root / "w",
+        database_url=fresh_db,
+        env=SLOW_ROUNDS,
+    )
+    workers.append(first)
+    before = await wait_for_progress(first, lambda p: p["changes"] > 1_000)
+    assert before["changes"] < changes
+    own_broker.pause()
+    try:
+        await asyncio.sleep(6)
+    finally:
+        own_broker.resume()
+
+    assert await asyncio.to_thread(exit_code, first, 60) not in (None, 0)
+    assert "a batch failed; stopping the worker with its records uncommitted" in first.log()
+
+    second = start_worker(
+        own_topics,
+        app_id=app_id,
+        data_dir=data_root / "w",
+        database_url=fresh_db,
+        env={"PULSE_PROGRESS_INTERVAL_S": "0.5"},
+    )
+    workers.append(second)
+    try:
+        await updates.wait_for(
+            lambda values: not kpi_mismatches(fresh_db, values), quiet_s=2.5, timeout_s=120
+        )
+    except TimeoutError:
+        problems = kpi_mismatches(fresh_db, updates.values)
+        raise AssertionError(f"{len(problems)} site-days differ, e.g. {problems[:3]}") from None
