@@ -1,7 +1,8 @@
 """A broker that stops answering mid-batch: the worker stops, and nothing of the batch is lost.
 
-The broker here is the test's own (``start_broker``), paused with SIGSTOP, so the shared one of
-the session never stops. Budget: about 60 s on the 2-core machine.
+The broker here is the test's own (``throwaway_broker``, in place of the session's
+``bootstrap_servers``), paused with SIGSTOP, so the session's shared broker never stops.
+Budget: about 50 s on the 2-core machine.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,8 +24,7 @@ from tests.integration.stream.harness import (
 )
 from workers.ingest.wal_options import WalIngestOptions
 from workers.ingest.wal_runner import IngestProgress, run_wal_ingest
-from workers.kafka.topics import ensure_project_topics
-from workers.services.broker import Broker, start_broker
+from workers.services.broker import Broker, throwaway_broker
 from workers.settings import KafkaSettings
 from workers.traffic import generate, read_all_changes
 
@@ -43,34 +43,14 @@ SLOW_ROUNDS = {
 
 @pytest.fixture
 def own_broker() -> Iterator[Broker]:
-    broker = start_broker()
-    try:
+    with throwaway_broker() as broker:
         yield broker
-    finally:
-        broker.stop()
 
 
 @pytest.fixture
-async def own_topics(own_broker: Broker) -> KafkaSettings:
-    suffix = uuid.uuid4().hex[:8]
-    kafka = KafkaSettings(
-        KAFKA_BOOTSTRAP_SERVERS=own_broker.bootstrap_servers,
-        PULSE_CHANGES_TOPIC=f"supabase_changes_{suffix}",
-        PULSE_UPDATES_TOPIC=f"dashboard_updates_{suffix}",
-        PULSE_REJECTED_TOPIC=f"supabase_changes_rejected_{suffix}",
-        PULSE_PARTITIONS=4,
-    )
-    await ensure_project_topics(own_broker.bootstrap_servers, kafka)
-    return kafka
-
-
-@pytest.fixture
-async def updates(own_topics: KafkaSettings) -> AsyncIterator[TopicReader]:
-    assert own_topics.bootstrap_servers
-    reader = TopicReader(own_topics.bootstrap_servers, own_topics.updates_topic)
-    await reader.start()
-    yield reader
-    await reader.stop()
+def bootstrap_servers(own_broker: Broker) -> str:
+    """The topics, readers and workers of this module use the broker that the test pauses."""
+    return own_broker.bootstrap_servers
 
 
 async def ingest_all(dsn: str, kafka: KafkaSettings) -> int:
@@ -101,15 +81,15 @@ def exit_code(worker: WorkerProcess, timeout_s: float) -> int | None:
 async def test_a_round_the_broker_never_acknowledges_stops_the_worker_and_is_processed_later(
     fresh_db: str,
     own_broker: Broker,
-    own_topics: KafkaSettings,
+    topics: KafkaSettings,
     updates: TopicReader,
     data_root: Path,
     workers: list[WorkerProcess],
 ) -> None:
-    changes = await ingest_all(fresh_db, own_topics)
+    changes = await ingest_all(fresh_db, topics)
     app_id = f"pulse-outage-{uuid.uuid4().hex[:8]}"
     first = start_worker(
-        own_topics,
+        topics,
         app_id=app_id,
         data_dir=data_root / "w",
         database_url=fresh_db,
@@ -128,7 +108,7 @@ async def test_a_round_the_broker_never_acknowledges_stops_the_worker_and_is_pro
     assert "a batch failed; stopping the worker with its records uncommitted" in first.log()
 
     second = start_worker(
-        own_topics,
+        topics,
         app_id=app_id,
         data_dir=data_root / "w",
         database_url=fresh_db,
