@@ -129,24 +129,37 @@ class _SiteOut:
     newest_id: str = ""
 
 
-def rejected_record(
-    reason: str,
-    detail: str,
-    *,
-    site: str | None,
-    event_id: str | None,
-    table: str | None,
-    payload: Any,
-) -> bytes:
+ENVELOPE_ERRORS = (orjson.JSONDecodeError, KeyError, TypeError)
+
+
+def decode_envelope(raw: bytes) -> tuple[str, list[Any]]:
+    """The site and changes of a ChangeBatch envelope; raises one of ``ENVELOPE_ERRORS``."""
+    envelope = orjson.loads(raw)
+    site = envelope["site_id"]
+    changes = envelope["changes"]
+    if not isinstance(site, str) or not isinstance(changes, list):
+        raise TypeError("site_id must be a string and changes a list")
+    return site, changes
+
+
+def raw_payload(raw: bytes) -> dict[str, str]:
+    """What a reject keeps of a message that is no readable envelope: its first bytes."""
+    return {"raw": raw[:4096].decode("utf-8", "replace")}
+
+
+def rejected_record(reason: str, detail: str, site: str | None, change: Any) -> bytes:
+    """A ``RejectedRecord`` for ``change`` (its event ID and table when it has them)."""
+    event_id = change.get("event_id") if isinstance(change, dict) else None
+    table = change.get("table") if isinstance(change, dict) else None
     return orjson.dumps(
         {
             "reason": reason,
             "detail": detail,
             "stage": "stream",
             "site_id": site,
-            "event_id": event_id,
-            "table": table,
-            "payload": payload,
+            "event_id": event_id if isinstance(event_id, str) else None,
+            "table": table if isinstance(table, str) else None,
+            "payload": change,
         }
     )
 
@@ -157,30 +170,12 @@ def failed_message_rejects(raw: bytes, detail: str) -> list[tuple[str, bytes]]:
     A message that is not even a readable envelope gets one record with its first bytes.
     """
     try:
-        envelope = orjson.loads(raw)
-        site, changes = envelope["site_id"], envelope["changes"]
-        if not isinstance(site, str) or not isinstance(changes, list) or not changes:
-            raise TypeError("not an envelope of changes")
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        payload = {"raw": raw[:4096].decode("utf-8", "replace")}
-        record = rejected_record(
-            "processing_error", detail, site=None, event_id=None, table=None, payload=payload
-        )
-        return [("unknown", record)]
-    records = []
-    for change in changes:
-        event_id = change.get("event_id") if isinstance(change, dict) else None
-        table = change.get("table") if isinstance(change, dict) else None
-        record = rejected_record(
-            "processing_error",
-            detail,
-            site=site,
-            event_id=event_id if isinstance(event_id, str) else None,
-            table=table if isinstance(table, str) else None,
-            payload=change,
-        )
-        records.append((site, record))
-    return records
+        site, changes = decode_envelope(raw)
+    except ENVELOPE_ERRORS:
+        site, changes = "", []
+    if not changes:
+        return [("unknown", rejected_record("processing_error", detail, None, raw_payload(raw)))]
+    return [(site, rejected_record("processing_error", detail, site, c)) for c in changes]
 
 
 def _utc_iso(moment_s: float) -> str:
@@ -317,35 +312,14 @@ class _BatchRun:
 
     def reject(self, reason: str, detail: str, site: str | None, change: Any) -> None:
         self.counts.rejected += 1
-        event_id = change.get("event_id") if isinstance(change, dict) else None
-        table = change.get("table") if isinstance(change, dict) else None
-        self.rejects.append(
-            (
-                site or "unknown",
-                rejected_record(
-                    reason,
-                    detail,
-                    site=site,
-                    event_id=event_id if isinstance(event_id, str) else None,
-                    table=table if isinstance(table, str) else None,
-                    payload=change,
-                ),
-            )
-        )
+        self.rejects.append((site or "unknown", rejected_record(reason, detail, site, change)))
 
     def message(self, partition: int, raw: bytes) -> None:
         try:
-            envelope = orjson.loads(raw)
-            site = envelope["site_id"]
-            changes = envelope["changes"]
-            if not isinstance(site, str) or not isinstance(changes, list):
-                raise TypeError("site_id must be a string and changes a list")
-        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            site, changes = decode_envelope(raw)
+        except ENVELOPE_ERRORS as exc:
             self.reject(
-                "malformed",
-                f"undecodable ChangeBatch envelope: {exc}",
-                None,
-                {"raw": raw[:4096].decode("utf-8", "replace")},
+                "malformed", f"undecodable ChangeBatch envelope: {exc}", None, raw_payload(raw)
             )
             return
         self.site_partition[site] = partition

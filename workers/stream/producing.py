@@ -43,8 +43,9 @@ async def _send_partition(
         if batch.append(key=key, value=value, timestamp=None) is None:
             futures.append(await producer.send_batch(batch, topic, partition=partition))
             batch = producer.create_batch()
-            if batch.append(key=key, value=value, timestamp=None) is None:
-                raise ValueError(f"a record for {topic} exceeds the producer's batch size")
+            # aiokafka's builder takes any record into an empty batch, whatever its size (the
+            # request size is the broker's limit), so this append cannot be refused.
+            batch.append(key=key, value=value, timestamp=None)
     futures.append(await producer.send_batch(batch, topic, partition=partition))
     results = await asyncio.gather(*futures)
     return int(results[-1].offset)
