@@ -23,6 +23,7 @@ Targets: `stream_ratio` >= 0.5, `ingest_rate` >= 20,000, `e2e_p99_ms` <= 150 at 
 
 @dataclass
 class BenchFigures:
+    partitions: int
     changes: int = 0
     passthrough_rate: float | None = None
     stream_rate: float | None = None
@@ -36,6 +37,14 @@ class BenchFigures:
 
     def as_json(self) -> dict[str, float | int | str | None]:
         return asdict(self)
+
+    def row_cells(self) -> list[str]:
+        """The history's columns after the commit; the partition count goes into the notes,
+        since the table's columns predate it."""
+        values = asdict(self)
+        partitions = values.pop("partitions")
+        values["notes"] = f"{partitions} partitions; {values['notes']}".strip("; ")
+        return [_cell(value) for value in values.values()]
 
 
 def current_commit(repo: Path = Path(".")) -> str:
@@ -85,6 +94,6 @@ def append_results(figures: BenchFigures, path: Path = RESULTS_FILE) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(HEADER)
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
-    cells = [when, current_commit()] + [_cell(value) for value in asdict(figures).values()]
+    cells = [when, current_commit(), *figures.row_cells()]
     with path.open("a") as out:
         out.write("| " + " | ".join(cells) + " |\n")

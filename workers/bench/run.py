@@ -29,10 +29,11 @@ SITES = 50
 MORE_IDS_FRACTION = 0.5
 
 
-def fresh_topics(bootstrap: str, stage: str) -> KafkaSettings:
+def fresh_topics(bootstrap: str, stage: str, partitions: int) -> KafkaSettings:
     suffix = f"{stage}_{uuid.uuid4().hex[:6]}"
     return KafkaSettings(
         KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+        PULSE_PARTITIONS=partitions,
         PULSE_CHANGES_TOPIC=f"bench_changes_{suffix}",
         PULSE_UPDATES_TOPIC=f"bench_updates_{suffix}",
         PULSE_REJECTED_TOPIC=f"bench_rejected_{suffix}",
@@ -40,7 +41,7 @@ def fresh_topics(bootstrap: str, stage: str) -> KafkaSettings:
 
 
 async def stream_stage(services: Endpoints, changes: int, figures: BenchFigures, say: Say) -> None:
-    kafka = fresh_topics(services.bootstrap_servers, "stream")
+    kafka = fresh_topics(services.bootstrap_servers, "stream", figures.partitions)
     say(f"input: {changes:,} generated changes through the WAL ingest, plus 10 % re-deliveries ...")
     bench_input = await prepare_input(services.dsn, kafka, changes, SITES)
     figures.changes = bench_input.changes
@@ -67,7 +68,7 @@ async def stream_stage(services: Endpoints, changes: int, figures: BenchFigures,
 
 async def ingest_stage(services: Endpoints, rows: int, figures: BenchFigures, say: Say) -> None:
     say(f"ingest: {rows:,} rows, commit to Kafka ack ...")
-    kafka = fresh_topics(services.bootstrap_servers, "ingest")
+    kafka = fresh_topics(services.bootstrap_servers, "ingest", figures.partitions)
     result = await measure_ingest_rate(services.dsn, kafka, rows)
     figures.ingest_rate = result.rate
     say(f"  {result.rate:,.0f} changes/s")
@@ -77,7 +78,7 @@ async def latency_stage(
     services: Endpoints, rate: float, seconds: float, figures: BenchFigures, say: Say
 ) -> None:
     say(f"end-to-end latency at {rate:,.0f} changes/s for {seconds:.0f} s ...")
-    kafka = fresh_topics(services.bootstrap_servers, "e2e")
+    kafka = fresh_topics(services.bootstrap_servers, "e2e", figures.partitions)
     await ensure_project_topics(services.bootstrap_servers, kafka)
     stop = asyncio.Event()
     progress = IngestProgress()
@@ -136,7 +137,7 @@ async def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes
 
 async def memory_stage(services: Endpoints, ids: int, figures: BenchFigures, say: Say) -> None:
     say(f"memory: worker RSS after {ids:,} distinct event IDs ...")
-    kafka = fresh_topics(services.bootstrap_servers, "memory")
+    kafka = fresh_topics(services.bootstrap_servers, "memory", figures.partitions)
     await ensure_project_topics(services.bootstrap_servers, kafka)
     first = await asyncio.to_thread(synthetic_batches, ids, SITES)
     await _produce(services.bootstrap_servers, kafka.changes_topic, first)

@@ -10,8 +10,10 @@ from typing import Any
 
 from workers.bench.results import RESULTS_FILE, BenchFigures, append_results
 from workers.bench.run import ingest_stage, latency_stage, memory_stage, stream_stage
+from workers.cli.arguments import positive
 from workers.logs import configure_logging
 from workers.services.embedded import Endpoints, embedded_services
+from workers.settings import KafkaSettings
 
 STAGES = ("stream", "ingest", "latency", "memory")
 
@@ -46,6 +48,13 @@ def register(subparsers: Any) -> None:
         help="distinct event IDs for the memory stage (default 1000000)",
     )
     parser.add_argument(
+        "--partitions",
+        type=positive(int),
+        default=None,
+        help="partitions of the bench's topics (default: PULSE_PARTITIONS, 8); on the bundled "
+        "broker a fetch costs more the more partitions hold new records (README, Performance)",
+    )
+    parser.add_argument(
         "--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)}"
     )
     parser.add_argument(
@@ -58,7 +67,7 @@ def register(subparsers: Any) -> None:
 async def _run(
     args: argparse.Namespace, services: Endpoints, stages: list[str], say: Any
 ) -> BenchFigures:
-    figures = BenchFigures()
+    figures = BenchFigures(partitions=args.partitions or KafkaSettings().partitions)
     if "stream" in stages:
         await stream_stage(services, args.changes, figures, say)
     if "ingest" in stages:

@@ -6,17 +6,9 @@ import argparse
 import os
 from typing import Any
 
+from workers.cli.arguments import positive
+
 NON_TERMINAL_WIDTH = 120
-
-
-def _positive(kind: type[int] | type[float]) -> Any:
-    def parse(text: str) -> int | float:
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
-        return value
-
-    return parse
 
 
 def _ratio(text: str) -> float:
@@ -36,14 +28,14 @@ def register(subparsers: Any) -> None:
         "finishes; twice quits at once. Everything started is stopped on exit.",
     )
     parser.add_argument(
-        "--duration", type=_positive(float), default=None, metavar="S",
+        "--duration", type=positive(float), default=None, metavar="S",
         help="seconds of traffic (default: until Ctrl-C)",
     )  # fmt: skip
     parser.add_argument(
-        "--sites", type=_positive(int), default=5, metavar="N", help="sites to generate (default 5)"
+        "--sites", type=positive(int), default=5, metavar="N", help="sites to generate (default 5)"
     )
     parser.add_argument(
-        "--rate", type=_positive(float), default=200.0, metavar="R",
+        "--rate", type=positive(float), default=200.0, metavar="R",
         help="row changes written per second (default 200)",
     )  # fmt: skip
     parser.add_argument(

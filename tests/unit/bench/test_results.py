@@ -1,7 +1,7 @@
 import subprocess
 from pathlib import Path
 
-from workers.bench.results import RESULTS_FILE, current_commit
+from workers.bench.results import HEADER, RESULTS_FILE, BenchFigures, current_commit
 
 
 def git(repo: Path, *args: str) -> str:
@@ -37,3 +37,12 @@ def test_a_changed_source_file_marks_the_code_dirty(tmp_path: Path) -> None:
 
 def test_outside_a_repository_the_commit_is_unknown(tmp_path: Path) -> None:
     assert current_commit(tmp_path) == "unknown"
+
+
+def test_a_row_keeps_the_history_columns_and_names_the_partitions_in_its_notes() -> None:
+    figures = BenchFigures(partitions=2, changes=1000, stream_ratio=0.25, notes="rss after: 300")
+    cells = figures.row_cells()
+    assert len(cells) == len(HEADER.splitlines()[-1].split("|")) - 2 - 2
+    assert cells[0] == "1,000"
+    assert cells[-1] == "2 partitions; rss after: 300"
+    assert BenchFigures(partitions=8).row_cells()[-1] == "8 partitions"
