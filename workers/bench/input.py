@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from workers.ingest.wal_options import WalIngestOptions
 from workers.ingest.wal_runner import IngestProgress, run_wal_ingest
 from workers.settings import KafkaSettings
-from workers.traffic import TrafficSummary, generate, redeliver
+from workers.traffic import TrafficSummary, generate_in_thread, redeliver
 
 DUPLICATE_RATIO = 0.1
 
@@ -36,7 +36,7 @@ async def prepare_input(dsn: str, kafka: KafkaSettings, changes: int, sites: int
     task = asyncio.create_task(run_wal_ingest(dsn, kafka, options, stop, progress))
     try:
         await asyncio.wait_for(progress.streaming.wait(), 60)
-        traffic = await asyncio.to_thread(generate, dsn, sites=sites, changes=changes, seed=11)
+        traffic = await generate_in_thread(dsn, sites=sites, changes=changes, seed=11)
         deadline = time.monotonic() + 300
         while progress.changes_acked < traffic.changes:
             if task.done():

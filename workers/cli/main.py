@@ -48,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {variable}: {error['msg']}{shown}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        print("pulse: interrupted", file=sys.stderr)
         return 130
 
 

@@ -12,9 +12,12 @@ row, so ``changes`` is exact.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 
@@ -44,18 +47,25 @@ def generate(
     rate: float | None = None,
     days: int = 2,
     transaction_size: int = 100,
+    stop: threading.Event | None = None,
 ) -> TrafficSummary:
     """Write ``changes`` row changes for ``sites`` new sites into the database at ``dsn``.
 
-    ``rate`` (changes per second) paces the writes; ``None`` writes as fast as possible.
+    ``rate`` (changes per second) paces the writes; ``None`` writes as fast as possible. Once
+    ``stop`` is set no further transaction starts, and the summary counts only what was committed.
     """
+    stop = stop or threading.Event()
     plan = plan_traffic(
         sites=sites, changes=changes, forged_ratio=forged_ratio, seed=seed, days=days
     )
     counts: Counter[str] = Counter()
+    forged = 0
     started = time.monotonic()
+    written = 0
     with psycopg.connect(dsn, autocommit=False) as conn:
         for first in range(0, len(plan.statements), transaction_size):
+            if stop.is_set():
+                break
             chunk = plan.statements[first : first + transaction_size]
             with conn.cursor() as cursor:
                 for statement in chunk:
@@ -65,15 +75,28 @@ def generate(
                             f"{statement.sql!r} changed {cursor.rowcount} rows, not 1"
                         )
                     counts[f"{statement.table}.{statement.op}"] += 1
+                    forged += statement.forged
             conn.commit()
+            written += len(chunk)
             if rate:
-                ahead = (first + len(chunk)) / rate - (time.monotonic() - started)
+                ahead = written / rate - (time.monotonic() - started)
                 if ahead > 0:
-                    time.sleep(ahead)
+                    stop.wait(ahead)
     return TrafficSummary(
         site_ids=plan.site_ids,
-        changes=len(plan.statements),
-        forged=plan.forged,
+        changes=written,
+        forged=forged,
         by_table_op=dict(counts),
         seconds=time.monotonic() - started,
     )
+
+
+async def generate_in_thread(dsn: str, **options: Any) -> TrafficSummary:
+    """``generate`` on a worker thread. Cancelling the caller stops it after the transaction in
+    progress: ``asyncio.run`` waits for its threads, so an unstoppable one would hold Ctrl-C
+    for as long as the whole plan takes."""
+    stop = threading.Event()
+    try:
+        return await asyncio.to_thread(generate, dsn, stop=stop, **options)
+    finally:
+        stop.set()
