@@ -38,12 +38,17 @@ class BenchFigures:
     def as_json(self) -> dict[str, float | int | str | None]:
         return asdict(self)
 
+    def add_note(self, text: str) -> None:
+        self.notes = f"{self.notes}; {text}" if self.notes else text
+
     def row_cells(self) -> list[str]:
         """The history's columns after the commit; the partition count goes into the notes,
         since the table's columns predate it."""
         values = asdict(self)
         partitions = values.pop("partitions")
-        values["notes"] = f"{partitions} partitions; {values['notes']}".strip("; ")
+        values["notes"] = "; ".join(
+            note for note in (f"{partitions} partitions", values["notes"]) if note
+        )
         return [_cell(value) for value in values.values()]
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaProducer
 
 from workers.bench.input import prepare_input
-from workers.bench.latency import LatencyProbe
+from workers.bench.latency import WINDOW_S, LatencyProbe
 from workers.bench.passthrough import measure_passthrough
 from workers.bench.results import BenchFigures
 from workers.bench.synthetic import synthetic_batches
@@ -22,7 +22,7 @@ from workers.ingest.wal_runner import IngestProgress, run_wal_ingest
 from workers.kafka.topics import ensure_project_topics
 from workers.services.embedded import Endpoints
 from workers.settings import KafkaSettings
-from workers.traffic import generate
+from workers.traffic import generate_in_thread
 
 Say = Callable[[str], None]
 SITES = 50
@@ -92,12 +92,11 @@ async def latency_stage(
         await asyncio.wait_for(progress.streaming.wait(), 60)
         with running_worker(services.dsn, kafka) as worker:
             # Warm-up: the group must own its partitions before the clock means anything.
-            await asyncio.to_thread(generate, services.dsn, sites=5, changes=200, seed=3)
+            await generate_in_thread(services.dsn, sites=5, changes=200, seed=3)
             await asyncio.to_thread(worker.wait_processed, 200, 120)
             probe = LatencyProbe(services.bootstrap_servers, kafka.updates_topic)
             await probe.start()
-            await asyncio.to_thread(
-                generate,
+            await generate_in_thread(
                 services.dsn,
                 sites=10,
                 changes=int(rate * seconds),
@@ -118,6 +117,9 @@ async def latency_stage(
     say(
         f"  p50 {latency.p50_ms:.1f} ms, p95 {latency.p95_ms:.1f} ms, p99 {latency.p99_ms:.1f} ms over {latency.samples:,} updates"
     )
+    by_window = ", ".join(f"{p99:.0f}" for p99 in latency.p99_by_window_ms)
+    figures.add_note(f"p99 per {WINDOW_S:.0f} s of the latency run: {by_window} ms")
+    say(f"  p99 per {WINDOW_S:.0f} s: {by_window} ms")
 
 
 async def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
@@ -151,7 +153,5 @@ async def memory_stage(services: Endpoints, ids: int, figures: BenchFigures, say
         await _produce(services.bootstrap_servers, kafka.changes_topic, second)
         await asyncio.to_thread(worker.wait_processed, ids + more, 1200)
         rss_after, peak_after = worker.rss_mb()
-    figures.notes = (
-        figures.notes + f" rss after +{more:,} ids: {rss_after:,.0f} MiB (peak {peak_after:,.0f})"
-    ).strip()
+    figures.add_note(f"rss after +{more:,} ids: {rss_after:,.0f} MiB (peak {peak_after:,.0f})")
     say(f"  after {more:,} more IDs: RSS {rss_after:,.0f} MiB, peak {peak_after:,.0f} MiB")

@@ -46,3 +46,11 @@ def test_a_row_keeps_the_history_columns_and_names_the_partitions_in_its_notes()
     assert cells[0] == "1,000"
     assert cells[-1] == "2 partitions; rss after: 300"
     assert BenchFigures(partitions=8).row_cells()[-1] == "8 partitions"
+
+
+def test_notes_are_joined_with_semicolons() -> None:
+    figures = BenchFigures(partitions=4)
+    figures.add_note("p99 per 10 s: 100, 120 ms")
+    figures.add_note("rss after: 300")
+    assert figures.notes == "p99 per 10 s: 100, 120 ms; rss after: 300"
+    assert figures.row_cells()[-1] == "4 partitions; p99 per 10 s: 100, 120 ms; rss after: 300"
