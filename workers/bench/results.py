@@ -47,7 +47,9 @@ class BenchFigures:
         values = asdict(self)
         partitions = values.pop("partitions")
         values["notes"] = "; ".join(
-            note for note in (f"{partitions} partitions", values["notes"]) if note
+            note
+            for note in (f"{partitions} partition{'' if partitions == 1 else 's'}", values["notes"])
+            if note
         )
         return [_cell(value) for value in values.values()]
 

@@ -54,3 +54,7 @@ def test_notes_are_joined_with_semicolons() -> None:
     figures.add_note("rss after: 300")
     assert figures.notes == "p99 per 10 s: 100, 120 ms; rss after: 300"
     assert figures.row_cells()[-1] == "4 partitions; p99 per 10 s: 100, 120 ms; rss after: 300"
+
+
+def test_one_partition_is_singular() -> None:
+    assert BenchFigures(partitions=1).row_cells()[-1] == "1 partition"
