@@ -45,6 +45,8 @@ QUIET_SECONDS = 0.3
 # waits for are known to exist, so a long silence means the broker is not delivering them.
 STALL_SECONDS = 30.0
 REQUEST_TIMEOUT_MS = 15_000
+# Records handed out between two suspensions of a read, so that a cancellation lands.
+YIELD_EVERY = 256
 
 
 @dataclass(frozen=True)
@@ -282,7 +284,12 @@ class TopicReader:
                 current = active.get(tp)
                 if current is None:
                     continue
-                for r in records:
+                for index, r in enumerate(records, 1):
+                    if index % YIELD_EVERY == 0:
+                        # A fetch can hold thousands of records and printing them never
+                        # suspends: without this, Ctrl-C waited for the whole fetch (seconds
+                        # of pretty lines).
+                        await asyncio.sleep(0)
                     verdict = current.accept(r.offset, r.timestamp)
                     if verdict is Verdict.KEEP and (key is None or r.key == key):
                         yield ReadRecord(

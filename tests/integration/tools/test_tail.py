@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import re
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from datetime import date
 
@@ -26,6 +28,35 @@ from workers.tools.reading import TopicReader
 from workers.tools.tail import CaughtUp, SiteRecord, site_records
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
+
+# A shell without job control starts background commands with SIGINT ignored, and Python keeps
+# an inherited SIG_IGN. These tests stop the tail with SIGINT, as a user's Ctrl-C would, so the
+# child gets the default action whatever launched the suite.
+default_sigint = functools.partial(signal.signal, signal.SIGINT, signal.SIG_DFL)
+
+
+async def start_tail(topics: KafkaSettings, site: str, *options: str) -> asyncio.subprocess.Process:
+    """``pulse tail --site SITE --follow`` as a child, with both outputs piped."""
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": str(topics.bootstrap_servers),
+        "PULSE_UPDATES_TOPIC": topics.updates_topic,
+    }
+    env.pop("DATABASE_URL", None)
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "workers.cli.main",
+        "tail",
+        "--site",
+        site,
+        "--follow",
+        *options,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        preexec_fn=default_sigint,
+    )
 
 
 def interleaved(sites: Sequence[str], per_site: int) -> list[DashboardUpdate]:
@@ -49,25 +80,7 @@ async def test_tail_follow_shows_only_its_site_while_others_are_written(
     topic = topics.updates_topic
     home = partition_for(site_a.encode(), topics.partitions)
     await send_updates(producer, topic, interleaved([site_a, site_b, site_c], 20))
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": str(topics.bootstrap_servers),
-        "PULSE_UPDATES_TOPIC": topic,
-    }
-    env.pop("DATABASE_URL", None)
-    tail = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "workers.cli.main",
-        "tail",
-        "--site",
-        site_a,
-        "--follow",
-        "--json",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    tail = await start_tail(topics, site_a, "--json")
     try:
         assert tail.stdout is not None
         lines = [
@@ -91,6 +104,33 @@ async def test_tail_follow_shows_only_its_site_while_others_are_written(
     assert {line["update"]["site_id"] for line in lines} == {site_a}
     assert [line["update"]["seq"] for line in lines] == list(range(60))
     assert {line["partition"] for line in lines} == {home}
+
+
+async def test_ctrl_c_stops_a_tail_in_the_middle_of_a_long_backlog(
+    topics: KafkaSettings, producer: AIOKafkaProducer
+) -> None:
+    site, _, _ = sites_on_partitions(topics.partitions, "backlog")
+    # Records that are not valid updates: each becomes a warning line, rendered by rich (about
+    # a millisecond each), so the backlog of one fetch takes seconds to print.
+    sent = [
+        await producer.send(topics.updates_topic, b'{"type": "event_created"}', key=site.encode())
+        for _ in range(6000)
+    ]
+    await asyncio.gather(*sent)
+    tail = await start_tail(topics, site)
+    assert tail.stderr is not None
+    while b"not a valid update" not in await asyncio.wait_for(tail.stderr.readline(), 30):
+        pass
+    # The rest of stderr is read meanwhile, so a full pipe cannot hold the tail up.
+    rest = asyncio.create_task(tail.stderr.read())
+    interrupted = time.monotonic()
+    tail.send_signal(signal.SIGINT)
+    await asyncio.wait_for(tail.wait(), 30)
+    stopped_after = time.monotonic() - interrupted
+    printed = (await rest).count(b"not a valid update") + 1
+    assert tail.returncode == 130
+    assert printed < 6000
+    assert stopped_after < 2.0
 
 
 async def test_tail_reads_only_the_partition_that_holds_the_site(
