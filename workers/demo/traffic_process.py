@@ -1,8 +1,8 @@
 """The demo's traffic: ``workers.traffic.generate`` in a child process of its own.
 
-``generate`` is a blocking loop with no way to interrupt it; as a child process it can be
-stopped at any moment (SIGTERM) like the other workers, and Postgres rolls back the transaction it
-was in, so what was committed is exactly what the pipeline must account for. When it runs to the
+``generate`` is a blocking loop that stops only between transactions; as a child process it can
+be stopped at any moment (SIGTERM) like the other workers, and Postgres rolls back the transaction
+it was in, so what was committed is exactly what the pipeline must account for. When it runs to the
 end it writes its ``TrafficSummary`` as JSON to ``--summary``.
 
     python -m workers.demo.traffic_process --sites 5 --changes 12000 --rate 200 --summary out.json
