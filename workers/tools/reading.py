@@ -5,8 +5,9 @@ committed: these readers never disturb the stream workers' group.
 
 End offsets cannot be trusted on the bundled broker: it reports the base offset of the last
 record batch + 1 as the high watermark, not the offset after the batch's last record (see
-/work/shared/reference/baseline.md). ``TopicReader.bounds`` therefore reads the last batch itself
-to learn where a partition really ends, and a bounded read stops at that real end.
+/work/shared/reference/baseline.md). ``TopicReader.bounds`` therefore reads the last batch
+(``kafka.end_offsets``) to learn where a partition really ends, and a bounded read stops at that
+real end.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError, OffsetOutOfRangeError
 
+from workers.kafka.end_offsets import read_past_last_batches
 from workers.kafka.partitioner import partition_for
 from workers.tools.errors import (
     BrokerUnreachable,
@@ -152,41 +154,31 @@ class TopicReader:
     async def bounds(self, partitions: Sequence[int]) -> dict[int, PartitionBounds]:
         """The real first and past-the-end offsets of each partition.
 
-        The reported end offset is only a lower bound here (see the module docstring), but it
-        does say the last batch starts at ``reported_end - 1``. Reading from there until that
-        record has arrived gives the real end, since a fetch returns whole batches; one more
-        poll (``quiet_seconds`` when nothing comes) picks up what was written meanwhile.
+        The reported end offset is only a lower bound here (see the module docstring):
+        ``read_past_last_batches`` reads the last batch to find the real end, and one more poll
+        (``quiet_seconds`` when nothing comes) picks up what was written meanwhile.
         """
         tps = [self._tp(p) for p in partitions]
         begins = await self._consumer.beginning_offsets(tps)
-        ends = await self._consumer.end_offsets(tps)
-        last = {tp: ends[tp] - 1 for tp in tps}
-        waiting = {tp for tp in tps if ends[tp] > begins[tp]}
-        self._consumer.assign(tps)
-        for tp in tps:
-            self._consumer.seek(tp, max(begins[tp], ends[tp] - 1))
-        deadline = time.monotonic() + STALL_SECONDS
-        settled = False
-        while True:
-            batch = await self._poll(tps, self.quiet_ms)
-            for tp, records in batch.items():
-                if records:
-                    last[tp] = max(last[tp], records[-1].offset)
-                    waiting.discard(tp)
-            if not waiting:
-                # One more poll at most: under steady writes the polls never go quiet, and the
-                # end as of the request is already known.
-                if not batch or settled:
-                    break
-                settled = True
-            elif time.monotonic() > deadline:
-                names = ", ".join(str(tp.partition) for tp in sorted(waiting))
-                raise ReadStalled(
-                    f"{self.topic}: the broker did not deliver the last batch of partition(s) "
-                    f"{names} within {STALL_SECONDS:.0f} s"
-                )
+        reported = await self._consumer.end_offsets(tps)
+        try:
+            ends = await read_past_last_batches(
+                self._consumer,
+                reported,
+                begins,
+                time.monotonic() + STALL_SECONDS,
+                self._poll,
+                self.quiet_ms,
+            )
+        except TimeoutError as exc:
+            raise ReadStalled(f"{exc} within {STALL_SECONDS:.0f} s") from exc
+        # Under steady writes the polls never go quiet, and the end as of the request is already
+        # known: one more poll at most.
+        for tp, records in (await self._poll(tps, self.quiet_ms)).items():
+            if records:
+                ends[tp] = max(ends[tp], records[-1].offset + 1)
         return {
-            tp.partition: PartitionBounds(tp.partition, begins[tp], max(begins[tp], last[tp] + 1))
+            tp.partition: PartitionBounds(tp.partition, begins[tp], max(begins[tp], ends[tp]))
             for tp in tps
         }
 
