@@ -69,6 +69,36 @@ def summarise(samples: list[tuple[float, float]], window_s: float = WINDOW_S) ->
     )
 
 
+@dataclass(frozen=True)
+class Legs:
+    """Where the time goes: Postgres commit to the worker's send of the update (the record's
+    create time: ingest, the changes topic, processing) and that send to the subscriber's read
+    (the produce, the updates topic, the fetch)."""
+
+    publish_p50_ms: float
+    publish_p99_ms: float
+    deliver_p50_ms: float
+    deliver_p99_ms: float
+
+    def describe(self) -> str:
+        return (
+            f"commit to worker send p50/p99 {self.publish_p50_ms:.0f}/{self.publish_p99_ms:.0f} ms, "
+            f"send to subscriber {self.deliver_p50_ms:.0f}/{self.deliver_p99_ms:.0f} ms"
+        )
+
+
+def split_legs(legs: list[tuple[float, float]]) -> Legs:
+    """Percentiles of ``(commit to send ms, send to read ms)`` pairs, each leg on its own."""
+    publish = sorted(first for first, _second in legs)
+    deliver = sorted(second for _first, second in legs)
+    return Legs(
+        publish_p50_ms=percentile(publish, 0.50),
+        publish_p99_ms=percentile(publish, 0.99),
+        deliver_p50_ms=percentile(deliver, 0.50),
+        deliver_p99_ms=percentile(deliver, 0.99),
+    )
+
+
 class LatencyProbe:
     """Collects per-change latencies from ``dashboard_updates`` while ``run`` is active."""
 
@@ -76,6 +106,7 @@ class LatencyProbe:
         self._bootstrap = bootstrap
         self._topic = topic
         self.samples: list[tuple[float, float]] = []  # (commit time s, latency ms)
+        self.legs: list[tuple[float, float]] = []  # (commit to send ms, send to read ms)
         self._since = 0.0
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -120,5 +151,7 @@ class LatencyProbe:
                             if committed < self._since:
                                 continue
                             self.samples.append((committed, (received - committed) * 1000))
+                            sent = record.timestamp / 1000
+                            self.legs.append(((sent - committed) * 1000, (received - sent) * 1000))
         finally:
             await consumer.stop()

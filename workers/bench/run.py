@@ -10,7 +10,7 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaProducer
 
 from workers.bench.input import prepare_input
-from workers.bench.latency import WINDOW_S, LatencyProbe
+from workers.bench.latency import WINDOW_S, LatencyProbe, split_legs
 from workers.bench.passthrough import measure_passthrough
 from workers.bench.results import BenchFigures
 from workers.bench.synthetic import synthetic_batches
@@ -120,6 +120,9 @@ async def latency_stage(
     by_window = ", ".join(f"{p99:.0f}" for p99 in latency.p99_by_window_ms)
     figures.add_note(f"p99 per {WINDOW_S:.0f} s of the latency run: {by_window} ms")
     say(f"  p99 per {WINDOW_S:.0f} s: {by_window} ms")
+    legs = split_legs(probe.legs).describe()
+    figures.add_note(legs)
+    say(f"  {legs}")
 
 
 async def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
