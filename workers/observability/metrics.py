@@ -63,6 +63,10 @@ DEDUP_TABLE_SIZE = Gauge(
 STALE_CHANGES = Counter(
     "pulse_stale_changes_total", "Changes older than the row state the stream already holds."
 )
+SOURCE_REFETCHES = Counter(
+    "pulse_source_refetches_total",
+    "Source partitions sought back because records fetched for them never reached the agent.",
+)
 SOURCE_REREADS = Counter(
     "pulse_source_rereads_total",
     "Source messages Faust's consumer skipped that the stream worker read directly.",

@@ -42,6 +42,7 @@ from workers.observability.metrics import (
     RECORDS_IN,
     RECORDS_OUT,
     REJECTS,
+    SOURCE_REFETCHES,
     SOURCE_REREADS,
     STALE_CHANGES,
 )
@@ -62,6 +63,7 @@ from workers.stream.producing import send_all
 from workers.stream.reread import read_range
 from workers.stream.sequencing import SiteSequencer
 from workers.stream.settings import WorkerSettings
+from workers.stream.stalled_fetch import StalledFetchCheck
 from workers.stream.tables import StateTables, kafka_producer
 
 log = structlog.get_logger("pulse.stream")
@@ -116,6 +118,9 @@ class StreamRunner:
         self.dirty_days: set[tuple[int, str, str]] = set()
         self.continuity = OffsetContinuity()
         self.assignment_changed = True
+        self.stalled_fetch = StalledFetchCheck()
+        self.handled_batches = 0
+        self.busy = False
         self.totals = {"messages": 0, "changes": 0, "duplicates": 0, "rejected": 0, "updates": 0}
 
     def assigned_partitions(self) -> set[int]:
@@ -126,6 +131,14 @@ class StreamRunner:
         }
 
     async def handle(self, events: Sequence[Any]) -> None:
+        self.busy = True
+        try:
+            await self._handle(events)
+        finally:
+            self.busy = False
+            self.handled_batches += 1
+
+    async def _handle(self, events: Sequence[Any]) -> None:
         holes = self.skipped_offsets(events)
         messages: list[tuple[int, bytes]] = []
         for partition, (start, end) in list(holes.items()):
@@ -189,6 +202,36 @@ class StreamRunner:
                 first = holes.get(message.partition, hole)
                 holes[message.partition] = (min(first[0], hole[0]), max(first[1], hole[1]))
         return holes
+
+    async def fetch_stalled_again(self) -> None:
+        """Seek back the source partitions whose fetched records never reached the agent."""
+        tables: Any = self.app.tables
+        consumer: Any = self.app.consumer
+        if not tables.recovery.completed.is_set() or not consumer.flow_active:
+            return
+        if self.assignment_changed:
+            # No batch since the rebalance: the agent expects the offsets it resumes from.
+            resume = consumer.resume_offsets().items()
+            expected = {partition: offset for partition, offset in resume if offset is not None}
+        else:
+            expected = self.continuity.expected
+        stalled = self.stalled_fetch.check(
+            expected, consumer.fetch_positions(), self.handled_batches, self.busy
+        )
+        if not stalled:
+            return
+        log.warning(
+            "fetched source records never reached the agent; fetching them again",
+            offsets=stalled,
+        )
+        SOURCE_REFETCHES.inc(len(stalled))
+        try:
+            await consumer.fetch_again(stalled)
+        except Exception as exc:
+            # A rebalance may have taken the partition meanwhile; its new owner starts from the
+            # committed offset, which is still before these records. Otherwise the next check
+            # finds the partition stalled again and retries.
+            log.warning("seeking back a stalled partition failed", error=repr(exc))
 
     async def handle_chunk(self, messages: Sequence[tuple[int, bytes]]) -> None:
         async with self.lock:
@@ -356,9 +399,13 @@ def register_agents(
     async def dedup_purge() -> None:
         await runner.purge_dedup()
 
+    async def stalled_fetch() -> None:
+        await runner.fetch_stalled_again()
+
     async def progress() -> None:
         log.info("stream progress", assigned=sorted(runner.assigned_partitions()), **runner.totals)
 
     app.timer(interval=settings.chart_interval_s, name="pulse-chart-refresh")(chart_refresh)
     app.timer(interval=settings.dedup_purge_interval_s, name="pulse-dedup-purge")(dedup_purge)
     app.timer(interval=settings.progress_interval_s, name="pulse-progress")(progress)
+    app.timer(interval=settings.stalled_fetch_check_s, name="pulse-stalled-fetch")(stalled_fetch)

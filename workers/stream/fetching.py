@@ -38,6 +38,7 @@ from typing import Any
 import faust
 import structlog
 from aiokafka.structs import TopicPartition
+from faust.exceptions import ConsumerNotStarted
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types.tuples import TP, ConsumerMessage, ack_lock
 from mode.utils.futures import notify
@@ -119,6 +120,29 @@ def pulse_transport(
                 for tp in self.assignment()
                 if tp.topic == source_topic
             }
+
+        def fetch_positions(self) -> dict[int, int | None]:
+            """Per assigned source partition, the offset its next fetch starts from (None: not
+            known, e.g. while a rebalance is under way). Read from the consumer's local state."""
+            positions: dict[int, int | None] = {}
+            try:
+                subscription = self._thread._ensure_consumer()._subscription.subscription
+            except ConsumerNotStarted:
+                return positions
+            assignment = subscription.assignment if subscription is not None else None
+            if assignment is None:
+                return positions
+            for tp in assignment.tps:
+                if tp.topic != source_topic:
+                    continue
+                state = assignment.state_value(tp)
+                valid = state is not None and state.has_valid_position
+                positions[tp.partition] = state.position if valid else None
+            return positions
+
+        async def fetch_again(self, offsets: Mapping[int, int]) -> None:
+            """Seek source partitions back to ``offsets``, so their records are fetched again."""
+            await self.seek_wait({TP(source_topic, p): offset for p, offset in offsets.items()})
 
         def _resume_offset(self, tp: TP) -> int | None:
             return resume_offset(self._committed_offset[tp], self._log_starts.get(tp))

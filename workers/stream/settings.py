@@ -143,6 +143,13 @@ class WorkerSettings(BaseSettings):
         validation_alias="PULSE_ROCKSDB_BLOCK_CACHE_MB",
         description="RocksDB block cache shared by all table partitions.",
     )
+    stalled_fetch_check_s: float = Field(
+        default=1.0,
+        gt=0,
+        validation_alias="PULSE_STALLED_FETCH_CHECK_S",
+        description="How often the worker looks for source records fetched but never delivered "
+        "to its agent (two checks in a row, with the agent idle, trigger a fetch again).",
+    )
     progress_interval_s: float = Field(
         default=10.0,
         gt=0,
