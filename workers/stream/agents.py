@@ -47,7 +47,7 @@ from workers.observability.metrics import (
     STALE_CHANGES,
 )
 from workers.settings import KafkaSettings
-from workers.stream.continuity import OffsetContinuity
+from workers.stream.continuity import OffsetContinuity, known_offsets
 from workers.stream.dedup import expired_ids, newest_seen
 from workers.stream.isolation import ProcessingFailed, handle_isolating
 from workers.stream.kpis import DayAggregate
@@ -205,16 +205,16 @@ class StreamRunner:
 
     async def fetch_stalled_again(self) -> None:
         """Seek back the source partitions whose fetched records never reached the agent."""
-        tables: Any = self.app.tables
         consumer: Any = self.app.consumer
-        if not tables.recovery.completed.is_set() or not consumer.flow_active:
+        # Until Faust's rebalance ends (after its last seek) positions and offsets still move.
+        if self.app.rebalancing or not consumer.flow_active:
             return
-        if self.assignment_changed:
-            # No batch since the rebalance: the agent expects the offsets it resumes from.
-            resume = consumer.resume_offsets().items()
-            expected = {partition: offset for partition, offset in resume if offset is not None}
-        else:
-            expected = self.continuity.expected
+        # No batch since the rebalance: the agent expects the offsets it resumes from.
+        expected = (
+            known_offsets(consumer.resume_offsets())
+            if self.assignment_changed
+            else self.continuity.expected
+        )
         stalled = self.stalled_fetch.check(
             expected, consumer.fetch_positions(), self.handled_batches, self.busy
         )

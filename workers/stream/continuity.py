@@ -20,13 +20,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
+def known_offsets(next_offsets: Mapping[int, int | None]) -> dict[int, int]:
+    """The partitions whose next offset to read is known (committed, or log start)."""
+    return {p: offset for p, offset in next_offsets.items() if offset is not None}
+
+
 @dataclass
 class OffsetContinuity:
     expected: dict[int, int] = field(default_factory=dict)  # next offset, per partition
 
     def reset(self, next_offsets: Mapping[int, int | None]) -> None:
         """Start over after a rebalance from the next offsets to read (committed, or log start)."""
-        self.expected = {p: offset for p, offset in next_offsets.items() if offset is not None}
+        self.expected = known_offsets(next_offsets)
 
     def observe(self, partition: int, first: int, last: int) -> tuple[int, int] | None:
         """The offsets ``[start, end)`` of ``partition`` skipped before the run ``first..last``."""
