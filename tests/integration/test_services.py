@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 import uuid
+from pathlib import Path
 
 import psycopg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from schemas.changes import TRACKED_TABLES
+from tests.process_checks import gone, wait_gone
 from workers.ingest.replication import ReplicationStream
 from workers.kafka.topics import ensure_topics
 from workers.services.database import create_database, drop_database
@@ -82,3 +91,36 @@ def test_a_database_with_a_streaming_slot_is_dropped(pg_admin_dsn: str) -> None:
             assert slots.fetchone() == (0,)
     finally:
         stream.close()
+
+
+def test_a_killed_parents_broker_and_postgres_are_stopped(tmp_path: Path) -> None:
+    parent_code = textwrap.dedent(
+        """
+        import time
+        from workers.services.broker import start_broker
+        from workers.services.postgres import start_postgres
+        broker, cluster = start_broker(), start_postgres()
+        print(broker.process.pid, cluster.postmaster_pid, cluster.datadir, flush=True)
+        time.sleep(300)
+        """
+    )
+    out = tmp_path / "parent.out"
+    with out.open("wb") as stdout:
+        parent = subprocess.Popen([sys.executable, "-c", parent_code], stdout=stdout)
+    deadline = time.monotonic() + 60
+    while not out.read_text().strip() and time.monotonic() < deadline:
+        assert parent.poll() is None, "the parent failed to start its services"
+        time.sleep(0.1)
+    broker_text, postmaster_text, datadir = out.read_text().split()
+    broker, postmaster = int(broker_text), int(postmaster_text)
+    try:
+        assert not gone(broker) and not gone(postmaster)
+        parent.kill()
+        parent.wait()
+        assert wait_gone(broker, 15), "the broker outlived its killed parent"
+        assert wait_gone(postmaster, 15), "PostgreSQL outlived its killed parent"
+    finally:
+        for pid in (broker, postmaster):
+            if not gone(pid):
+                os.killpg(pid, signal.SIGKILL)
+        shutil.rmtree(Path(datadir).parent, ignore_errors=True)

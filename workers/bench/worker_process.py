@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from workers.services import lifeline
 from workers.services.ports import free_port
 from workers.settings import KafkaSettings
 
@@ -111,6 +112,7 @@ def running_worker(
         process = subprocess.Popen(
             [str(pulse), "worker"], env=env, stdout=log, stderr=log, start_new_session=True
         )
+    lifeline.watch(process.pid)
     worker = WorkerProcess(process, port, logfile)
     try:
         worker.wait_until_serving()
@@ -123,4 +125,5 @@ def running_worker(
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+        lifeline.forget(process.pid)
         shutil.rmtree(datadir, ignore_errors=True)

@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from workers.services import lifeline
+
 STOP_TIMEOUT_S = 15.0
 
 
@@ -50,6 +52,7 @@ class Child:
                 self.process.wait()
         # The leader may be gone while something it started still holds the group.
         _signal_group(self.pid, signal.SIGKILL)
+        lifeline.forget(self.pid)
         return self.process.returncode
 
 
@@ -69,6 +72,7 @@ def spawn(name: str, argv: Sequence[str], env: Mapping[str, str], logdir: Path) 
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+    lifeline.watch(process.pid)
     return Child(name=name, process=process, logfile=logfile)
 
 

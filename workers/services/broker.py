@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from workers.services import lifeline
 from workers.services.ports import free_port, wait_for_port
 
 
@@ -47,6 +48,7 @@ class Broker:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        lifeline.forget(self.process.pid)
         with contextlib.suppress(OSError):
             os.unlink(self.logfile)
 
@@ -79,6 +81,7 @@ def start_broker() -> Broker:
         start_new_session=True,
     )
     os.close(fd)
+    lifeline.watch(process.pid)
     broker = Broker(port=port, process=process, logfile=Path(logname))
     try:
         wait_for_port(port, 30, "the Kafka-compatible broker")

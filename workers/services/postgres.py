@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from workers.services import lifeline
 from workers.services.ports import free_port, wait_for_port
 
 SERVER_SETTINGS = {
@@ -62,6 +63,7 @@ class PostgresCluster:
     port: int
     bindir: Path
     run_as: str | None
+    postmaster_pid: int | None = None
 
     @property
     def dsn(self) -> str:
@@ -81,6 +83,8 @@ class PostgresCluster:
                 check=False,
                 capture_output=True,
             )
+        if self.postmaster_pid is not None:
+            lifeline.forget(self.postmaster_pid)
         shutil.rmtree(self.datadir.parent, ignore_errors=True)
 
 
@@ -129,6 +133,9 @@ def start_postgres(log: bool = False) -> PostgresCluster:
             check=True,
             capture_output=True,
         )
+        # pg_ctl makes the postmaster a session leader, so its group is the whole server.
+        cluster.postmaster_pid = int((datadir / "postmaster.pid").read_text().split()[0])
+        lifeline.watch(cluster.postmaster_pid)
         wait_for_port(cluster.port, 30, "PostgreSQL")
     except subprocess.CalledProcessError as exc:
         cluster.stop()

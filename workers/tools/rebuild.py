@@ -35,6 +35,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from workers.kafka.topics import ensure_topics
+from workers.services import lifeline
 from workers.settings import KafkaSettings
 from workers.tools.audit import KpiDifference, compare, published_kpis
 from workers.tools.errors import ToolError
@@ -107,14 +108,14 @@ class WorkerProcess:
         return self.process.poll() is None
 
     def stop(self) -> None:
-        if not self.running():
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.running():
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        lifeline.forget(self.process.pid)
 
     def tail(self, lines: int = 15) -> str:
         text = self.log.read_text(errors="replace").splitlines()
@@ -149,6 +150,7 @@ def start_worker(
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+    lifeline.watch(process.pid)
     return WorkerProcess(process, log)
 
 

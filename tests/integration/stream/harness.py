@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
 from workers.kpis.sql import recompute_kpis
+from workers.services import lifeline
 from workers.settings import KafkaSettings
 
 PULSE = str(Path(__file__).resolve().parents[3] / ".venv" / "bin" / "pulse")
@@ -40,6 +41,7 @@ class WorkerProcess:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(10)
+        lifeline.forget(self.process.pid)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -48,6 +50,7 @@ class WorkerProcess:
                 self.process.wait(30)
             except subprocess.TimeoutExpired:
                 self.kill()
+        lifeline.forget(self.process.pid)
 
     def log(self) -> str:
         return self.logfile.read_text(errors="replace")
@@ -92,6 +95,7 @@ def start_worker(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    lifeline.watch(process.pid)
     return WorkerProcess(process, logfile, data_dir)
 
 

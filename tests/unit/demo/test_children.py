@@ -7,24 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.process_checks import wait_gone
 from workers.demo.children import spawn
-
-
-def gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
-
-
-def wait_gone(pid: int, within_s: float = 5.0) -> bool:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        if gone(pid):
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_stop_takes_the_whole_group_down(tmp_path: Path) -> None:

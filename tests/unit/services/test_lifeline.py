@@ -1,0 +1,105 @@
+"""The lifeline: children in sessions of their own are stopped when their parent is killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from tests.process_checks import gone, wait_gone
+from workers.services.lifeline import registered_groups, stop_groups
+
+SLEEPER = "import time; time.sleep(300)"
+STUBBORN = "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(300)"
+
+
+def session_child(code: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+
+
+def test_registered_groups_follow_the_parents_lines() -> None:
+    lines = [b"+ 12\n", b"+ 10\n", b"+ 11\n", b"- 10\n", b"garbage\n", b"+ x\n", b"- 99\n"]
+    assert registered_groups(lines) == [12, 11]
+
+
+def test_stop_groups_asks_first_and_kills_what_does_not_listen() -> None:
+    polite, stubborn = session_child(SLEEPER), session_child(STUBBORN)
+    try:
+        time.sleep(0.5)  # the stubborn child must have installed its handler
+        started = time.monotonic()
+        killed = stop_groups([polite.pid, stubborn.pid], grace_s=1.0)
+        assert killed == [stubborn.pid]
+        assert polite.wait(5) == -signal.SIGINT or polite.returncode == 1
+        assert stubborn.wait(5) == -signal.SIGKILL
+        assert time.monotonic() - started < 5
+    finally:
+        for child in (polite, stubborn):
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+
+
+def test_children_of_a_killed_parent_are_stopped_and_forgotten_ones_are_not(
+    tmp_path: Path,
+) -> None:
+    parent_code = textwrap.dedent(
+        f"""
+        import subprocess, sys, time
+        from workers.services.lifeline import Lifeline
+        line = Lifeline(grace_s=2.0)
+        def child(code):
+            return subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+        watched, stubborn, forgotten = child({SLEEPER!r}), child({STUBBORN!r}), child({SLEEPER!r})
+        for process in (watched, stubborn, forgotten):
+            line.watch(process.pid)
+        line.forget(forgotten.pid)
+        print(watched.pid, stubborn.pid, forgotten.pid, line.watcher_pid, flush=True)
+        time.sleep(300)
+        """
+    )
+    out = tmp_path / "parent.out"
+    with out.open("wb") as stdout:
+        parent = subprocess.Popen([sys.executable, "-c", parent_code], stdout=stdout)
+    deadline = time.monotonic() + 20
+    while not out.read_text().strip() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    watched, stubborn, forgotten, watcher = (int(p) for p in out.read_text().split())
+    try:
+        time.sleep(0.5)
+        assert not any(gone(pid) for pid in (watched, stubborn, forgotten, watcher))
+        parent.kill()
+        parent.wait()
+        assert wait_gone(watched, 5), "a watched child outlived its killed parent"
+        assert wait_gone(stubborn, 10), "a child ignoring SIGINT was not killed after the grace"
+        assert wait_gone(watcher, 10), "the watcher did not exit after its job"
+        assert not gone(forgotten), "a forgotten child was stopped"
+    finally:
+        for pid in (watched, stubborn, forgotten):
+            if not gone(pid):
+                os.killpg(pid, signal.SIGKILL)
+
+
+def test_the_watcher_exits_with_its_parent_when_nothing_is_left() -> None:
+    parent_code = textwrap.dedent(
+        f"""
+        import subprocess, sys
+        from workers.services.lifeline import Lifeline
+        line = Lifeline()
+        child = subprocess.Popen([sys.executable, "-c", {SLEEPER!r}], start_new_session=True)
+        line.watch(child.pid)
+        child.terminate()
+        child.wait()
+        line.forget(child.pid)
+        print(line.watcher_pid, flush=True)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", parent_code], capture_output=True, check=True, timeout=30
+    )
+    watcher = int(done.stdout.split()[0])
+    assert wait_gone(watcher, 5)
+    assert b"went away" not in done.stderr

@@ -1,0 +1,195 @@
+"""Stopping a process's children when it dies without stopping them (SIGKILL, the OOM killer).
+
+The broker, the throwaway PostgreSQL and the workers the demo, the bench and ``pulse rebuild``
+start each run in a session of their own, so a terminal's Ctrl-C reaches only their parent, which
+stops them in order. Nothing stops them when the parent is killed outright: they would keep their
+ports, their memory and their temporary files. So the first child registered starts a watcher
+process that reads a pipe only the parent writes to. The kernel closes that pipe whenever the
+parent exits, however it exits; the watcher then stops every process group still registered,
+newest first, since the later children use the earlier ones (the workers use the broker): a
+SIGCONT (a test may have paused it) and a SIGINT, which every one of these children takes as "shut
+down", then SIGKILL if the group is still there after a grace period. A parent forgets a group once it has stopped it, so the
+watcher never signals a group whose id has been reused.
+
+The watcher is this module: ``python -m workers.services.lifeline``, one line per change on its
+standard input, ``+ <pgid>`` or ``- <pgid>``. It runs in a session of its own, so the signals of
+the parent's terminal do not reach it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from typing import IO
+
+import structlog
+
+GRACE_S = 10.0
+POLL_S = 0.1
+
+log = structlog.get_logger("pulse.lifeline")
+
+
+class Lifeline:
+    """The parent's side: registers process groups with a watcher started on first use."""
+
+    def __init__(self, grace_s: float = GRACE_S) -> None:
+        self._grace_s = grace_s
+        self._lock = threading.Lock()
+        self._pipe: IO[bytes] | None = None
+        self._watcher: subprocess.Popen[bytes] | None = None
+        self._broken = False
+
+    def watch(self, pgid: int) -> None:
+        """Stop group ``pgid`` (SIGINT, then SIGKILL) if this process dies before ``forget``."""
+        self._send(f"+ {pgid}\n")
+
+    def forget(self, pgid: int) -> None:
+        self._send(f"- {pgid}\n")
+
+    @property
+    def watcher_pid(self) -> int | None:
+        return None if self._watcher is None else self._watcher.pid
+
+    def _send(self, line: str) -> None:
+        with self._lock:
+            if self._broken:
+                return
+            try:
+                if self._pipe is None:
+                    self._pipe = self._start_watcher()
+                self._pipe.write(line.encode())
+                self._pipe.flush()
+            except OSError as exc:
+                # Children are still stopped on every orderly exit; only a killed parent's
+                # children are left running, which is what the warning says.
+                self._broken = True
+                log.warning(
+                    "cannot watch child processes; if this process is killed they keep running",
+                    error=repr(exc),
+                )
+
+    def _start_watcher(self) -> IO[bytes]:
+        self._watcher = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "workers.services.lifeline",
+                str(self._grace_s),
+                str(os.getpid()),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        assert self._watcher.stdin is not None
+        return self._watcher.stdin
+
+
+_default = Lifeline()
+
+
+def watch(pgid: int) -> None:
+    """Register ``pgid`` with this process's watcher (see the module's docstring)."""
+    _default.watch(pgid)
+
+
+def forget(pgid: int) -> None:
+    """Unregister ``pgid``, once this process has stopped that group itself."""
+    _default.forget(pgid)
+
+
+def registered_groups(lines: Iterable[bytes]) -> list[int]:
+    """The groups still registered after the parent's ``+``/``-`` lines, oldest first.
+
+    Bad lines are skipped.
+    """
+    groups: dict[int, None] = {}
+    for line in lines:
+        match line.split():
+            case [b"+", pgid] if pgid.isdigit():
+                groups[int(pgid)] = None
+            case [b"-", pgid] if pgid.isdigit():
+                groups.pop(int(pgid), None)
+    return list(groups)
+
+
+def _signal_group(pgid: int, signum: signal.Signals) -> bool:
+    """Whether the group exists (signalling it did not fail with "no such process")."""
+    try:
+        os.killpg(pgid, signum)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def live_groups(groups: set[int]) -> set[int]:
+    """Those of ``groups`` with a member still running.
+
+    A signal reaches a zombie too, so signalling cannot tell: an exited child stays a zombie
+    until whoever inherited it reaps it, which some container init processes never do.
+    """
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return {pgid for pgid in groups if _signal_group(pgid, signal.SIGCONT)}
+    live: set[int] = set()
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                state, _ppid, pgrp = stat.read().rsplit(b")", 1)[1].split()[:3]
+        except (OSError, ValueError):
+            continue
+        if state != b"Z" and int(pgrp) in groups:
+            live.add(int(pgrp))
+    return live
+
+
+def stop_group(pgid: int, grace_s: float) -> bool:
+    """SIGCONT and SIGINT, then SIGKILL if still running after ``grace_s``; True if killed."""
+    if not live_groups({pgid}):
+        return False
+    _signal_group(pgid, signal.SIGCONT)
+    _signal_group(pgid, signal.SIGINT)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        time.sleep(POLL_S)
+        if not live_groups({pgid}):
+            return False
+    _signal_group(pgid, signal.SIGKILL)
+    return True
+
+
+def stop_groups(groups: list[int], grace_s: float) -> list[int]:
+    """Stops ``groups`` one at a time, the last registered first; returns those killed."""
+    return [pgid for pgid in reversed(groups) if stop_group(pgid, grace_s)]
+
+
+def main(argv: list[str]) -> int:
+    grace_s, parent = float(argv[0]), argv[1]
+    groups = registered_groups(sys.stdin.buffer)
+    if not groups:
+        return 0
+    killed = stop_groups(groups, grace_s)
+    with contextlib.suppress(OSError):
+        sys.stderr.write(
+            f"pulse: process {parent} went away without stopping its children; "
+            f"stopped process groups {list(reversed(groups))}"
+            + (f" (killed {killed} after {grace_s:.0f} s)" if killed else "")
+            + "\n"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
