@@ -119,6 +119,10 @@ def test_a_killed_parents_broker_and_postgres_are_stopped(tmp_path: Path) -> Non
         parent.wait()
         assert wait_gone(broker, 15), "the broker outlived its killed parent"
         assert wait_gone(postmaster, 15), "PostgreSQL outlived its killed parent"
+        deadline = time.monotonic() + 10
+        while Path(datadir).exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not Path(datadir).exists(), "the killed parent's PostgreSQL files were left"
     finally:
         for pid in (broker, postmaster):
             if not gone(pid):

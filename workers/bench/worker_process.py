@@ -89,6 +89,7 @@ def running_worker(
     """A worker with a fresh app id and data directory; stopped (and its files removed) after."""
     assert kafka.bootstrap_servers
     datadir = Path(tempfile.mkdtemp(prefix="pulse-bench-worker-"))
+    lifeline.watch_path(datadir)
     port = free_port()
     env = {
         **os.environ,
@@ -127,3 +128,4 @@ def running_worker(
                 process.wait()
         lifeline.forget(process.pid)
         shutil.rmtree(datadir, ignore_errors=True)
+        lifeline.forget_path(datadir)

@@ -26,6 +26,7 @@ from rich.console import Console
 
 from workers.demo.children import Child, spawn
 from workers.demo.progress import step
+from workers.services import lifeline
 from workers.services.broker import start_broker
 from workers.services.database import apply_schema, create_database
 from workers.services.postgres import start_postgres
@@ -53,6 +54,7 @@ class DemoStack:
 
     def open(self) -> Path:
         rundir = Path(tempfile.mkdtemp(prefix="pulse-demo-"))
+        lifeline.watch_path(rundir)
         self.rundir = rundir
         self.exit.callback(self._remove_tree, rundir)
         return rundir
@@ -64,6 +66,7 @@ class DemoStack:
         shutil.rmtree(path, ignore_errors=True)
         if not path.exists():
             self.removed.append(path)
+            lifeline.forget_path(path)
 
     def database(self, database_url: str | None) -> str:
         """The DSN the demo writes to: DATABASE_URL with the schema applied, or a throwaway one."""

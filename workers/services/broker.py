@@ -51,6 +51,7 @@ class Broker:
         lifeline.forget(self.process.pid)
         with contextlib.suppress(OSError):
             os.unlink(self.logfile)
+        lifeline.forget_path(self.logfile)
 
 
 def broker_binary() -> str:
@@ -82,6 +83,7 @@ def start_broker() -> Broker:
     )
     os.close(fd)
     lifeline.watch(process.pid)
+    lifeline.watch_path(Path(logname))
     broker = Broker(port=port, process=process, logfile=Path(logname))
     try:
         wait_for_port(port, 30, "the Kafka-compatible broker")

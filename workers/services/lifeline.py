@@ -9,10 +9,12 @@ parent exits, however it exits; the watcher then stops every process group still
 newest first, since the later children use the earlier ones (the workers use the broker): a
 SIGCONT (a test may have paused it) and a SIGINT, which every one of these children takes as "shut
 down", then SIGKILL if the group is still there after a grace period. A parent forgets a group once it has stopped it, so the
-watcher never signals a group whose id has been reused.
+watcher never signals a group whose id has been reused. Temporary files and directories registered the
+same way (a PostgreSQL data directory, a worker's state, the broker's log) are removed once the
+groups are stopped.
 
 The watcher is this module: ``python -m workers.services.lifeline``, one line per change on its
-standard input, ``+ <pgid>`` or ``- <pgid>``. It runs in a session of its own, so the signals of
+standard input: ``+group <pgid>``, ``-group <pgid>``, ``+path <path>``, ``-path <path>``. It runs in a session of its own, so the signals of
 the parent's terminal do not reach it.
 """
 
@@ -20,12 +22,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO
 
 import structlog
@@ -48,10 +53,17 @@ class Lifeline:
 
     def watch(self, pgid: int) -> None:
         """Stop group ``pgid`` (SIGINT, then SIGKILL) if this process dies before ``forget``."""
-        self._send(f"+ {pgid}\n")
+        self._send(f"+group {pgid}\n")
 
     def forget(self, pgid: int) -> None:
-        self._send(f"- {pgid}\n")
+        self._send(f"-group {pgid}\n")
+
+    def watch_path(self, path: Path) -> None:
+        """Remove ``path`` (after stopping the groups) if this process dies before ``forget_path``."""
+        self._send(f"+path {path}\n")
+
+    def forget_path(self, path: Path) -> None:
+        self._send(f"-path {path}\n")
 
     @property
     def watcher_pid(self) -> int | None:
@@ -105,19 +117,41 @@ def forget(pgid: int) -> None:
     _default.forget(pgid)
 
 
-def registered_groups(lines: Iterable[bytes]) -> list[int]:
-    """The groups still registered after the parent's ``+``/``-`` lines, oldest first.
+def watch_path(path: Path) -> None:
+    """Register a temporary file or directory with this process's watcher."""
+    _default.watch_path(path)
 
-    Bad lines are skipped.
-    """
+
+def forget_path(path: Path) -> None:
+    """Unregister ``path``, once this process has removed it itself."""
+    _default.forget_path(path)
+
+
+@dataclass
+class Registered:
+    """What the parent left registered, each list oldest first."""
+
+    groups: list[int] = field(default_factory=list)
+    paths: list[Path] = field(default_factory=list)
+
+
+def registered(lines: Iterable[bytes]) -> Registered:
+    """What is still registered after the parent's lines; lines of no known form are skipped."""
     groups: dict[int, None] = {}
-    for line in lines:
-        match line.split():
-            case [b"+", pgid] if pgid.isdigit():
-                groups[int(pgid)] = None
-            case [b"-", pgid] if pgid.isdigit():
-                groups.pop(int(pgid), None)
-    return list(groups)
+    paths: dict[Path, None] = {}
+    for raw in lines:
+        op, _, arg = raw.decode(errors="replace").rstrip("\n").partition(" ")
+        if op in ("+group", "-group") and arg.isdigit():
+            if op == "+group":
+                groups[int(arg)] = None
+            else:
+                groups.pop(int(arg), None)
+        elif op in ("+path", "-path") and arg:
+            if op == "+path":
+                paths[Path(arg)] = None
+            else:
+                paths.pop(Path(arg), None)
+    return Registered(list(groups), list(paths))
 
 
 def _signal_group(pgid: int, signum: signal.Signals) -> bool:
@@ -177,15 +211,21 @@ def stop_groups(groups: list[int], grace_s: float) -> list[int]:
 
 def main(argv: list[str]) -> int:
     grace_s, parent = float(argv[0]), argv[1]
-    groups = registered_groups(sys.stdin.buffer)
-    if not groups:
+    left = registered(sys.stdin.buffer)
+    if not left.groups and not left.paths:
         return 0
-    killed = stop_groups(groups, grace_s)
+    killed = stop_groups(left.groups, grace_s)
+    for path in left.paths:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
     with contextlib.suppress(OSError):
         sys.stderr.write(
             f"pulse: process {parent} went away without stopping its children; "
-            f"stopped process groups {list(reversed(groups))}"
+            f"stopped process groups {list(reversed(left.groups))}"
             + (f" (killed {killed} after {grace_s:.0f} s)" if killed else "")
+            + (f", removed {', '.join(str(p) for p in left.paths)}" if left.paths else "")
             + "\n"
         )
     return 0

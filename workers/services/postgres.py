@@ -86,12 +86,14 @@ class PostgresCluster:
         if self.postmaster_pid is not None:
             lifeline.forget(self.postmaster_pid)
         shutil.rmtree(self.datadir.parent, ignore_errors=True)
+        lifeline.forget_path(self.datadir.parent)
 
 
 def start_postgres(log: bool = False) -> PostgresCluster:
     bindir = find_pg_bindir()
     run_as = "postgres" if os.geteuid() == 0 else None
     base = Path(tempfile.mkdtemp(prefix="pulse-pg-"))
+    lifeline.watch_path(base)
     datadir = base / "data"
     if run_as is not None:
         uid = pwd.getpwnam(run_as).pw_uid

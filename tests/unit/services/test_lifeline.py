@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from tests.process_checks import gone, wait_gone
-from workers.services.lifeline import registered_groups, stop_groups
+from workers.services.lifeline import registered, stop_groups
 
 SLEEPER = "import time; time.sleep(300)"
 STUBBORN = "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(300)"
@@ -21,9 +21,23 @@ def session_child(code: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
 
 
-def test_registered_groups_follow_the_parents_lines() -> None:
-    lines = [b"+ 12\n", b"+ 10\n", b"+ 11\n", b"- 10\n", b"garbage\n", b"+ x\n", b"- 99\n"]
-    assert registered_groups(lines) == [12, 11]
+def test_what_is_registered_follows_the_parents_lines() -> None:
+    lines = [
+        b"+group 12\n",
+        b"+group 10\n",
+        b"+path /tmp/a b\n",
+        b"+group 11\n",
+        b"-group 10\n",
+        b"+path /tmp/c\n",
+        b"-path /tmp/c\n",
+        b"garbage\n",
+        b"+group x\n",
+        b"-group 99\n",
+        b"+path\n",
+    ]
+    left = registered(lines)
+    assert left.groups == [12, 11]
+    assert left.paths == [Path("/tmp/a b")]
 
 
 def test_stop_groups_asks_first_and_kills_what_does_not_listen() -> None:
@@ -49,6 +63,7 @@ def test_children_of_a_killed_parent_are_stopped_and_forgotten_ones_are_not(
     parent_code = textwrap.dedent(
         f"""
         import subprocess, sys, time
+        from pathlib import Path
         from workers.services.lifeline import Lifeline
         line = Lifeline(grace_s=2.0)
         def child(code):
@@ -57,10 +72,16 @@ def test_children_of_a_killed_parent_are_stopped_and_forgotten_ones_are_not(
         for process in (watched, stubborn, forgotten):
             line.watch(process.pid)
         line.forget(forgotten.pid)
+        line.watch_path(Path({str(tmp_path / "scratch")!r}))
+        line.watch_path(Path({str(tmp_path / "kept")!r}))
+        line.forget_path(Path({str(tmp_path / "kept")!r}))
         print(watched.pid, stubborn.pid, forgotten.pid, line.watcher_pid, flush=True)
         time.sleep(300)
         """
     )
+    for name in ("scratch", "kept"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "file").write_text("x")
     out = tmp_path / "parent.out"
     with out.open("wb") as stdout:
         parent = subprocess.Popen([sys.executable, "-c", parent_code], stdout=stdout)
@@ -77,6 +98,8 @@ def test_children_of_a_killed_parent_are_stopped_and_forgotten_ones_are_not(
         assert wait_gone(stubborn, 10), "a child ignoring SIGINT was not killed after the grace"
         assert wait_gone(watcher, 10), "the watcher did not exit after its job"
         assert not gone(forgotten), "a forgotten child was stopped"
+        assert not (tmp_path / "scratch").exists()
+        assert (tmp_path / "kept" / "file").exists()
     finally:
         for pid in (watched, stubborn, forgotten):
             if not gone(pid):
