@@ -46,6 +46,16 @@ class WorkerProcess:
         """Changes the worker consumed: processed plus rejected plus dropped as duplicates."""
         return int(self.counter("pulse_records_in_total", component="stream"))
 
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the worker has used so far, from /proc."""
+        stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def wait_started(self, timeout: float) -> None:
+        """Poll until the worker consumed its first change."""
+        self.wait_processed(1, timeout)
+
     def rss_mb(self) -> tuple[float, float]:
         """(current RSS, peak RSS) in MiB, from /proc."""
         fields: dict[str, float] = {}

@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
     from workers.stream.allocator import fix_mmap_threshold
     from workers.stream.app import create_app
+    from workers.stream.collector import quiet_collector
     from workers.stream.session_lookup import PostgresSessionLookup
     from workers.stream.settings import WorkerSettings
 
@@ -77,5 +78,6 @@ def run(args: argparse.Namespace) -> int:
     # mode built a record only for the handlers to drop it (12 % of the worker's time at 1,000
     # changes/s with PULSE_WORKER_LOG_LEVEL=warning, profiled with py-spy).
     worker.spinner = None
+    quiet_collector()
     worker.execute_from_commandline()
     return 0

@@ -398,9 +398,13 @@ class _BatchRun:
         entry = self.day_loaders.get((partition, site))
         if entry is None:
             days = self.days.setdefault((partition, site), {})
+            # The loader must not hold the run: a run that refers to itself is a reference
+            # cycle, which only the cyclic GC frees, after it has been promoted to the oldest
+            # generation whose full collections walk the whole heap.
+            state = self.state
 
             def load(day: str) -> DayAggregate:
-                raw = self.state.get(DAYS, partition, f"{site}|{day}".encode())
+                raw = state.get(DAYS, partition, f"{site}|{day}".encode())
                 return DayAggregate() if raw is None else DayAggregate.from_json(orjson.loads(raw))
 
             entry = self.day_loaders[(partition, site)] = (days, load)

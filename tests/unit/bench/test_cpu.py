@@ -1,0 +1,19 @@
+"""CPU per change of the stream stage's two sides, and how the bench compares them."""
+
+from __future__ import annotations
+
+from workers.bench.run import cpu_comparison
+from workers.bench.timing import StageRate
+
+
+def test_cpu_per_change_needs_both_a_cpu_time_and_changes() -> None:
+    assert StageRate(200_000, 4.0, 2.0).cpu_per_change_us == 10.0
+    assert StageRate(200_000, 4.0).cpu_per_change_us is None
+    assert StageRate(0, 0.0, 1.0).cpu_per_change_us is None
+
+
+def test_the_comparison_reads_passthrough_over_worker() -> None:
+    note = cpu_comparison(StageRate(100_000, 2.0, 1.0), StageRate(50_000, 0.0, 2.5))
+    assert note == "CPU per change: passthrough 10.0 us, stream worker 50.0 us (ratio 0.20)"
+    assert cpu_comparison(StageRate(100_000, 2.0), StageRate(50_000, 0.0, 2.5)) is None
+    assert cpu_comparison(StageRate(100_000, 2.0, 1.0), StageRate(0, 0.0, 0.0)) is None
