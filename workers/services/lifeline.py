@@ -7,15 +7,15 @@ ports, their memory and their temporary files. So the first child registered sta
 process that reads a pipe only the parent writes to. The kernel closes that pipe whenever the
 parent exits, however it exits; the watcher then stops every process group still registered,
 newest first, since the later children use the earlier ones (the workers use the broker): a
-SIGCONT (a test may have paused it) and a SIGINT, which every one of these children takes as "shut
-down", then SIGKILL if the group is still there after a grace period. A parent forgets a group once it has stopped it, so the
-watcher never signals a group whose id has been reused. Temporary files and directories registered the
-same way (a PostgreSQL data directory, a worker's state, the broker's log) are removed once the
-groups are stopped.
+SIGCONT (a test may have paused it) and a SIGINT, which every one of these children takes as
+"shut down", then SIGKILL if the group is still there after a grace period. A parent forgets a
+group once it has stopped it, so the watcher never signals a group whose id has been reused.
+Temporary files and directories registered the same way (a PostgreSQL data directory, a worker's
+state, the broker's log) are removed once the groups are stopped.
 
 The watcher is this module: ``python -m workers.services.lifeline``, one line per change on its
-standard input: ``+group <pgid>``, ``-group <pgid>``, ``+path <path>``, ``-path <path>``. It runs in a session of its own, so the signals of
-the parent's terminal do not reach it.
+standard input: ``+group <pgid>``, ``-group <pgid>``, ``+path <path>``, ``-path <path>``. It runs
+in a session of its own, so the signals of the parent's terminal do not reach it.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class Lifeline:
         self._send(f"-group {pgid}\n")
 
     def watch_path(self, path: Path) -> None:
-        """Remove ``path`` (after stopping the groups) if this process dies before ``forget_path``."""
+        """Remove ``path`` (after the groups) if this process dies before ``forget_path``."""
         self._send(f"+path {path}\n")
 
     def forget_path(self, path: Path) -> None:
@@ -219,13 +219,19 @@ def main(argv: list[str]) -> int:
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
         else:
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+    done = []
+    if left.groups:
+        done.append(f"stopped process groups {list(reversed(left.groups))}")
+    if killed:
+        done.append(f"killed {killed} after {grace_s:.0f} s")
+    if left.paths:
+        done.append(f"removed {', '.join(str(p) for p in left.paths)}")
     with contextlib.suppress(OSError):
         sys.stderr.write(
-            f"pulse: process {parent} went away without stopping its children; "
-            f"stopped process groups {list(reversed(left.groups))}"
-            + (f" (killed {killed} after {grace_s:.0f} s)" if killed else "")
-            + (f", removed {', '.join(str(p) for p in left.paths)}" if left.paths else "")
+            f"pulse: process {parent} went away without stopping what it started; "
+            + "; ".join(done)
             + "\n"
         )
     return 0
