@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
+
+from workers.services.processes import is_zombie, stat_fields
 
 
 def gone(pid: int) -> bool:
     """No such process, or a zombie its (new) parent has not reaped yet."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+    fields = stat_fields(pid)
+    return fields is None or is_zombie(fields)
 
 
 def wait_gone(pid: int, within_s: float = 5.0) -> bool:

@@ -14,7 +14,6 @@ from workers.bench.latency import WINDOW_S, LatencyProbe, split_legs
 from workers.bench.passthrough import measure_passthrough
 from workers.bench.results import BenchFigures
 from workers.bench.synthetic import synthetic_batches
-from workers.bench.timing import StageRate
 from workers.bench.update_span import update_span
 from workers.bench.worker_process import running_worker
 from workers.ingest.rate import measure_ingest_rate
@@ -57,12 +56,11 @@ async def stream_stage(services: Endpoints, changes: int, figures: BenchFigures,
     say(f"  {passthrough.rate:,.0f} changes/s")
     say("stream worker over the same changes ...")
     with running_worker(services.dsn, kafka) as worker:
-        await asyncio.to_thread(worker.wait_started, 600)
+        await asyncio.to_thread(worker.wait_processed, 1, 600)
         cpu_start, changes_start = worker.cpu_seconds(), worker.processed()
         await asyncio.to_thread(worker.wait_processed, bench_input.changes, 600)
-        worker_cpu = StageRate(
-            worker.processed() - changes_start, 0.0, worker.cpu_seconds() - cpu_start
-        )
+        measured = worker.processed() - changes_start
+        worker_us = (worker.cpu_seconds() - cpu_start) / measured * 1e6 if measured else None
         stream = await update_span(
             services.bootstrap_servers, kafka.updates_topic, bench_input.changes
         )
@@ -70,15 +68,14 @@ async def stream_stage(services: Endpoints, changes: int, figures: BenchFigures,
     if figures.stream_rate and figures.passthrough_rate:
         figures.stream_ratio = figures.stream_rate / figures.passthrough_rate
         say(f"  {figures.stream_rate:,.0f} changes/s, ratio {figures.stream_ratio:.2f}")
-    cpu = cpu_comparison(passthrough, worker_cpu)
+    cpu = cpu_comparison(passthrough.cpu_per_change_us, worker_us)
     if cpu:
         figures.add_note(cpu)
         say(f"  {cpu}")
 
 
-def cpu_comparison(passthrough: StageRate, worker: StageRate) -> str | None:
-    """CPU per change of both stages: steadier on a shared machine than their rates."""
-    own, theirs = passthrough.cpu_per_change_us, worker.cpu_per_change_us
+def cpu_comparison(own: float | None, theirs: float | None) -> str | None:
+    """CPU us per change of passthrough and worker: steadier on a shared machine than rates."""
     if own is None or not theirs:
         return None
     return (

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from workers.services import lifeline
 from workers.services.ports import free_port
+from workers.services.processes import STIME, UTIME, stat_fields
 from workers.settings import KafkaSettings
 
 
@@ -48,13 +49,10 @@ class WorkerProcess:
 
     def cpu_seconds(self) -> float:
         """User plus system CPU time the worker has used so far, from /proc."""
-        stat = Path(f"/proc/{self.process.pid}/stat").read_text()
-        fields = stat.rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def wait_started(self, timeout: float) -> None:
-        """Poll until the worker consumed its first change."""
-        self.wait_processed(1, timeout)
+        fields = stat_fields(self.process.pid)
+        if fields is None:
+            raise RuntimeError("the worker exited")
+        return (int(fields[UTIME]) + int(fields[STIME])) / os.sysconf("SC_CLK_TCK")
 
     def rss_mb(self) -> tuple[float, float]:
         """(current RSS, peak RSS) in MiB, from /proc."""

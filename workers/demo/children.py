@@ -7,8 +7,6 @@ whole group, so anything a child spawned goes with it.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import subprocess
 import time
@@ -17,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workers.services import lifeline
+from workers.services.processes import signal_group
 
 STOP_TIMEOUT_S = 15.0
 
@@ -44,21 +43,16 @@ class Child:
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> int | None:
         """SIGTERM to the group, SIGKILL after ``timeout``; returns the exit status."""
         if self.running():
-            _signal_group(self.pid, signal.SIGTERM)
+            signal_group(self.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                _signal_group(self.pid, signal.SIGKILL)
+                signal_group(self.pid, signal.SIGKILL)
                 self.process.wait()
         # The leader may be gone while something it started still holds the group.
-        _signal_group(self.pid, signal.SIGKILL)
+        signal_group(self.pid, signal.SIGKILL)
         lifeline.forget(self.pid)
         return self.process.returncode
-
-
-def _signal_group(pgid: int, signum: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signum)
 
 
 def spawn(name: str, argv: Sequence[str], env: Mapping[str, str], logdir: Path) -> Child:

@@ -31,9 +31,11 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import structlog
+
+from workers.services.processes import PGRP, is_zombie, signal_group, stat_fields
 
 GRACE_S = 10.0
 POLL_S = 0.1
@@ -141,32 +143,24 @@ def registered(lines: Iterable[bytes]) -> Registered:
     paths: dict[Path, None] = {}
     for raw in lines:
         op, _, arg = raw.decode(errors="replace").rstrip("\n").partition(" ")
-        if op in ("+group", "-group") and arg.isdigit():
-            if op == "+group":
-                groups[int(arg)] = None
-            else:
-                groups.pop(int(arg), None)
-        elif op in ("+path", "-path") and arg:
-            if op == "+path":
-                paths[Path(arg)] = None
-            else:
-                paths.pop(Path(arg), None)
+        sign, kind = op[:1], op[1:]
+        entries: dict[Any, None]
+        key: Any
+        if kind == "group" and arg.isdigit():
+            entries, key = groups, int(arg)
+        elif kind == "path" and arg:
+            entries, key = paths, Path(arg)
+        else:
+            continue
+        if sign == "+":
+            entries[key] = None
+        elif sign == "-":
+            entries.pop(key, None)
     return Registered(list(groups), list(paths))
 
 
-def _signal_group(pgid: int, signum: signal.Signals) -> bool:
-    """Whether the group exists (signalling it did not fail with "no such process")."""
-    try:
-        os.killpg(pgid, signum)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def live_groups(groups: set[int]) -> set[int]:
-    """Those of ``groups`` with a member still running.
+def group_running(pgid: int) -> bool:
+    """Whether a member of group ``pgid`` is still running.
 
     A signal reaches a zombie too, so signalling cannot tell: an exited child stays a zombie
     until whoever inherited it reaps it, which some container init processes never do.
@@ -174,33 +168,26 @@ def live_groups(groups: set[int]) -> set[int]:
     try:
         entries = os.listdir("/proc")
     except OSError:
-        return {pgid for pgid in groups if _signal_group(pgid, signal.SIGCONT)}
-    live: set[int] = set()
+        return signal_group(pgid, signal.SIGCONT)
     for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as stat:
-                state, _ppid, pgrp = stat.read().rsplit(b")", 1)[1].split()[:3]
-        except (OSError, ValueError):
-            continue
-        if state != b"Z" and int(pgrp) in groups:
-            live.add(int(pgrp))
-    return live
+        fields = stat_fields(int(entry)) if entry.isdigit() else None
+        if fields is not None and int(fields[PGRP]) == pgid and not is_zombie(fields):
+            return True
+    return False
 
 
 def stop_group(pgid: int, grace_s: float) -> bool:
     """SIGCONT and SIGINT, then SIGKILL if still running after ``grace_s``; True if killed."""
-    if not live_groups({pgid}):
+    if not group_running(pgid):
         return False
-    _signal_group(pgid, signal.SIGCONT)
-    _signal_group(pgid, signal.SIGINT)
+    signal_group(pgid, signal.SIGCONT)
+    signal_group(pgid, signal.SIGINT)
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline:
         time.sleep(POLL_S)
-        if not live_groups({pgid}):
+        if not group_running(pgid):
             return False
-    _signal_group(pgid, signal.SIGKILL)
+    signal_group(pgid, signal.SIGKILL)
     return True
 
 

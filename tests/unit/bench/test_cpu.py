@@ -13,7 +13,8 @@ def test_cpu_per_change_needs_both_a_cpu_time_and_changes() -> None:
 
 
 def test_the_comparison_reads_passthrough_over_worker() -> None:
-    note = cpu_comparison(StageRate(100_000, 2.0, 1.0), StageRate(50_000, 0.0, 2.5))
+    passthrough = StageRate(100_000, 2.0, 1.0).cpu_per_change_us
+    note = cpu_comparison(passthrough, 50.0)
     assert note == "CPU per change: passthrough 10.0 us, stream worker 50.0 us (ratio 0.20)"
-    assert cpu_comparison(StageRate(100_000, 2.0), StageRate(50_000, 0.0, 2.5)) is None
-    assert cpu_comparison(StageRate(100_000, 2.0, 1.0), StageRate(0, 0.0, 0.0)) is None
+    assert cpu_comparison(StageRate(100_000, 2.0).cpu_per_change_us, 50.0) is None
+    assert cpu_comparison(passthrough, None) is None
