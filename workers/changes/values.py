@@ -8,6 +8,7 @@ and the event IDs derived from them, match across sources.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -85,35 +86,71 @@ def timestamp_ms(value: str | datetime) -> int:
     return int(moment.timestamp() * 1_000_000) // 1000
 
 
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).lower() in ("t", "true")
+
+
+def _numeric(value: Any) -> str:
+    try:
+        return str(Decimal(str(value)).normalize())
+    except InvalidOperation:
+        return str(value)
+
+
+def _timestamp(value: Any) -> str:
+    try:
+        if isinstance(value, str):
+            return _canonical_timestamp_text(value)
+        return canonical_timestamp(value)
+    except ValueError:
+        return str(value)
+
+
+def _date(value: Any) -> str:
+    return date.fromisoformat(str(value)).isoformat()
+
+
+def _json(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _uuid(value: Any) -> str:
+    return str(value).lower()
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)
+
+
+Converter = Callable[[Any], Any]
+
+_CONVERTERS: dict[str, Converter] = {
+    "bool": _bool,
+    "numeric": _numeric,
+    "date": _date,
+    "uuid": _uuid,
+    **dict.fromkeys(INT_TYPES, int),
+    **dict.fromkeys(FLOAT_TYPES, float),
+    **dict.fromkeys(TIMESTAMP_TYPES, _timestamp),
+    **dict.fromkeys(JSON_TYPES, _json),
+}
+
+
+def converter(type_name: str) -> Converter:
+    """The function that gives a non-null value of ``type_name`` its canonical form.
+
+    Callers converting many rows of one relation look it up once per column, not per value.
+    """
+    return _CONVERTERS.get(type_name, _text)
+
+
 def canonical_value(type_name: str, value: Any) -> Any:
     """One column value in its canonical JSON form; text or already-decoded JSON both accepted."""
     if value is None:
         return None
-    if type_name == "bool":
-        if isinstance(value, bool):
-            return value
-        return str(value).lower() in ("t", "true")
-    if type_name in INT_TYPES:
-        return int(value)
-    if type_name in FLOAT_TYPES:
-        return float(value)
-    if type_name == "numeric":
-        try:
-            return str(Decimal(str(value)).normalize())
-        except InvalidOperation:
-            return str(value)
-    if type_name in TIMESTAMP_TYPES:
-        try:
-            return canonical_timestamp(value)
-        except ValueError:
-            return str(value)
-    if type_name == "date":
-        return date.fromisoformat(str(value)).isoformat()
-    if type_name in JSON_TYPES:
-        return orjson.loads(value) if isinstance(value, str | bytes) else value
-    if type_name == "uuid":
-        return str(value).lower()
-    return value if isinstance(value, str) else str(value)
+    return converter(type_name)(value)
 
 
 def canonical_row(row: dict[str, Any], types: dict[str, str]) -> dict[str, Any]:

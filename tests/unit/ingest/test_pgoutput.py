@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.unit.ingest import pgoutput_bytes as pg
 from workers.changes.keying import KeyedChange, Rejection
+from workers.changes.values import TYPE_NAMES_BY_OID, canonical_value
 from workers.ingest.pgoutput import (
     UNCHANGED,
     Begin,
@@ -128,3 +132,54 @@ def test_column_count_mismatch_is_rejected() -> None:
 def test_heartbeat_messages_mark_a_confirmable_position() -> None:
     out = assemble(pg.message(4242, "realtime_pulse.heartbeat", b""), pg.message(1, "other", b"x"))
     assert out == [HeartbeatMark(4242)]
+
+
+TYPED = [
+    ("id", 2950, True),
+    ("site_id", 2950, False),
+    ("flag", 16, False),
+    ("count", 20, False),
+    ("ratio", 701, False),
+    ("amount", 1700, False),
+    ("day", 1082, False),
+    ("at", 1184, False),
+    ("meta", 3802, False),
+    ("note", 25, False),
+]
+TEXTS = {
+    "flag": st.sampled_from(["t", "f"]),
+    "count": st.integers(-(2**63), 2**63 - 1).map(str),
+    "ratio": st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    "amount": st.decimals(allow_nan=False, allow_infinity=False, places=3).map(str),
+    "day": st.dates().map(lambda day: day.isoformat()),
+    "at": st.datetimes().map(lambda moment: f"{moment.isoformat(sep=' ')}+00"),
+    "meta": st.dictionaries(st.text(max_size=3), st.integers(-1000, 1000), max_size=2).map(
+        lambda value: orjson.dumps(value).decode()
+    ),
+    "note": st.text(max_size=8),
+}
+
+
+@given(st.data())
+def test_assembled_rows_hold_each_columns_canonical_value(data: st.DataObject) -> None:
+    names = [name for name, _, _ in TYPED]
+    types = {name: TYPE_NAMES_BY_OID[oid] for name, oid, _ in TYPED}
+    old: list[str | object | None] = ["r1", SITE, *(data.draw(TEXTS[name]) for name in names[2:])]
+    # each value of the new row is its own text, NULL or (an unchanged TOASTed value) UNCHANGED
+    new: list[str | object | None] = ["r1", SITE] + [
+        data.draw(st.sampled_from([None, UNCHANGED, data.draw(TEXTS[name])])) for name in names[2:]
+    ]
+    out = assemble(
+        pg.relation(1, "calls", TYPED), pg.begin(1, COMMIT_US, 1), pg.update(1, old, new)
+    )
+    (change,) = out
+    assert isinstance(change, KeyedChange)
+    expected_old = {
+        name: canonical_value(types[name], text) for name, text in zip(names, old, strict=True)
+    }
+    expected_new = {
+        name: expected_old[name] if text is UNCHANGED else canonical_value(types[name], text)
+        for name, text in zip(names, new, strict=True)
+    }
+    assert change.body["old_record"] == expected_old
+    assert change.body["record"] == expected_new
