@@ -11,6 +11,7 @@ from typing import Any
 from workers.bench.results import RESULTS_FILE, BenchFigures, append_results
 from workers.bench.run import ingest_stage, latency_stage, memory_stage, stream_stage
 from workers.cli.arguments import positive
+from workers.collector import quiet_collector
 from workers.logs import configure_logging
 from workers.services.embedded import Endpoints, embedded_services
 from workers.settings import KafkaSettings
@@ -112,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
         print(text, file=sys.stderr if args.json else sys.stdout, flush=True)
 
     with embedded_services("bench", say=say) as services:
+        # The ingest stages run in this process, so it runs as `pulse ingest` does.
+        quiet_collector()
         figures = asyncio.run(_run(args, services, stages, say))
     if args.json:
         print(json.dumps(figures.as_json()))

@@ -8,6 +8,7 @@ from typing import Any
 
 import structlog
 
+from workers.collector import quiet_collector
 from workers.ingest.replication import ReplicationSetupError
 from workers.kafka.topics import BrokerUnreachable
 from workers.logs import configure_logging
@@ -51,6 +52,7 @@ async def _run_wal() -> None:
     stop = asyncio.Event()
     stop_on_signals(stop)
     readiness = Readiness()
+    quiet_collector()
     if http.metrics_port == 0:
         await run_wal_ingest(dsn, kafka, options, stop, readiness=readiness)
         return
@@ -77,6 +79,7 @@ async def _run_realtime() -> None:
     stop = asyncio.Event()
     stop_on_signals(stop)
     readiness = Readiness()
+    quiet_collector()
 
     async def ingest() -> None:
         await run_realtime_ingest(

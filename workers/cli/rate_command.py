@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from workers.collector import quiet_collector
 from workers.ingest.rate_load import SourceRate
 from workers.logs import configure_logging
 from workers.services.embedded import embedded_services
@@ -32,6 +33,7 @@ def run_rate_command(args: argparse.Namespace, name: str, source: str, measure: 
             PULSE_REJECTED_TOPIC=f"{name}_rejected_{suffix}",
         )
         say(f"committing {args.rows} rows with the {source} running ...")
+        quiet_collector()
         result = asyncio.run(measure(services.dsn, kafka, args.rows))
     if args.json:
         figures = {"rows": result.rows, "seconds": round(result.seconds, 3)}

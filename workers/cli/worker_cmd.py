@@ -38,9 +38,9 @@ def run(args: argparse.Namespace) -> int:
     import faust
     from prometheus_client import start_http_server
 
+    from workers.collector import quiet_collector
     from workers.stream.allocator import fix_mmap_threshold
     from workers.stream.app import create_app
-    from workers.stream.collector import quiet_collector
     from workers.stream.session_lookup import PostgresSessionLookup
     from workers.stream.settings import WorkerSettings
 
