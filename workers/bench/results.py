@@ -96,11 +96,12 @@ def _cell(value: float | int | str | None) -> str:
     return str(value) if isinstance(value, str) else f"{value:,}"
 
 
-def append_results(figures: BenchFigures, path: Path = RESULTS_FILE) -> None:
+def append_results(figures: BenchFigures, commit: str, path: Path = RESULTS_FILE) -> None:
+    """One row for a run of ``commit``: the commit read when the run started (see ``bench_cmd``)."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(HEADER)
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
-    cells = [when, current_commit(), *figures.row_cells()]
+    cells = [when, commit, *figures.row_cells()]
     with path.open("a") as out:
         out.write("| " + " | ".join(cells) + " |\n")

@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from workers.bench.results import RESULTS_FILE, BenchFigures, append_results
+from workers.bench.results import RESULTS_FILE, BenchFigures, append_results, current_commit
 from workers.bench.run import ingest_stage, latency_stage, memory_stage, stream_stage
 from workers.cli.arguments import positive
 from workers.collector import quiet_collector
@@ -108,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
             f"error: unknown stage(s) {', '.join(sorted(unknown))}; choose from {', '.join(STAGES)}"
         )
     configure_logging()
+    # The code this run measures is what is checked out now; edits made while it runs are not.
+    commit = current_commit()
 
     def say(text: str) -> None:
         print(text, file=sys.stderr if args.json else sys.stdout, flush=True)
@@ -121,6 +123,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(_table(figures))
     if not args.no_record:
-        append_results(figures)
+        append_results(figures, commit)
         say(f"figures appended to {RESULTS_FILE}")
     return 0

@@ -1,7 +1,13 @@
 import subprocess
 from pathlib import Path
 
-from workers.bench.results import HEADER, RESULTS_FILE, BenchFigures, current_commit
+from workers.bench.results import (
+    HEADER,
+    RESULTS_FILE,
+    BenchFigures,
+    append_results,
+    current_commit,
+)
 
 
 def git(repo: Path, *args: str) -> str:
@@ -58,3 +64,12 @@ def test_notes_are_joined_with_semicolons() -> None:
 
 def test_one_partition_is_singular() -> None:
     assert BenchFigures(partitions=1).row_cells()[-1] == "1 partition"
+
+
+def test_a_row_names_the_commit_it_is_given_not_the_tree_at_the_end(tmp_path: Path) -> None:
+    history = tmp_path / "RESULTS.md"
+    append_results(BenchFigures(partitions=8, changes=10), "abc1234", history)
+    append_results(BenchFigures(partitions=8, changes=20), "def5678+dirty", history)
+    rows = history.read_text().splitlines()
+    assert rows[: len(HEADER.splitlines())] == HEADER.splitlines()
+    assert [row.split(" | ")[1] for row in rows[-2:]] == ["abc1234", "def5678+dirty"]
