@@ -101,8 +101,6 @@ def _numeric(value: Any) -> str:
 
 def _timestamp(value: Any) -> str:
     try:
-        if isinstance(value, str):
-            return _canonical_timestamp_text(value)
         return canonical_timestamp(value)
     except ValueError:
         return str(value)
