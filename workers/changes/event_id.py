@@ -8,7 +8,9 @@ Realtime sends just the key as ``old_record`` on tables with row-level security,
 has the full row. An LSN would disambiguate too, but Realtime never exposes one.
 
 Two changes with the same operation, the same new row, the same old key and the same commit time
-leave the database in the same state, so treating them as one change loses nothing.
+leave the row in the same state. They are not always one change, though: a transaction that sets
+a row back to an earlier state (A, B, A) gives the first and the last A one ID. The stream worker
+tells such WAL changes apart by their LSN (``workers.stream.dedup.another_wal_change``).
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ the changelog (tombstones), so the compacted changelog, and any table restored f
 bounded too. The bound: after a purge, a partition holds only the IDs committed within
 ``horizon`` of its newest change, plus those added since the purge started.
 
-A re-delivery older than the horizon passes dedup; the KPIs stay exact anyway because they are
+A change with the ID of one seen before but another WAL position is no re-delivery and passes
+(``another_wal_change``). A re-delivery older than the horizon passes dedup; the KPIs stay exact anyway because they are
 counted by row state (``kpis``), and dedup is the cheap first filter, not the correctness guard.
 """
 
@@ -17,12 +18,32 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 
-def encode_seen(commit_ms: int) -> bytes:
+def encode_seen(commit_ms: int, lsn: object = None) -> bytes:
+    """The commit time, and the WAL position when the change has one: ``ms`` or ``ms:lsn``."""
+    if isinstance(lsn, int):
+        return f"{commit_ms}:{lsn}".encode()
     return str(commit_ms).encode()
 
 
 def decode_seen(value: bytes) -> int:
-    return int(value)
+    """The commit time of a seen ID (values written before WAL positions were kept included)."""
+    return int(value.split(b":", 1)[0])
+
+
+def another_wal_change(seen: bytes, lsn: object) -> bool:
+    """Whether a change whose event ID was seen is a different change from the WAL all the same.
+
+    One transaction that sets a row back to an earlier state (A, then B, then A again) gives the
+    first and the last change one ID: same operation, row, key and commit time. Dropping the last
+    as a re-delivery would leave the row at B. Their WAL positions tell them apart, and the row's
+    version ordering (``versions``) then decides which state stands. The ID keeps the position it
+    was first seen with, so a later re-delivery of the other change reaches that version check
+    too, and is stale there. Changes without a position (Realtime) cannot be told apart.
+    """
+    if not isinstance(lsn, int):
+        return False
+    _ms, separator, seen_lsn = seen.partition(b":")
+    return bool(separator) and seen_lsn != str(lsn).encode()
 
 
 def expired_ids(

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from workers.stream.dedup import encode_seen
+from workers.stream.dedup import another_wal_change, encode_seen
 from workers.stream.kpis import (
     NOTHING,
     BadTimestamp,
@@ -343,10 +343,12 @@ class _BatchRun:
         _prefix, commit_text, digest = event_id.rsplit(":", 2)
         commit_ms = int(commit_text)
         key = event_id.encode()
-        if self.state.get(DEDUP, partition, key) is not None:
+        seen = self.state.get(DEDUP, partition, key)
+        if seen is None:
+            self.state.put(DEDUP, partition, key, encode_seen(commit_ms, change.get("lsn")))
+        elif not another_wal_change(seen, change.get("lsn")):
             self.counts.duplicates += 1
             return
-        self.state.put(DEDUP, partition, key, encode_seen(commit_ms))
         if commit_ms > self.newest_commit_ms.get(partition, 0):
             self.newest_commit_ms[partition] = commit_ms
         if table == "sites":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workers.stream.dedup import encode_seen, expired_ids, newest_seen
+from workers.stream.dedup import another_wal_change, encode_seen, expired_ids, newest_seen
 from workers.stream.kpis import (
     CONVERSIONS,
     EVENTS,
@@ -106,6 +106,15 @@ def test_dedup_expiry_uses_event_time() -> None:
     entries = [(b"old", encode_seen(1_000)), (b"new", encode_seen(90_000)), (b"bad", b"x")]
     assert newest_seen(entries) == 90_000
     assert sorted(expired_ids(entries, watermark_ms=90_000, horizon_ms=60_000)) == [b"bad", b"old"]
+
+
+def test_a_seen_id_keeps_its_wal_position_and_only_another_position_passes() -> None:
+    seen = encode_seen(1_000, 42)
+    assert newest_seen([(b"id", seen)]) == 1_000
+    assert another_wal_change(seen, 43)
+    assert not another_wal_change(seen, 42)
+    assert not another_wal_change(seen, None)  # no position (Realtime): a re-delivery
+    assert not another_wal_change(encode_seen(1_000), 43)  # seen without a position
 
 
 def test_sequence_grows_even_when_the_clock_stalls_or_restarts() -> None:

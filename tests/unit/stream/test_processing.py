@@ -10,6 +10,7 @@ import orjson
 from schemas.changes import RejectedRecord
 from schemas.updates import dashboard_update_adapter
 from tests.unit.stream.simulation import DictState, Simulation, envelope, lookup_from
+from workers.changes.keying import KeyedChange, key_change
 from workers.stream.processing import BatchOutput, BatchProcessor, failed_message_rejects
 
 
@@ -189,3 +190,45 @@ async def test_freshness_at_most_once_per_second_and_kpis_once_per_day_per_batch
         for site in ("site-a", "site-b"):
             seqs = [u["seq"] for u in updates if u["site_id"] == site]
             assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+
+
+async def test_a_row_set_back_within_a_transaction_ends_in_its_last_state() -> None:
+    # A, B, then A again in one transaction: the two A changes share their event ID (same
+    # operation, row, key and commit time) and only their WAL positions differ.
+    created = "2026-11-23T08:00:00.000000Z"
+    open_row = {"id": "i-1", "site_id": "site-a", "status": "open", "sealed_at": None}
+    open_row["created_at"] = created
+    sealed_row = dict(open_row, status="sealed", sealed_at="2026-11-23T08:05:00.000000Z")
+
+    def wal(op: str, new: dict[str, Any], old: dict[str, Any] | None, ms: int, lsn: int) -> Any:
+        keyed = key_change(
+            op=op,
+            schema="public",
+            table="intents",
+            record=new,
+            old_record=old,
+            commit_ms=ms,
+            source="wal",
+            lsn=lsn,
+        )
+        assert isinstance(keyed, KeyedChange)
+        return keyed.body
+
+    inserted = wal("INSERT", open_row, None, 1_795_000_000_000, 100)
+    first = wal("UPDATE", open_row, open_row, 1_795_000_060_000, 200)
+    sealed = wal("UPDATE", sealed_row, open_row, 1_795_000_060_000, 210)
+    back = wal("UPDATE", open_row, sealed_row, 1_795_000_060_000, 220)
+    assert back["event_id"] == first["event_id"]
+    state = DictState()
+    processor = BatchProcessor(lookup_from({}))
+    outputs = await run_batches(
+        processor, state, [[(0, envelope([inserted, first, sealed]))], [(0, envelope([back]))]]
+    )
+    assert outputs[1].counts.duplicates == 0
+    (kpis,) = state.kpis().values()
+    assert (kpis["intents"], kpis["conversions"]) == (1, 0)
+    # re-deliveries of any of them change nothing: duplicates, or stale by their versions
+    again = await run_batches(processor, state, [[(0, envelope([first, sealed, back]))]])
+    assert again[0].counts.duplicates + again[0].counts.stale == 3
+    assert again[0].updates == []
+    assert [(k["intents"], k["conversions"]) for k in state.kpis().values()] == [(1, 0)]
