@@ -9,7 +9,7 @@ bounded too. The bound: after a purge, a partition holds only the IDs committed 
 ``horizon`` of its newest change, plus those added since the purge started.
 
 A change with the ID of one seen before but another WAL position is no re-delivery and passes
-(``another_wal_change``). A re-delivery older than the horizon passes dedup; the KPIs stay exact anyway because they are
+(``admitted``). A re-delivery older than the horizon passes dedup; the KPIs stay exact anyway because they are
 counted by row state (``kpis``), and dedup is the cheap first filter, not the correctness guard.
 """
 
@@ -19,7 +19,10 @@ from collections.abc import Iterable, Iterator
 
 
 def encode_seen(commit_ms: int, lsn: object = None) -> bytes:
-    """The commit time, and the WAL position when the change has one: ``ms`` or ``ms:lsn``."""
+    """The commit time, and the WAL position when the change has one: ``ms`` or ``ms:lsn``.
+
+    ``admitted`` appends the positions of further changes with the same ID: ``ms:lsn,lsn``.
+    """
     if isinstance(lsn, int):
         return f"{commit_ms}:{lsn}".encode()
     return str(commit_ms).encode()
@@ -30,20 +33,26 @@ def decode_seen(value: bytes) -> int:
     return int(value.split(b":", 1)[0])
 
 
-def another_wal_change(seen: bytes, lsn: object) -> bool:
-    """Whether a change whose event ID was seen is a different change from the WAL all the same.
+def admitted(seen: bytes | None, commit_ms: int, lsn: object) -> bytes | None:
+    """The value to store for a change's event ID when the change is new; None for a re-delivery.
 
-    One transaction that sets a row back to an earlier state (A, then B, then A again) gives the
-    first and the last change one ID: same operation, row, key and commit time. Dropping the last
-    as a re-delivery would leave the row at B. Their WAL positions tell them apart, and the row's
-    version ordering (``versions``) then decides which state stands. The ID keeps the position it
-    was first seen with, so a later re-delivery of the other change reaches that version check
-    too, and is stale there. Changes without a position (Realtime) cannot be told apart.
+    ``seen`` is the value stored for the ID so far. One transaction that sets a row back to an
+    earlier state (A, then B, then A again) gives the first and the last change one ID: same
+    operation, row, key and commit time. Dropping the last as a re-delivery would leave the row
+    at B. Their WAL positions tell them apart, so the value lists every position the ID came
+    with, and a change at a position not listed is admitted; the row's version ordering
+    (``versions``) then decides which state stands. Changes without a position (Realtime, the
+    initial snapshot), and IDs first seen without one, cannot be told apart that way.
     """
+    if seen is None:
+        return encode_seen(commit_ms, lsn)
     if not isinstance(lsn, int):
-        return False
-    _ms, separator, seen_lsn = seen.partition(b":")
-    return bool(separator) and seen_lsn != str(lsn).encode()
+        return None
+    _ms, separator, positions = seen.partition(b":")
+    position = str(lsn).encode()
+    if not separator or position in positions.split(b","):
+        return None
+    return seen + b"," + position
 
 
 def expired_ids(

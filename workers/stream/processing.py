@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from workers.stream.dedup import another_wal_change, encode_seen
+from workers.stream.dedup import admitted
 from workers.stream.kpis import (
     NOTHING,
     BadTimestamp,
@@ -343,12 +343,11 @@ class _BatchRun:
         _prefix, commit_text, digest = event_id.rsplit(":", 2)
         commit_ms = int(commit_text)
         key = event_id.encode()
-        seen = self.state.get(DEDUP, partition, key)
+        seen = admitted(self.state.get(DEDUP, partition, key), commit_ms, change.get("lsn"))
         if seen is None:
-            self.state.put(DEDUP, partition, key, encode_seen(commit_ms, change.get("lsn")))
-        elif not another_wal_change(seen, change.get("lsn")):
             self.counts.duplicates += 1
             return
+        self.state.put(DEDUP, partition, key, seen)
         if commit_ms > self.newest_commit_ms.get(partition, 0):
             self.newest_commit_ms[partition] = commit_ms
         if table == "sites":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workers.stream.dedup import another_wal_change, encode_seen, expired_ids, newest_seen
+from workers.stream.dedup import admitted, encode_seen, expired_ids, newest_seen
 from workers.stream.kpis import (
     CONVERSIONS,
     EVENTS,
@@ -108,13 +108,15 @@ def test_dedup_expiry_uses_event_time() -> None:
     assert sorted(expired_ids(entries, watermark_ms=90_000, horizon_ms=60_000)) == [b"bad", b"old"]
 
 
-def test_a_seen_id_keeps_its_wal_position_and_only_another_position_passes() -> None:
-    seen = encode_seen(1_000, 42)
-    assert newest_seen([(b"id", seen)]) == 1_000
-    assert another_wal_change(seen, 43)
-    assert not another_wal_change(seen, 42)
-    assert not another_wal_change(seen, None)  # no position (Realtime): a re-delivery
-    assert not another_wal_change(encode_seen(1_000), 43)  # seen without a position
+def test_an_id_admits_each_wal_position_once_and_nothing_without_one() -> None:
+    first = admitted(None, 1_000, 42)
+    assert first == encode_seen(1_000, 42)
+    assert admitted(first, 1_000, 42) is None  # a re-delivery
+    second = admitted(first, 1_000, 57)  # A, B, A: the second A
+    assert second is not None and newest_seen([(b"id", second)]) == 1_000
+    assert admitted(second, 1_000, 42) is None and admitted(second, 1_000, 57) is None
+    assert admitted(second, 1_000, None) is None  # no position (Realtime): a re-delivery
+    assert admitted(encode_seen(1_000), 1_000, 43) is None  # seen without a position
 
 
 def test_sequence_grows_even_when_the_clock_stalls_or_restarts() -> None:
