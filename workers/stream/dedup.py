@@ -8,9 +8,10 @@ the changelog (tombstones), so the compacted changelog, and any table restored f
 bounded too. The bound: after a purge, a partition holds only the IDs committed within
 ``horizon`` of its newest change, plus those added since the purge started.
 
-A change with the ID of one seen before but another WAL position is no re-delivery and passes
-(``admitted``). A re-delivery older than the horizon passes dedup; the KPIs stay exact anyway because they are
-counted by row state (``kpis``), and dedup is the cheap first filter, not the correctness guard.
+A change with the ID of one seen before but at another WAL position is no re-delivery and passes
+(``admitted``). A re-delivery older than the horizon passes dedup; the KPIs stay exact anyway
+because they are counted by row state (``kpis``), and dedup is the cheap first filter, not the
+correctness guard.
 """
 
 from __future__ import annotations
