@@ -9,11 +9,13 @@ from collections.abc import Callable
 
 from aiokafka import AIOKafkaProducer
 
+from workers.bench.floor import FLOORS, Floor
 from workers.bench.input import prepare_input
 from workers.bench.latency import WINDOW_S, LatencyProbe, split_legs
 from workers.bench.passthrough import measure_passthrough
 from workers.bench.results import BenchFigures
 from workers.bench.synthetic import synthetic_batches
+from workers.bench.timing import StageRate
 from workers.bench.update_span import update_span
 from workers.bench.worker_process import running_worker
 from workers.ingest.rate import measure_ingest_rate
@@ -55,15 +57,7 @@ async def stream_stage(services: Endpoints, changes: int, figures: BenchFigures,
     figures.passthrough_rate = passthrough.rate
     say(f"  {passthrough.rate:,.0f} changes/s")
     say("stream worker over the same changes ...")
-    with running_worker(services.dsn, kafka) as worker:
-        await asyncio.to_thread(worker.wait_processed, 1, 600)
-        cpu_start, changes_start = worker.cpu_seconds(), worker.processed()
-        await asyncio.to_thread(worker.wait_processed, bench_input.changes, 600)
-        measured = worker.processed() - changes_start
-        worker_us = (worker.cpu_seconds() - cpu_start) / measured * 1e6 if measured else None
-        stream = await update_span(
-            services.bootstrap_servers, kafka.updates_topic, bench_input.changes
-        )
+    stream, worker_us = await measure_worker(services.dsn, kafka, bench_input.changes)
     figures.stream_rate = stream.rate
     if figures.stream_rate and figures.passthrough_rate:
         figures.stream_ratio = figures.stream_rate / figures.passthrough_rate
@@ -72,6 +66,39 @@ async def stream_stage(services: Endpoints, changes: int, figures: BenchFigures,
     if cpu:
         figures.add_note(cpu)
         say(f"  {cpu}")
+    floors = []
+    for floor in FLOORS:
+        say(f"the worker's app without its logic ({floor} floor) over the same changes ...")
+        floor_kafka = kafka.model_copy(
+            update={"updates_topic": f"{kafka.updates_topic}_{floor}_floor"}
+        )
+        rate, floor_us = await measure_worker(services.dsn, floor_kafka, bench_input.changes, floor)
+        text = floor_figures(floor, rate.rate, passthrough, floor_us)
+        say(f"  {text}")
+        floors.append(text)
+    figures.add_note("floors: " + ", ".join(floors))
+
+
+async def measure_worker(
+    dsn: str, kafka: KafkaSettings, changes: int, floor: Floor | None = None
+) -> tuple[StageRate, float | None]:
+    """A fresh worker over ``changes`` records: its update span and CPU us per change."""
+    with running_worker(dsn, kafka, floor=floor) as worker:
+        await asyncio.to_thread(worker.wait_processed, 1, 600)
+        cpu_start, changes_start = worker.cpu_seconds(), worker.processed()
+        await asyncio.to_thread(worker.wait_processed, changes, 600)
+        measured = worker.processed() - changes_start
+        worker_us = (worker.cpu_seconds() - cpu_start) / measured * 1e6 if measured else None
+        span = await update_span(kafka.bootstrap_servers or "", kafka.updates_topic, changes)
+    return span, worker_us
+
+
+def floor_figures(floor: str, rate: float, passthrough: StageRate, worker_us: float | None) -> str:
+    """A floor's rate ratio and CPU ratio to passthrough, as the notes give them."""
+    ratio = f"{rate / passthrough.rate:.2f}" if passthrough.rate else "-"
+    own = passthrough.cpu_per_change_us
+    cpu = f"{own / worker_us:.2f}" if own and worker_us else "-"
+    return f"{floor} {rate:,.0f} changes/s, ratio {ratio} (CPU ratio {cpu})"
 
 
 def cpu_comparison(own: float | None, theirs: float | None) -> str | None:

@@ -92,9 +92,12 @@ class WorkerProcess:
 
 @contextlib.contextmanager
 def running_worker(
-    dsn: str, kafka: KafkaSettings, app_id: str | None = None
+    dsn: str, kafka: KafkaSettings, app_id: str | None = None, floor: str | None = None
 ) -> Iterator[WorkerProcess]:
-    """A worker with a fresh app id and data directory; stopped (and its files removed) after."""
+    """A worker with a fresh app id and data directory; stopped (and its files removed) after.
+
+    With ``floor`` it is the app with a logic-free processor (``workers.bench.floor``).
+    """
     assert kafka.bootstrap_servers
     datadir = Path(tempfile.mkdtemp(prefix="pulse-bench-worker-"))
     lifeline.watch_path(datadir)
@@ -116,11 +119,13 @@ def running_worker(
         "PULSE_LOG_LEVEL": "warning",
     }
     logfile = datadir / "worker.log"
-    pulse = Path(sys.executable).parent / "pulse"
+    command = (
+        [str(Path(sys.executable).parent / "pulse"), "worker"]
+        if floor is None
+        else [sys.executable, "-m", "workers.bench.floor_worker", floor]
+    )
     with logfile.open("wb") as log:
-        process = subprocess.Popen(
-            [str(pulse), "worker"], env=env, stdout=log, stderr=log, start_new_session=True
-        )
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=log, start_new_session=True)
     lifeline.watch(process.pid)
     worker = WorkerProcess(process, port, logfile)
     try:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from workers.kafka.topics import BrokerUnreachable, ensure_project_topics
 from workers.logs import configure_logging
 from workers.settings import DatabaseSettings, KafkaSettings, require
+
+if TYPE_CHECKING:
+    from workers.stream.processing import Processor
 
 log = structlog.get_logger("pulse.cli.worker")
 
@@ -35,15 +38,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import faust
-    from prometheus_client import start_http_server
-
-    from workers.collector import quiet_collector
-    from workers.stream.allocator import fix_mmap_threshold
-    from workers.stream.app import create_app
-    from workers.stream.session_lookup import PostgresSessionLookup
-    from workers.stream.settings import WorkerSettings
-
     for option, variable in (
         ("app_id", "PULSE_APP_ID"),
         ("data_dir", "PULSE_DATA_DIR"),
@@ -53,6 +47,23 @@ def run(args: argparse.Namespace) -> int:
         value = getattr(args, option)
         if value is not None:
             os.environ[variable] = str(value)
+    return serve()
+
+
+def serve(processor: Processor | None = None) -> int:
+    """Run the worker configured by the environment until it is stopped.
+
+    ``processor`` replaces the worker's logic; only the bench's floor measurement passes one.
+    """
+    import faust
+    from prometheus_client import start_http_server
+
+    from workers.collector import quiet_collector
+    from workers.stream.allocator import fix_mmap_threshold
+    from workers.stream.app import create_app
+    from workers.stream.session_lookup import PostgresSessionLookup
+    from workers.stream.settings import WorkerSettings
+
     configure_logging()
     fix_mmap_threshold()
     settings = WorkerSettings()
@@ -69,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr="127.0.0.1")
     app, _runner = create_app(
-        settings, kafka, PostgresSessionLookup(DatabaseSettings().database_url)
+        settings, kafka, PostgresSessionLookup(DatabaseSettings().database_url), processor
     )
     log.info("stream worker starting", app_id=settings.app_id, data_dir=str(settings.data_dir))
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)

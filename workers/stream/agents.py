@@ -56,10 +56,11 @@ from workers.stream.processing import (
     DEDUP,
     BatchOutput,
     BatchProcessor,
+    Processor,
     SessionLookup,
     failed_message_rejects,
 )
-from workers.stream.producing import send_all
+from workers.stream.producing import KeyValue, send_grouped
 from workers.stream.reread import read_range
 from workers.stream.sequencing import SiteSequencer
 from workers.stream.settings import WorkerSettings
@@ -100,13 +101,14 @@ class StreamRunner:
         kafka: KafkaSettings,
         settings: WorkerSettings,
         lookup: SessionLookup,
+        processor: Processor | None = None,
     ) -> None:
         self.app = app
         self.state = state
         self.kafka = kafka
         self.settings = settings
         self.sequencer = SiteSequencer()
-        self.processor = BatchProcessor(
+        self.processor: Processor = processor or BatchProcessor(
             lookup,
             sequencer=self.sequencer,
             freshness_interval_s=settings.freshness_interval_s,
@@ -268,13 +270,19 @@ class StreamRunner:
     async def publish(
         self, updates: list[tuple[str, bytes]], rejects: list[tuple[str, bytes]]
     ) -> None:
-        updates_topic, rejected_topic = self.kafka.updates_topic, self.kafka.rejected_topic
-        records = [
-            (updates_topic, self.partition_of(site), site.encode(), v) for site, v in updates
-        ]
-        records += [(rejected_topic, self.partition_of(key), key.encode(), v) for key, v in rejects]
-        if records:
-            await send_all(kafka_producer(self.app), records)
+        by_partition: dict[tuple[str, int], list[KeyValue]] = {}
+        for topic, records in (
+            (self.kafka.updates_topic, updates),
+            (self.kafka.rejected_topic, rejects),
+        ):
+            for key, value in records:
+                group = (topic, self.partition_of(key))
+                entries = by_partition.get(group)
+                if entries is None:
+                    entries = by_partition[group] = []
+                entries.append((key.encode(), value))
+        if by_partition:
+            await send_grouped(kafka_producer(self.app), by_partition)
 
     def partition_of(self, key: str) -> int:
         """The default partitioner's choice for ``key``, cached: murmur2 in Python is slow."""

@@ -17,15 +17,19 @@ from workers.observability.readiness import Readiness
 from workers.settings import KafkaSettings
 from workers.stream.agents import StreamRunner, register_agents
 from workers.stream.fetching import PulseApp
-from workers.stream.processing import SessionLookup
+from workers.stream.processing import Processor, SessionLookup
 from workers.stream.rocksdb_memory import STORE_URL, SharedMemory
 from workers.stream.settings import WorkerSettings
 from workers.stream.tables import StateTables, define_tables
 
 
 def create_app(
-    worker: WorkerSettings, kafka: KafkaSettings, lookup: SessionLookup
+    worker: WorkerSettings,
+    kafka: KafkaSettings,
+    lookup: SessionLookup,
+    processor: Processor | None = None,
 ) -> tuple[faust.App, StreamRunner]:
+    """The app and its runner; ``processor`` replaces the worker's logic (the bench's floor)."""
     if not kafka.bootstrap_servers:
         raise ValueError("KAFKA_BOOTSTRAP_SERVERS is needed by the stream worker")
     brokers = ";".join(f"kafka://{server}" for server in kafka.bootstrap_servers.split(","))
@@ -84,6 +88,7 @@ def create_app(
         kafka,
         worker,
         lookup,
+        processor,
     )
     register_agents(app, topic, runner, worker)
     readiness = Readiness()

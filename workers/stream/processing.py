@@ -60,6 +60,14 @@ class StateReader(Protocol):
         ...
 
 
+class Processor(Protocol):
+    """What the agent runs on each batch: ``BatchProcessor``, or the bench's logic-free floor."""
+
+    async def process(
+        self, messages: Iterable[tuple[int, bytes]], reader: StateReader
+    ) -> BatchOutput: ...
+
+
 @dataclass
 class BatchState:
     """Reads through to ``reader``; writes stay here until the agent persists them.

@@ -9,21 +9,20 @@ what keeps the per-change work small.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-Record = tuple[str, int, bytes | None, bytes | None]  # topic, partition, key, value
+KeyValue = tuple[bytes | None, bytes | None]
 
 
-async def send_all(producer: Any, records: Iterable[Record]) -> dict[tuple[str, int], int]:
-    """Send ``records`` (in order per partition), wait for every ack; newest offset per partition.
+async def send_grouped(
+    producer: Any, by_partition: Mapping[tuple[str, int], Iterable[KeyValue]]
+) -> dict[tuple[str, int], int]:
+    """Send each (topic, partition)'s records in order, wait for every ack; newest offsets.
 
     The offset reported for a partition is the base offset of its last batch, never beyond the
     last record, which is what the callers need (a safe lower bound to resume reading from).
     """
-    by_partition: dict[tuple[str, int], list[tuple[bytes | None, bytes | None]]] = {}
-    for topic, partition, key, value in records:
-        by_partition.setdefault((topic, partition), []).append((key, value))
     keys = list(by_partition)
     offsets = await asyncio.gather(
         *(
@@ -35,7 +34,7 @@ async def send_all(producer: Any, records: Iterable[Record]) -> dict[tuple[str, 
 
 
 async def _send_partition(
-    producer: Any, topic: str, partition: int, items: list[tuple[bytes | None, bytes | None]]
+    producer: Any, topic: str, partition: int, items: Iterable[KeyValue]
 ) -> int:
     futures = []
     batch = producer.create_batch()

@@ -26,7 +26,7 @@ import rocksdict
 from faust.types import TP
 
 from workers.stream.processing import TABLES
-from workers.stream.producing import send_all
+from workers.stream.producing import send_grouped
 from workers.stream.rocksdb_memory import SHARED_MEMORY_OPTION, SharedMemory
 
 FAUST_OFFSET_KEY = b"__faust\x00offset__"
@@ -87,13 +87,13 @@ class StateTables:
         """Send the writes to the changelogs, wait for the acks, then write the local stores."""
         if not writes:
             return
-        newest = await send_all(
+        topics = {table: self.changelog_topic(table) for table, _partition in writes}
+        newest = await send_grouped(
             kafka_producer(self._app),
-            (
-                (self.changelog_topic(table), partition, key, value)
+            {
+                (topics[table], partition): entries.items()
                 for (table, partition), entries in writes.items()
-                for key, value in entries.items()
-            ),
+            },
         )
         for (table, partition), entries in writes.items():
             batch = rocksdict.WriteBatch(raw_mode=True)
@@ -103,7 +103,7 @@ class StateTables:
                 else:
                     batch.put(key, value)
             self._db(table, partition).write(batch)
-            topic = self.changelog_topic(table)
+            topic = topics[table]
             self._tables[table].data.set_persisted_offset(
                 TP(topic, partition), newest[(topic, partition)]
             )
