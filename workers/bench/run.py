@@ -93,7 +93,9 @@ async def measure_worker(
     return span, worker_us
 
 
-def floor_figures(floor: str, rate: float, passthrough: StageRate, worker_us: float | None) -> str:
+def floor_figures(
+    floor: Floor, rate: float, passthrough: StageRate, worker_us: float | None
+) -> str:
     """A floor's rate ratio and CPU ratio to passthrough, as the notes give them."""
     ratio = f"{rate / passthrough.rate:.2f}" if passthrough.rate else "-"
     own = passthrough.cpu_per_change_us

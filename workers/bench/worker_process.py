@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from workers.bench.floor import Floor
 from workers.services import lifeline
 from workers.services.ports import free_port
 from workers.services.processes import STIME, UTIME, stat_fields
@@ -92,7 +93,7 @@ class WorkerProcess:
 
 @contextlib.contextmanager
 def running_worker(
-    dsn: str, kafka: KafkaSettings, app_id: str | None = None, floor: str | None = None
+    dsn: str, kafka: KafkaSettings, app_id: str | None = None, floor: Floor | None = None
 ) -> Iterator[WorkerProcess]:
     """A worker with a fresh app id and data directory; stopped (and its files removed) after.
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workers.bench.run import cpu_comparison
+from workers.bench.run import cpu_comparison, floor_figures
 from workers.bench.timing import StageRate
 
 
@@ -18,3 +18,13 @@ def test_the_comparison_reads_passthrough_over_worker() -> None:
     assert note == "CPU per change: passthrough 10.0 us, stream worker 50.0 us (ratio 0.20)"
     assert cpu_comparison(StageRate(100_000, 2.0).cpu_per_change_us, 50.0) is None
     assert cpu_comparison(passthrough, None) is None
+
+
+def test_a_floors_note_gives_its_rate_and_cpu_ratios_to_passthrough() -> None:
+    passthrough = StageRate(100_000, 2.0, 1.5)  # 50,000 changes/s, 15 us per change
+    assert floor_figures("state", 15_000.0, passthrough, 50.0) == (
+        "state 15,000 changes/s, ratio 0.30 (CPU ratio 0.30)"
+    )
+    assert floor_figures("framework", 25_000.0, StageRate(100_000, 2.0), None) == (
+        "framework 25,000 changes/s, ratio 0.50 (CPU ratio -)"
+    )
