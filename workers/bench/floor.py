@@ -30,6 +30,8 @@ from workers.stream.processing import (
     BatchOutput,
     StateReader,
     decode_envelope,
+    entity_key,
+    event_parts,
 )
 
 Floor = Literal["framework", "state"]
@@ -51,9 +53,10 @@ class FloorProcessor:
         counts = BatchCounts()
         writes: dict[tuple[str, int], dict[bytes, bytes | None]] = {}
         updates: list[tuple[str, bytes]] = []
+        with_state = self._with_state
         for partition, raw in messages:
             site, changes = decode_envelope(raw)
-            if self._with_state:
+            if with_state:
                 seen = writes.setdefault((DEDUP, partition), {})
                 rows = writes.setdefault((ENTITIES, partition), {})
                 seen_get = reader.getter(DEDUP, partition)
@@ -61,16 +64,14 @@ class FloorProcessor:
             for change in changes:
                 counts.changes += 1
                 counts.tables[str(change["table"])] += 1
-                if self._with_state:
+                if with_state:
                     event_id = change["event_id"]
                     row = change["old_record"] if change["op"] == "DELETE" else change["record"]
                     event_key = event_id.encode()
-                    row_key = f"{change['table']}:{row['id']}".encode()
+                    row_key = entity_key(change["table"], row)
                     seen_get(event_key)
                     rows_get(row_key)
-                    seen[event_key] = encode_seen(
-                        int(event_id.rsplit(":", 2)[1]), change.get("lsn")
-                    )
+                    seen[event_key] = encode_seen(event_parts(event_id)[0], change.get("lsn"))
                     rows[row_key] = ROW_STATE_STAND_IN
                 counts.applied += 1
                 updates.append((site, orjson.dumps(change)))

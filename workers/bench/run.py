@@ -57,7 +57,7 @@ async def stream_stage(services: Endpoints, changes: int, figures: BenchFigures,
     figures.passthrough_rate = passthrough.rate
     say(f"  {passthrough.rate:,.0f} changes/s")
     say("stream worker over the same changes ...")
-    stream, worker_us = await measure_worker(services.dsn, kafka, bench_input.changes)
+    stream, worker_us = await measure_worker(services, kafka, bench_input.changes)
     figures.stream_rate = stream.rate
     if figures.stream_rate and figures.passthrough_rate:
         figures.stream_ratio = figures.stream_rate / figures.passthrough_rate
@@ -72,7 +72,7 @@ async def stream_stage(services: Endpoints, changes: int, figures: BenchFigures,
         floor_kafka = kafka.model_copy(
             update={"updates_topic": f"{kafka.updates_topic}_{floor}_floor"}
         )
-        rate, floor_us = await measure_worker(services.dsn, floor_kafka, bench_input.changes, floor)
+        rate, floor_us = await measure_worker(services, floor_kafka, bench_input.changes, floor)
         text = floor_figures(floor, rate.rate, passthrough, floor_us)
         say(f"  {text}")
         floors.append(text)
@@ -80,16 +80,16 @@ async def stream_stage(services: Endpoints, changes: int, figures: BenchFigures,
 
 
 async def measure_worker(
-    dsn: str, kafka: KafkaSettings, changes: int, floor: Floor | None = None
+    services: Endpoints, kafka: KafkaSettings, changes: int, floor: Floor | None = None
 ) -> tuple[StageRate, float | None]:
     """A fresh worker over ``changes`` records: its update span and CPU us per change."""
-    with running_worker(dsn, kafka, floor=floor) as worker:
+    with running_worker(services.dsn, kafka, floor=floor) as worker:
         await asyncio.to_thread(worker.wait_processed, 1, 600)
         cpu_start, changes_start = worker.cpu_seconds(), worker.processed()
         await asyncio.to_thread(worker.wait_processed, changes, 600)
         measured = worker.processed() - changes_start
         worker_us = (worker.cpu_seconds() - cpu_start) / measured * 1e6 if measured else None
-        span = await update_span(kafka.bootstrap_servers or "", kafka.updates_topic, changes)
+        span = await update_span(services.bootstrap_servers, kafka.updates_topic, changes)
     return span, worker_us
 
 
@@ -97,10 +97,13 @@ def floor_figures(
     floor: Floor, rate: float, passthrough: StageRate, worker_us: float | None
 ) -> str:
     """A floor's rate ratio and CPU ratio to passthrough, as the notes give them."""
-    ratio = f"{rate / passthrough.rate:.2f}" if passthrough.rate else "-"
-    own = passthrough.cpu_per_change_us
-    cpu = f"{own / worker_us:.2f}" if own and worker_us else "-"
+    ratio = _ratio(rate, passthrough.rate)
+    cpu = _ratio(passthrough.cpu_per_change_us, worker_us)
     return f"{floor} {rate:,.0f} changes/s, ratio {ratio} (CPU ratio {cpu})"
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> str:
+    return f"{numerator / denominator:.2f}" if numerator and denominator else "-"
 
 
 def cpu_comparison(own: float | None, theirs: float | None) -> str | None:

@@ -150,6 +150,17 @@ def decode_envelope(raw: bytes) -> tuple[str, list[Any]]:
     return site, changes
 
 
+def event_parts(event_id: str) -> tuple[int, str]:
+    """The commit time (ms) and content digest an event ID ends with; ValueError when malformed."""
+    _prefix, commit_text, digest = event_id.rsplit(":", 2)
+    return int(commit_text), digest
+
+
+def entity_key(table: str, row: dict[str, Any]) -> bytes:
+    """A row's key in the ``entities`` table."""
+    return f"{table}:{row['id']}".encode()
+
+
 def raw_payload(raw: bytes) -> dict[str, str]:
     """What a reject keeps of a message that is no readable envelope: its first bytes."""
     return {"raw": raw[:4096].decode("utf-8", "replace")}
@@ -348,8 +359,7 @@ class _BatchRun:
             raise Malformed("event_id must be a string and op one of INSERT, UPDATE, DELETE")
         if change["site_id"] != site:
             raise Malformed(f"change of site {change['site_id']} in the envelope of site {site}")
-        _prefix, commit_text, digest = event_id.rsplit(":", 2)
-        commit_ms = int(commit_text)
+        commit_ms, digest = event_parts(event_id)
         key = event_id.encode()
         seen = admitted(self.state.get(DEDUP, partition, key), commit_ms, change.get("lsn"))
         if seen is None:
@@ -430,7 +440,7 @@ class _BatchRun:
     ) -> bool:
         """Apply a row version if it supersedes the stored state; False when it is stale."""
         table, op = change["table"], change["op"]
-        key = f"{table}:{row['id']}".encode()
+        key = entity_key(table, row)
         raw = self.state.get(ENTITIES, partition, key)
         stored = None if raw is None else orjson.loads(raw)
         if not supersedes(
