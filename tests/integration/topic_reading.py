@@ -10,10 +10,11 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from schemas.changes import ChangeRecord, RejectedRecord
+from workers.kafka.clients import new_consumer, partitions_of
 from workers.kafka.codec import decode_batch
 
 Item = TypeVar("Item")
@@ -29,15 +30,12 @@ async def read_topic(
     timeout_s: float = 90.0,
 ) -> list[Item]:
     """Every item of ``topic`` from offset 0; waits for ``min_items``, then for a quiet spell."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = new_consumer(bootstrap)
     await consumer.start()
     items: list[Item] = []
     try:
         deadline = time.monotonic() + timeout_s
-        partitions: set[int] | None = None
-        while not partitions and time.monotonic() < deadline:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic)
+        partitions = await partitions_of(consumer, topic, wait_s=timeout_s)
         assert partitions, f"topic {topic} does not exist"
         consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
         await consumer.seek_to_beginning()

@@ -13,9 +13,10 @@ import time
 from dataclasses import dataclass
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from workers.changes.values import parse_timestamp
+from workers.kafka.clients import new_consumer, partitions_of
 
 # The bundled broker's fetches slow down as partitions fill (README, Performance), so the
 # figures also say how p99 moved through the run.
@@ -123,15 +124,12 @@ class LatencyProbe:
         return summarise(self.samples)
 
     async def _run(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap, enable_auto_commit=False, fetch_max_wait_ms=5
-        )
+        consumer = new_consumer(self._bootstrap, fetch_max_wait_ms=5)
         await consumer.start()
         try:
-            partitions: set[int] = set()
-            while not partitions:
-                await consumer._client.force_metadata_update()
-                partitions = consumer.partitions_for_topic(self._topic) or set()
+            partitions = await partitions_of(consumer, self._topic, wait_s=30)
+            if not partitions:
+                raise RuntimeError(f"topic {self._topic} does not exist")
             consumer.assign([TopicPartition(self._topic, p) for p in sorted(partitions)])
             await consumer.seek_to_end()
             # The bundled broker under-reports end offsets, so the seek can land before the last

@@ -13,9 +13,10 @@ import time
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from workers.bench.timing import StageRate
+from workers.kafka.clients import new_consumer, new_producer, partitions_of
 from workers.kafka.partitioner import partition_for
 from workers.kafka.topics import ensure_topics
 
@@ -23,11 +24,7 @@ SINK_PARTITIONS = 8
 
 
 async def assign_all(consumer: AIOKafkaConsumer, topic: str) -> None:
-    partitions: set[int] = set()
-    deadline = time.monotonic() + 30
-    while not partitions and time.monotonic() < deadline:
-        await consumer._client.force_metadata_update()
-        partitions = consumer.partitions_for_topic(topic) or set()
+    partitions = await partitions_of(consumer, topic, wait_s=30)
     if not partitions:
         raise RuntimeError(f"topic {topic} does not exist")
     consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
@@ -38,13 +35,12 @@ async def measure_passthrough(
     bootstrap: str, source_topic: str, sink_topic: str, expected_changes: int
 ) -> StageRate:
     await ensure_topics(bootstrap, [sink_topic], SINK_PARTITIONS)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
+    consumer = new_consumer(
+        bootstrap,
         max_partition_fetch_bytes=8_388_608,
         fetch_max_bytes=52_428_800,
     )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks=1, max_batch_size=1_048_576)
+    producer = new_producer(bootstrap, max_batch_size=1_048_576)
     await consumer.start()
     await producer.start()
     try:

@@ -7,8 +7,6 @@ import time
 import uuid
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaProducer
-
 from workers.bench.floor import FLOORS, Floor
 from workers.bench.input import prepare_input
 from workers.bench.latency import WINDOW_S, LatencyProbe, split_legs
@@ -21,6 +19,7 @@ from workers.bench.worker_process import running_worker
 from workers.ingest.rate import measure_ingest_rate
 from workers.ingest.wal_options import WalIngestOptions
 from workers.ingest.wal_runner import IngestProgress, run_wal_ingest
+from workers.kafka.clients import new_producer
 from workers.kafka.topics import ensure_project_topics
 from workers.services.embedded import Endpoints
 from workers.settings import KafkaSettings
@@ -176,8 +175,8 @@ async def latency_stage(
 
 
 async def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+    producer = new_producer(
+        bootstrap,
         linger_ms=5,
         max_request_size=8_388_608,
         max_batch_size=1_048_576,

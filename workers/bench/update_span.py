@@ -12,11 +12,11 @@ from __future__ import annotations
 import time
 
 import orjson
-from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
 from workers.bench.passthrough import assign_all
 from workers.bench.timing import StageRate
+from workers.kafka.clients import new_consumer
 
 TIMER_TYPES = frozenset({"chart_refresh", "pulse_status"})
 
@@ -36,7 +36,7 @@ async def read_until_quiet(
     bootstrap: str, topic: str, quiet_s: float = 2.0
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record of ``topic``; the broker's end offsets are not trusted, silence is."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = new_consumer(bootstrap)
     await consumer.start()
     records: list[ConsumerRecord[bytes, bytes]] = []
     try:

@@ -21,6 +21,7 @@ from workers.demo.dashboard_state import (
     apply_update,
     note_undecodable_update,
 )
+from workers.kafka.clients import new_consumer, partitions_of
 from workers.settings import KafkaSettings
 
 log = structlog.get_logger("pulse.demo.feed")
@@ -32,15 +33,10 @@ MAX_RECORDS = 5000
 async def _partitions(
     consumer: AIOKafkaConsumer, topic: str, within_s: float
 ) -> list[TopicPartition]:
-    deadline = time.monotonic() + within_s
-    while True:
-        partitions = consumer.partitions_for_topic(topic)
-        if partitions:
-            return [TopicPartition(topic, p) for p in sorted(partitions)]
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"topic {topic!r} has no partitions after {within_s:.0f}s")
-        await consumer.topics()
-        await asyncio.sleep(0.2)
+    partitions = await partitions_of(consumer, topic, wait_s=within_s)
+    if not partitions:
+        raise RuntimeError(f"topic {topic!r} has no partitions after {within_s:.0f}s")
+    return [TopicPartition(topic, p) for p in sorted(partitions)]
 
 
 async def follow(
@@ -52,11 +48,8 @@ async def follow(
     from_beginning: bool,
 ) -> None:
     """Fold both topics into ``state`` until ``stop``; ``ready`` is set once positioned."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        group_id=None,
-        auto_offset_reset="earliest" if from_beginning else "latest",
+    consumer = new_consumer(
+        bootstrap, group_id=None, auto_offset_reset="earliest" if from_beginning else "latest"
     )
     await consumer.start()
     try:

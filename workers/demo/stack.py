@@ -98,16 +98,16 @@ class DemoStack:
         if bootstrap_servers:
             self.external_kafka = True
             return bootstrap_servers
-        with step(self.console, "starting a throwaway Kafka-compatible broker") as outcome:
-            broker = start_broker()
+        with step(self.console, "starting a throwaway broker") as outcome:
+            broker = start_broker(say=self.console.print, tansu_fallback=True)
 
             def stop_broker() -> None:
                 broker.stop()
-                self.stopped.append(Stopped("broker", broker.process.pid))
-                self.removed.append(broker.logfile)
+                self.stopped.append(Stopped("broker", broker.pid))
+                self.removed.append(broker.files)
 
             self.exit.callback(stop_broker)
-            outcome.result = f"{broker.bootstrap_servers}, pid {broker.process.pid}"
+            outcome.result = f"{broker.name} on {broker.bootstrap_servers}, pid {broker.pid}"
         return broker.bootstrap_servers
 
     def spawn(self, name: str, argv: Sequence[str], env: Mapping[str, str]) -> Child:

@@ -15,6 +15,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from schemas.changes import ChangeRecord, RejectedRecord
+from workers.kafka.clients import new_producer
 from workers.kafka.codec import encode_batch, encode_change, encode_rejected
 from workers.settings import KafkaSettings
 
@@ -86,13 +87,6 @@ class ChangePublisher:
 
 
 def make_producer(bootstrap: str) -> AIOKafkaProducer:
-    # The bundled broker cannot hand out producer IDs, so no idempotent producer: acks=all plus
-    # downstream dedup by event ID gives at-least-once without loss.
-    return AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
-        acks="all",
-        linger_ms=5,
-        max_batch_size=1_048_576,
-        max_request_size=8_388_608,
-        enable_idempotence=False,
+    return new_producer(
+        bootstrap, linger_ms=5, max_batch_size=1_048_576, max_request_size=8_388_608
     )

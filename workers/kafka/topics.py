@@ -1,17 +1,47 @@
-"""Creating the project's topics when they are missing."""
+"""Creating the project's topics when they are missing, and waiting until they can be used."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from workers.settings import KafkaSettings
 
+# Kafka answers CreateTopics once the controller has recorded the topic; its partitions get
+# leaders, and clients' metadata shows them, a moment later.
+READY_TIMEOUT_S = 30.0
+
 
 class BrokerUnreachable(RuntimeError):
     pass
+
+
+def unready(topics: list[Any], names: list[str]) -> list[str]:
+    """The names among ``names`` whose metadata (``describe_topics``) lacks a partition leader."""
+    ready = {
+        topic["topic"]
+        for topic in topics
+        if topic["error_code"] == 0
+        and topic["partitions"]
+        and all(partition["leader"] >= 0 for partition in topic["partitions"])
+    }
+    return [name for name in names if name not in ready]
+
+
+async def wait_until_ready(admin: AIOKafkaAdminClient, names: list[str]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while waiting := unready(await admin.describe_topics(names), names):
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"topics {', '.join(waiting)} have partitions without a leader after "
+                f"{READY_TIMEOUT_S:.0f} s"
+            )
+        await asyncio.sleep(0.1)
 
 
 async def ensure_topics(
@@ -34,6 +64,7 @@ async def ensure_topics(
                     for name in missing
                 ]
             )
+        await wait_until_ready(admin, missing)
     finally:
         await admin.close()
 

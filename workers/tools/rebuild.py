@@ -32,8 +32,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
+from workers.kafka.clients import new_consumer
 from workers.kafka.topics import ensure_topics
 from workers.services import lifeline
 from workers.settings import KafkaSettings
@@ -89,9 +90,7 @@ async def committed_offsets(
 ) -> dict[int, int | None]:
     """The group's committed offsets, read like a member would (the bundled broker does not
     answer the admin client's group-offsets request)."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-    )
+    consumer = new_consumer(bootstrap, group_id=group)
     await consumer.start()
     try:
         return {p: await consumer.committed(TopicPartition(topic, p)) for p in partitions}

@@ -15,9 +15,9 @@ import uuid
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer
 
 from workers.ingest.publisher import MAX_CHANGES_PER_MESSAGE, make_producer
+from workers.kafka.clients import new_consumer
 from workers.kafka.codec import encode_batch
 
 
@@ -25,12 +25,11 @@ async def read_all_changes(
     bootstrap: str, topic: str, *, expected: int = 0, quiet_s: float = 2.0, timeout_s: float = 120.0
 ) -> list[dict[str, Any]]:
     """Every change on ``topic``, as JSON dicts, in partition order."""
-    consumer = AIOKafkaConsumer(
+    consumer = new_consumer(
+        bootstrap,
         topic,
-        bootstrap_servers=bootstrap,
         group_id=f"pulse-redelivery-{uuid.uuid4().hex[:8]}",
         auto_offset_reset="earliest",
-        enable_auto_commit=False,
     )
     await consumer.start()
     changes: list[dict[str, Any]] = []

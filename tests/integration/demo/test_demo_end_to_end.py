@@ -1,5 +1,7 @@
 """``pulse demo --duration 20 --check`` as a newcomer runs it: exit 0, audit matches, nothing left.
 
+On Apache Kafka, and once on the Tansu fallback the demo takes on a machine without Java.
+
 The demo runs as a subprocess with its own ``TMPDIR``, so every temp directory it makes (the
 Postgres cluster, the broker's log, the worker's data) lands there, and every process it starts
 inherits that ``TMPDIR`` in its environment: after it exits, the directory must be empty and no
@@ -49,13 +51,16 @@ def processes_with_env(entry: str) -> list[int]:
     return found
 
 
-def test_demo_runs_the_pipeline_audits_and_leaves_nothing_behind(demo_tmpdir: Path) -> None:
+@pytest.mark.parametrize("broker", ["kafka", "tansu"])
+def test_demo_runs_the_pipeline_audits_and_leaves_nothing_behind(
+    demo_tmpdir: Path, broker: str
+) -> None:
     env = {
         key: value
         for key, value in os.environ.items()
         if key not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
     }
-    env |= {"TMPDIR": str(demo_tmpdir), "COLUMNS": "200"}
+    env |= {"TMPDIR": str(demo_tmpdir), "COLUMNS": "200", "PULSE_BROKER": broker}
     result = subprocess.run(
         [
             sys.executable, "-m", "workers.cli.main", "demo",
@@ -68,6 +73,8 @@ def test_demo_runs_the_pipeline_audits_and_leaves_nothing_behind(demo_tmpdir: Pa
     )  # fmt: skip
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
+    expected = "Apache Kafka" if broker == "kafka" else "Tansu"
+    assert re.search(rf"starting a throwaway broker: {expected}", output), output
 
     assert re.search(r"audit\s+every site matches", output), output
     forged = int(re.search(r"([\d,]+) events claiming the wrong site", output)[1].replace(",", ""))  # type: ignore[index]

@@ -24,6 +24,7 @@ import psycopg
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
+from workers.kafka.clients import new_consumer, partitions_of
 from workers.kpis.sql import recompute_kpis
 from workers.services import lifeline
 from workers.settings import KafkaSettings
@@ -110,23 +111,10 @@ class TopicReader:
     _task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
-        )
+        consumer = new_consumer(self.bootstrap, auto_offset_reset="earliest")
         await consumer.start()
-        partitions = None
-        while not partitions:
-            partitions = consumer.partitions_for_topic(self.topic)
-            if not partitions:
-                await consumer.stop()
-                await asyncio.sleep(0.5)
-                consumer = AIOKafkaConsumer(
-                    bootstrap_servers=self.bootstrap,
-                    enable_auto_commit=False,
-                    auto_offset_reset="earliest",
-                )
-                await consumer.start()
-                await consumer._client.force_metadata_update()
+        partitions = await partitions_of(consumer, self.topic, wait_s=60)
+        assert partitions, f"topic {self.topic} does not exist"
         tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
@@ -272,10 +260,10 @@ async def read_raw(
     bootstrap: str, topic: str, *, quiet_s: float = 2.0
 ) -> list[tuple[bytes, bytes | None]]:
     """Every (key, value) of ``topic`` from offset 0, until nothing new came for ``quiet_s``."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = new_consumer(bootstrap)
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(topic) or set()
+        partitions = await partitions_of(consumer, topic)
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)

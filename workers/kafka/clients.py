@@ -1,0 +1,51 @@
+"""How our Kafka clients are made: idempotent producers, read-committed consumers.
+
+Every producer of ours is idempotent (acks=all, producer IDs and sequence numbers), so a retried
+send never writes a record twice. Every consumer reads committed records only, so nothing a
+transaction aborted (a worker that crashed or was fenced mid-batch) is ever seen downstream.
+The fallback broker for the demo lacks producer IDs and transactions: ``broker_quirks`` is the
+one place that relaxes these defaults for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from workers.kafka import broker_quirks
+
+
+def new_producer(bootstrap: str, **options: Any) -> AIOKafkaProducer:
+    """An idempotent producer (``options`` add to or override aiokafka's settings)."""
+    settings: dict[str, Any] = {"acks": "all", "enable_idempotence": True}
+    settings.update(options)
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap, **broker_quirks.producer_settings(settings)
+    )
+
+
+def new_consumer(bootstrap: str, *topics: str, **options: Any) -> AIOKafkaConsumer:
+    """A consumer of committed records that commits nothing unless told to."""
+    settings: dict[str, Any] = {"isolation_level": "read_committed", "enable_auto_commit": False}
+    settings.update(options)
+    return AIOKafkaConsumer(
+        *topics, bootstrap_servers=bootstrap, **broker_quirks.consumer_settings(settings)
+    )
+
+
+async def partitions_of(consumer: AIOKafkaConsumer, topic: str, wait_s: float = 0.0) -> set[int]:
+    """The partitions of ``topic`` (empty if it does not exist within ``wait_s``).
+
+    aiokafka keeps metadata only of the topics a consumer subscribed to; one that assigns
+    partitions by hand has to ask for the metadata of all topics first.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        await consumer._client.force_metadata_update()
+        partitions: set[int] = consumer.partitions_for_topic(topic) or set()
+        if partitions or time.monotonic() >= deadline:
+            return partitions
+        await asyncio.sleep(0.2)
