@@ -28,4 +28,4 @@ def test_every_setting_and_metric_is_listed() -> None:
     for field in settings_fields():
         assert f"`{field.variable}`" in document
     for metric in metrics_table.project_metrics():
-        assert metric._name in document
+        assert metrics_table.metric_name(metric) in document

@@ -35,7 +35,7 @@ async def read_topic(
     items: list[Item] = []
     try:
         deadline = time.monotonic() + timeout_s
-        partitions = await partitions_of(consumer, topic, wait_s=timeout_s)
+        partitions = await partitions_of(bootstrap, topic, wait_s=timeout_s)
         assert partitions, f"topic {topic} does not exist"
         consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
         await consumer.seek_to_beginning()

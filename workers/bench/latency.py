@@ -127,7 +127,7 @@ class LatencyProbe:
         consumer = new_consumer(self._bootstrap, fetch_max_wait_ms=5)
         await consumer.start()
         try:
-            partitions = await partitions_of(consumer, self._topic, wait_s=30)
+            partitions = await partitions_of(self._bootstrap, self._topic, wait_s=30)
             if not partitions:
                 raise RuntimeError(f"topic {self._topic} does not exist")
             consumer.assign([TopicPartition(self._topic, p) for p in sorted(partitions)])

@@ -23,8 +23,8 @@ from workers.kafka.topics import ensure_topics
 SINK_PARTITIONS = 8
 
 
-async def assign_all(consumer: AIOKafkaConsumer, topic: str) -> None:
-    partitions = await partitions_of(consumer, topic, wait_s=30)
+async def assign_all(consumer: AIOKafkaConsumer, bootstrap: str, topic: str) -> None:
+    partitions = await partitions_of(bootstrap, topic, wait_s=30)
     if not partitions:
         raise RuntimeError(f"topic {topic} does not exist")
     consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
@@ -44,7 +44,7 @@ async def measure_passthrough(
     await consumer.start()
     await producer.start()
     try:
-        await assign_all(consumer, source_topic)
+        await assign_all(consumer, bootstrap, source_topic)
         builders: dict[int, Any] = {}
         sent: list[asyncio.Future[Any]] = []
 

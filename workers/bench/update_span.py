@@ -40,7 +40,7 @@ async def read_until_quiet(
     await consumer.start()
     records: list[ConsumerRecord[bytes, bytes]] = []
     try:
-        await assign_all(consumer, topic)
+        await assign_all(consumer, bootstrap, topic)
         last_new = time.monotonic()
         while time.monotonic() - last_new < quiet_s:
             batch = await consumer.getmany(timeout_ms=200, max_records=10_000)

@@ -74,8 +74,8 @@ class DashboardState:
     max_latency_ms: float = 0.0
     first_update_at: float | None = None
     last_update_at: float | None = None
-    _seen_ids: OrderedDict[str, None] = field(default_factory=OrderedDict)
-    _arrivals: deque[tuple[float, int]] = field(default_factory=deque)
+    seen_ids: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    arrivals: deque[tuple[float, int]] = field(default_factory=deque)
 
     def site(self, site_id: str) -> SiteView:
         view = self.sites.get(site_id)
@@ -127,15 +127,15 @@ def _apply_kpis(site: SiteView, update: KpiUpdated) -> None:
 def _count_new_changes(state: DashboardState, event_ids: list[str], now: float) -> None:
     fresh = 0
     for event_id in event_ids:
-        if event_id in state._seen_ids:
+        if event_id in state.seen_ids:
             continue
-        state._seen_ids[event_id] = None
+        state.seen_ids[event_id] = None
         fresh += 1
-    while len(state._seen_ids) > SEEN_IDS_LIMIT:
-        state._seen_ids.popitem(last=False)
+    while len(state.seen_ids) > SEEN_IDS_LIMIT:
+        state.seen_ids.popitem(last=False)
     if fresh:
         state.changes_total += fresh
-        state._arrivals.append((now, fresh))
+        state.arrivals.append((now, fresh))
 
 
 def apply_rejected(state: DashboardState, rejected: RejectedRecord) -> None:
@@ -149,9 +149,9 @@ def note_undecodable_update(state: DashboardState) -> None:
 def throughput(state: DashboardState, now: float, window_s: float = THROUGHPUT_WINDOW_S) -> float:
     """Distinct changes per second seen in updates over the last ``window_s`` seconds."""
     horizon = now - window_s
-    while state._arrivals and state._arrivals[0][0] < horizon:
-        state._arrivals.popleft()
-    return sum(count for _at, count in state._arrivals) / window_s
+    while state.arrivals and state.arrivals[0][0] < horizon:
+        state.arrivals.popleft()
+    return sum(count for _at, count in state.arrivals) / window_s
 
 
 def latency_percentile(state: DashboardState, fraction: float) -> float | None:

@@ -10,7 +10,7 @@ import asyncio
 import time
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from pydantic import ValidationError
 
 from schemas.changes import RejectedRecord
@@ -30,10 +30,8 @@ POLL_TIMEOUT_MS = 200
 MAX_RECORDS = 5000
 
 
-async def _partitions(
-    consumer: AIOKafkaConsumer, topic: str, within_s: float
-) -> list[TopicPartition]:
-    partitions = await partitions_of(consumer, topic, wait_s=within_s)
+async def _partitions(bootstrap: str, topic: str, within_s: float) -> list[TopicPartition]:
+    partitions = await partitions_of(bootstrap, topic, wait_s=within_s)
     if not partitions:
         raise RuntimeError(f"topic {topic!r} has no partitions after {within_s:.0f}s")
     return [TopicPartition(topic, p) for p in sorted(partitions)]
@@ -53,8 +51,8 @@ async def follow(
     )
     await consumer.start()
     try:
-        updates = await _partitions(consumer, kafka.updates_topic, 30)
-        rejected = await _partitions(consumer, kafka.rejected_topic, 30)
+        updates = await _partitions(bootstrap, kafka.updates_topic, 30)
+        rejected = await _partitions(bootstrap, kafka.rejected_topic, 30)
         consumer.assign(updates + rejected)
         if from_beginning:
             await consumer.seek_to_beginning()

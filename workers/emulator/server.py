@@ -177,9 +177,9 @@ class Emulator:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port)
         await site.start()
-        server = site._server
-        assert server is not None and server.sockets  # type: ignore[attr-defined]
-        self.port = int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
+        # With port 0 the system picks one; the runner lists the addresses it bound.
+        address = self._runner.addresses[0]
+        self.port = int(address[1])
         self._tasks = [
             asyncio.create_task(self.feed.run()),
             asyncio.create_task(self.realtime.watch_publication()),

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from workers.kafka import broker_quirks
 
@@ -36,16 +37,26 @@ def new_consumer(bootstrap: str, *topics: str, **options: Any) -> AIOKafkaConsum
     )
 
 
-async def partitions_of(consumer: AIOKafkaConsumer, topic: str, wait_s: float = 0.0) -> set[int]:
+async def partitions_of(bootstrap: str, topic: str, wait_s: float = 0.0) -> set[int]:
     """The partitions of ``topic`` (empty if it does not exist within ``wait_s``).
 
-    aiokafka keeps metadata only of the topics a consumer subscribed to; one that assigns
-    partitions by hand has to ask for the metadata of all topics first.
+    Asked of the cluster's metadata directly: a consumer keeps metadata only of the topics it
+    subscribed to, not of those it is assigned by hand.
     """
-    deadline = time.monotonic() + wait_s
-    while True:
-        await consumer._client.force_metadata_update()
-        partitions: set[int] = consumer.partitions_for_topic(topic) or set()
-        if partitions or time.monotonic() >= deadline:
-            return partitions
-        await asyncio.sleep(0.2)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        deadline = time.monotonic() + wait_s
+        while True:
+            described = await admin.describe_topics([topic])
+            partitions = {
+                int(partition["partition"])
+                for found in described
+                if found["topic"] == topic and found["error_code"] == 0
+                for partition in found["partitions"]
+            }
+            if partitions or time.monotonic() >= deadline:
+                return partitions
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()

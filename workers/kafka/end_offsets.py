@@ -1,28 +1,31 @@
-"""End offsets that count every record, also on a broker that under-reports them.
+"""Where a partition's records end: the offset after its last record a reader can receive.
 
-The bundled broker reports a partition's high watermark as the base offset of its last record
-batch + 1, so after a multi-record batch the reported end falls short of the records it holds
-(Apache Kafka reports the offset after the last record). Reading each partition from its
-reported end - 1, which is where that last batch starts (the last record, on Apache Kafka),
-gives the offset after the records found there: on a broker that reports correctly it changes
-nothing. ``read_past_last_batches`` does that on a consumer it is given (the CLI tools' reader);
-``true_end_offsets`` on a consumer of its own (the worker's changelog recovery).
+A committed transaction leaves a commit marker in every partition it wrote to. The marker takes
+an offset, but no reader receives it, so the end offset of a partition that a transaction wrote
+last is one past a marker, not past a record: a reader waiting for the record just before the end
+offset would wait forever. ``record_ends`` reads each partition's tail (committed records only)
+to find its last record. On the demo's Tansu fallback the reported end is short instead, and
+``broker_quirks`` reads past it.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
-Poll = Callable[[list[TopicPartition], int], Awaitable[Mapping[TopicPartition, Sequence[Any]]]]
-POLL_MS = 200
+from workers.kafka import broker_quirks
+from workers.kafka.broker_quirks import POLL_MS, Poll
+from workers.kafka.clients import new_consumer
+
+# Offsets read back from the end at first: a commit marker, or a few aborted records and theirs.
+FIRST_WINDOW = 16
 
 
-async def read_past_last_batches(
+async def record_ends(
     consumer: AIOKafkaConsumer,
     reported: Mapping[TopicPartition, int],
     beginnings: Mapping[TopicPartition, int],
@@ -30,38 +33,58 @@ async def read_past_last_batches(
     poll: Poll,
     poll_ms: int = POLL_MS,
 ) -> dict[TopicPartition, int]:
-    """``reported`` with each non-empty partition's end moved past the records of its last batch.
+    """Per partition, the offset after its last record below its ``reported`` end offset.
 
-    Assigns ``consumer`` to the partitions of ``reported``. A partition is empty when its
-    reported end is not above its beginning (0 when ``beginnings`` does not name it). Raises
-    ``TimeoutError`` when some last batch has not arrived by ``deadline`` (``time.monotonic``).
+    ``beginnings`` is each partition's first offset (0 when not named); a partition with no
+    record below its end gets its beginning. Assigns ``consumer`` to the partitions of
+    ``reported``; raises ``TimeoutError`` if the tails are not read by ``deadline``
+    (``time.monotonic``).
     """
+    if broker_quirks.on_tansu():
+        return await broker_quirks.read_past_last_batches(
+            consumer, reported, beginnings, deadline, poll, poll_ms
+        )
     tps = sorted(reported)
-    ends = dict(reported)
-    waiting = {tp for tp in tps if reported[tp] > beginnings.get(tp, 0)}
     consumer.assign(tps)
-    for tp in tps:
-        consumer.seek(tp, max(beginnings.get(tp, 0), reported[tp] - 1))
+    ends: dict[TopicPartition, int] = {}
+    window = {tp: FIRST_WINDOW for tp in tps}
+    waiting = set(tps)
     while waiting:
-        if time.monotonic() > deadline:
-            names = ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(waiting))
-            raise TimeoutError(f"the broker did not deliver the last record batch of {names}")
-        for tp, records in (await poll(tps, poll_ms)).items():
-            if records:
-                ends[tp] = max(ends[tp], records[-1].offset + 1)
-                waiting.discard(tp)
+        for tp in waiting:
+            consumer.seek(tp, max(beginnings.get(tp, 0), reported[tp] - window[tp]))
+        last: dict[TopicPartition, int] = {}
+        reading = set(waiting)
+        while reading:
+            if time.monotonic() > deadline:
+                names = ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(reading))
+                raise TimeoutError(f"the broker did not deliver the tail of {names}")
+            for tp, records in (await poll(sorted(reading), poll_ms)).items():
+                for record in records:
+                    if record.offset < reported[tp]:
+                        last[tp] = max(last.get(tp, -1), record.offset)
+            for tp in list(reading):
+                if await consumer.position(tp) >= reported[tp]:
+                    reading.discard(tp)
+        for tp in list(waiting):
+            start = max(beginnings.get(tp, 0), reported[tp] - window[tp])
+            if tp in last:
+                ends[tp] = last[tp] + 1
+            elif start <= beginnings.get(tp, 0):
+                ends[tp] = beginnings.get(tp, 0)
+            else:
+                window[tp] *= 16
+                continue
+            waiting.discard(tp)
     return ends
 
 
-async def true_end_offsets(
+async def changelog_ends(
     bootstrap: str, reported: Mapping[TopicPartition, int], timeout_s: float = 30.0
 ) -> dict[TopicPartition, int]:
-    """``reported`` with each end moved past the records of the partition's last batch."""
+    """``record_ends`` of ``reported``, on a consumer of its own."""
     if not any(end > 0 for end in reported.values()):
         return dict(reported)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50
-    )
+    consumer = new_consumer(bootstrap, fetch_max_wait_ms=50)
 
     async def poll(tps: list[TopicPartition], timeout_ms: int) -> dict[TopicPartition, Any]:
         records: dict[TopicPartition, Any] = await consumer.getmany(*tps, timeout_ms=timeout_ms)
@@ -69,8 +92,7 @@ async def true_end_offsets(
 
     await consumer.start()
     try:
-        return await read_past_last_batches(
-            consumer, reported, {}, time.monotonic() + timeout_s, poll
-        )
+        beginnings = await consumer.beginning_offsets(list(reported))
+        return await record_ends(consumer, reported, beginnings, time.monotonic() + timeout_s, poll)
     finally:
         await consumer.stop()

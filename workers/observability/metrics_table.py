@@ -25,15 +25,27 @@ _KINDS: dict[type[MetricWrapperBase], tuple[str, str]] = {
 
 def project_metrics() -> list[MetricWrapperBase]:
     found = [value for value in vars(metrics).values() if isinstance(value, MetricWrapperBase)]
-    return sorted(found, key=lambda metric: metric._name)
+    return sorted(found, key=metric_name)
+
+
+def metric_name(metric: MetricWrapperBase) -> str:
+    name: str = next(iter(metric.describe())).name
+    return name
+
+
+def label_names(metric: MetricWrapperBase) -> tuple[str, ...]:
+    # prometheus_client has no public accessor for the label names a metric was declared with.
+    names: tuple[str, ...] = metric._labelnames  # noqa: SLF001
+    return names
 
 
 def render_table(found: list[MetricWrapperBase]) -> str:
     lines = ["| Metric | Type | Labels | Meaning |", "|---|---|---|---|"]
     for metric in found:
         kind, suffix = _KINDS[type(metric)]
-        labels = ", ".join(f"`{label}`" for label in metric._labelnames) or "—"
-        lines.append(f"| `{metric._name}{suffix}` | {kind} | {labels} | {metric._documentation} |")
+        labels = ", ".join(f"`{label}`" for label in label_names(metric)) or "—"
+        description = next(iter(metric.describe())).documentation
+        lines.append(f"| `{metric_name(metric)}{suffix}` | {kind} | {labels} | {description} |")
     return "\n".join(lines) + "\n"
 
 

@@ -69,7 +69,7 @@ class PostgresCluster:
     def dsn(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
-    def _cmd(self, *args: str) -> list[str]:
+    def cmd(self, *args: str) -> list[str]:
         if self.run_as is None:
             return list(args)
         return ["runuser", "-u", self.run_as, "--", *args]
@@ -77,7 +77,7 @@ class PostgresCluster:
     def stop(self) -> None:
         if (self.datadir / "postmaster.pid").exists():
             subprocess.run(
-                self._cmd(
+                self.cmd(
                     str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "stop"
                 ),
                 check=False,
@@ -101,7 +101,7 @@ def start_postgres(log: bool = False) -> PostgresCluster:
     cluster = PostgresCluster(datadir=datadir, port=free_port(), bindir=bindir, run_as=run_as)
     try:
         subprocess.run(
-            cluster._cmd(
+            cluster.cmd(
                 str(bindir / "initdb"),
                 "-D",
                 str(datadir),
@@ -121,7 +121,7 @@ def start_postgres(log: bool = False) -> PostgresCluster:
                 conf.write(f"{key} = {value}\n")
         logfile = base / "server.log"
         subprocess.run(
-            cluster._cmd(
+            cluster.cmd(
                 str(bindir / "pg_ctl"),
                 "-D",
                 str(datadir),

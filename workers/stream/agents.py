@@ -1,22 +1,23 @@
 """The agent and timers: batches of ``supabase_changes`` in, ``dashboard_updates`` and rejects out.
 
-Order per batch, which is what makes a crash at any point only replay, never lose:
+Per batch, partition by partition:
 1. compute everything (``processing``), no I/O except the Postgres session lookup;
-2. publish the updates and rejects and wait for the acks;
-3. persist the state writes (changelog first, then the local store, ``tables``);
-4. only then does Faust ack the batch's offsets (``take_events`` acks after the loop body).
-A crash after 2 re-publishes the batch's updates after the restart (subscribers drop them by event
-ID); a crash after 3 finds the changes in the dedup table and publishes nothing again.
+2. hand the updates, rejects, state writes and the source offset after the batch to
+   ``checkpoint.Checkpoint.commit``, which makes them durable together (one Kafka transaction,
+   then the local stores) or not at all.
+A crash at any point leaves the last committed batch as the state of record: the next owner of
+the partition reads on from its committed offset with tables restored from the committed
+changelog, and publishes nothing twice.
 
-A batch that raises is never acknowledged. Where the processing raised, the failing message is
-isolated and quarantined (``isolation``). Anything else (the broker not answering a publish or
-persist within ``PULSE_PRODUCER_REQUEST_TIMEOUT_S``, a store error) stops the worker: the batch's
-records are held unacknowledged, which keeps the commit before them (``commit_offsets``), and the
-worker that takes the partitions over processes them again.
+A batch that raises is never committed. Where the processing raised, the failing message is
+isolated and quarantined (``isolation``). Anything else (the broker not answering within
+``PULSE_PRODUCER_REQUEST_TIMEOUT_S``, a fenced producer, a store error) stops the worker: its
+open transaction is aborted, and the worker that takes the partitions over processes the batch
+again.
 
-Agent concurrency stays 1: above 1 Faust may commit past an unprocessed message (faust #606).
-Timers (chart refresh, dedup purge) take the same lock as the agent so they never interleave
-with a batch's read-compute-persist cycle.
+Agent concurrency stays 1: above 1 Faust may hand out a partition's records out of order
+(faust #606). Timers (chart refresh, dedup purge) take the same lock as the agent so they never
+interleave with a batch's read-compute-commit cycle; they commit through the same checkpoint.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import faust
@@ -32,7 +34,6 @@ import orjson
 import psycopg
 import structlog
 from aiokafka.errors import KafkaError
-from faust.types import Message
 
 from workers.kafka.partitioner import partition_for
 from workers.observability.metrics import (
@@ -47,6 +48,7 @@ from workers.observability.metrics import (
     STALE_CHANGES,
 )
 from workers.settings import KafkaSettings
+from workers.stream.checkpoint import Checkpoint
 from workers.stream.continuity import OffsetContinuity, known_offsets
 from workers.stream.dedup import expired_ids, newest_seen
 from workers.stream.isolation import ProcessingFailed, handle_isolating
@@ -60,35 +62,40 @@ from workers.stream.processing import (
     SessionLookup,
     failed_message_rejects,
 )
-from workers.stream.producing import KeyValue, send_grouped
+from workers.stream.producing import KeyValue
 from workers.stream.reread import read_range
 from workers.stream.sequencing import SiteSequencer
 from workers.stream.settings import WorkerSettings
 from workers.stream.stalled_fetch import StalledFetchCheck
-from workers.stream.tables import StateTables, kafka_producer
+from workers.stream.tables import StateTables
 
 log = structlog.get_logger("pulse.stream")
 
 PURGE_SCAN_CHUNK = 20_000
 
 
-def byte_bounded(
-    messages: list[tuple[int, bytes]], max_bytes: int
-) -> Iterator[list[tuple[int, bytes]]]:
+@dataclass(frozen=True)
+class SourceRecord:
+    partition: int
+    offset: int
+    value: bytes
+
+
+def byte_bounded(messages: list[SourceRecord], max_bytes: int) -> Iterator[list[SourceRecord]]:
     """Consecutive runs of messages of at most ``max_bytes`` (at least one message each).
 
-    Everything a batch decodes and produces stays in memory until it is persisted, and Python
+    Everything a batch decodes and produces stays in memory until it is committed, and Python
     keeps the peak: bounding a processing round by bytes (about changes) bounds the worker's RSS
     whether envelopes hold 5 changes or 500.
     """
-    chunk: list[tuple[int, bytes]] = []
+    chunk: list[SourceRecord] = []
     size = 0
     for message in messages:
-        if chunk and size + len(message[1]) > max_bytes:
+        if chunk and size + len(message.value) > max_bytes:
             yield chunk
             chunk, size = [], 0
         chunk.append(message)
-        size += len(message[1])
+        size += len(message.value)
     if chunk:
         yield chunk
 
@@ -98,6 +105,7 @@ class StreamRunner:
         self,
         app: faust.App,
         state: StateTables,
+        checkpoint: Checkpoint,
         kafka: KafkaSettings,
         settings: WorkerSettings,
         lookup: SessionLookup,
@@ -105,6 +113,7 @@ class StreamRunner:
     ) -> None:
         self.app = app
         self.state = state
+        self.checkpoint = checkpoint
         self.kafka = kafka
         self.settings = settings
         self.sequencer = SiteSequencer()
@@ -142,33 +151,32 @@ class StreamRunner:
 
     async def _handle(self, events: Sequence[Any]) -> None:
         holes = self.skipped_offsets(events)
-        messages: list[tuple[int, bytes]] = []
-        for partition, (start, end) in list(holes.items()):
+        by_partition: dict[int, list[SourceRecord]] = {}
+        for partition, (start, end) in holes.items():
             try:
-                messages += await self.read_hole(partition, start, end)
+                by_partition[partition] = await self.read_hole(partition, start, end)
             except (TimeoutError, KafkaError) as exc:
-                # Left unacknowledged, the hole holds the committed offset back, so the next
-                # owner of the partition (after a restart or rebalance) reads it again.
+                # Nothing of this partition is committed past the hole: its next owner (after a
+                # restart or rebalance) reads it again.
                 log.error(
                     "skipped source offsets not readable", partition=partition, error=repr(exc)
                 )
-                del holes[partition]
+                by_partition[partition] = []
+        unreadable = {p for p in holes if not by_partition[p]}
         for event in events:
             run = event.message
-            messages += [(run.partition, value) for value in run.values]
-        for chunk in byte_bounded(messages, self.settings.batch_max_bytes):
-            await handle_isolating(chunk, self.handle_chunk, self.quarantine)
-        consumer = self.app.consumer
-        for partition, (start, end) in holes.items():
-            # Processed and persisted now: only from here may the committed offset pass them.
-            for offset in range(start, end):
-                consumer.ack(
-                    Message(
-                        self.kafka.changes_topic, partition, offset, 0.0, 0, None, None, None, None
-                    )
-                )
+            if run.partition in unreadable:
+                continue
+            first = run.first_offset
+            by_partition.setdefault(run.partition, []).extend(
+                SourceRecord(run.partition, first + index, value)
+                for index, value in enumerate(run.values)
+            )
+        for records in by_partition.values():
+            for chunk in byte_bounded(records, self.settings.batch_max_bytes):
+                await handle_isolating(chunk, self.handle_chunk, self.quarantine)
 
-    async def read_hole(self, partition: int, start: int, end: int) -> list[tuple[int, bytes]]:
+    async def read_hole(self, partition: int, start: int, end: int) -> list[SourceRecord]:
         log.warning(
             "source offsets skipped by the consumer; reading them directly",
             partition=partition,
@@ -180,12 +188,12 @@ class StreamRunner:
         records = await read_range(
             self.kafka.bootstrap_servers, self.kafka.changes_topic, partition, start, end
         )
-        return [(partition, value) for _offset, value in records]
+        return [SourceRecord(partition, offset, value) for offset, value in records]
 
     def skipped_offsets(self, events: Sequence[Any]) -> dict[int, tuple[int, int]]:
         """Per partition, the offsets ``[start, end)`` Faust skipped before these events.
 
-        Each event's message is a ``fetching.SourceRun``: the records ``first_offset..offset``.
+        Each event's message is a ``faust_adapter.SourceRun``: the records ``first_offset..offset``.
         """
         if self.assignment_changed:
             # Committed offsets are only final once recovery has sought to them; until then
@@ -235,41 +243,53 @@ class StreamRunner:
             # finds the partition stalled again and retries.
             log.warning("seeking back a stalled partition failed", error=repr(exc))
 
-    async def handle_chunk(self, messages: Sequence[tuple[int, bytes]]) -> None:
+    async def handle_chunk(self, chunk: Sequence[SourceRecord]) -> None:
+        """Process and commit consecutive records of one source partition."""
+        partition = chunk[0].partition
         async with self.lock:
             try:
-                output = await self.processor.process(messages, self.state)
+                output = await self.processor.process(
+                    [(record.partition, record.value) for record in chunk], self.state
+                )
             except (psycopg.Error, OSError):
                 raise
             except Exception as exc:
                 raise ProcessingFailed from exc
-            await self.publish(output.updates, output.rejects)
-            await self.state.persist(output.writes)
-        for partition, newest in output.newest_commit_ms.items():
-            if newest > self.newest_commit_ms.get(partition, 0):
-                self.newest_commit_ms[partition] = newest
+            await self.checkpoint.commit(
+                partition,
+                self.outputs(output.updates, output.rejects),
+                output.writes,
+                chunk[-1].offset + 1,
+            )
+        for source, newest in output.newest_commit_ms.items():
+            if newest > self.newest_commit_ms.get(source, 0):
+                self.newest_commit_ms[source] = newest
         self.dirty_days |= output.days_touched
-        self.account(len(messages), output)
+        self.account(len(chunk), output)
 
-    async def quarantine(self, message: tuple[int, bytes], error: BaseException) -> None:
-        partition, raw = message
+    async def quarantine(self, record: SourceRecord, error: BaseException) -> None:
         detail = f"{type(error).__name__}: {error}"
         log.error(
             "processing raised on a message; its changes are quarantined",
-            partition=partition,
+            partition=record.partition,
+            offset=record.offset,
             error=detail,
             exc_info=error,
         )
-        rejects = failed_message_rejects(raw, detail)
-        await self.publish([], rejects)
+        rejects = failed_message_rejects(record.value, detail)
+        async with self.lock:
+            await self.checkpoint.commit(
+                record.partition, self.outputs([], rejects), {}, record.offset + 1
+            )
         REJECTS.labels("stream", "processing_error").inc(len(rejects))
         self.totals["messages"] += 1
         self.totals["changes"] += len(rejects)
         self.totals["rejected"] += len(rejects)
 
-    async def publish(
+    def outputs(
         self, updates: list[tuple[str, bytes]], rejects: list[tuple[str, bytes]]
-    ) -> None:
+    ) -> dict[tuple[str, int], list[KeyValue]]:
+        """Updates and rejects as records by (topic, partition), keyed by site."""
         by_partition: dict[tuple[str, int], list[KeyValue]] = {}
         for topic, records in (
             (self.kafka.updates_topic, updates),
@@ -281,8 +301,7 @@ class StreamRunner:
                 if entries is None:
                     entries = by_partition[group] = []
                 entries.append((key.encode(), value))
-        if by_partition:
-            await send_grouped(kafka_producer(self.app), by_partition)
+        return by_partition
 
     def partition_of(self, key: str) -> int:
         """The default partitioner's choice for ``key``, cached: murmur2 in Python is slow."""
@@ -314,7 +333,7 @@ class StreamRunner:
         """``chart_refresh`` for every (site, day) that changed since the last refresh."""
         dirty, self.dirty_days = self.dirty_days, set()
         assigned = self.assigned_partitions()
-        updates: list[tuple[str, bytes]] = []
+        updates: dict[int, list[tuple[str, bytes]]] = {}
         emitted_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         async with self.lock:
             for partition, site, day in sorted(dirty):
@@ -335,8 +354,9 @@ class StreamRunner:
                     "commit_timestamp": None,
                     "emitted_at": emitted_at,
                 }
-                updates.append((site, orjson.dumps(update)))
-            await self.publish(updates, [])
+                updates.setdefault(partition, []).append((site, orjson.dumps(update)))
+            for partition, records in updates.items():
+                await self.checkpoint.commit(partition, self.outputs(records, []), {}, None)
 
     async def purge_dedup(self) -> None:
         """Delete event IDs past the horizon, through the changelog, partition by partition."""
@@ -364,7 +384,8 @@ class StreamRunner:
             found = list(expired_ids(chunk, watermark, horizon_ms))
             if found:
                 async with self.lock:
-                    await self.state.persist({(DEDUP, partition): dict.fromkeys(found)})
+                    writes = {(DEDUP, partition): dict.fromkeys(found)}
+                    await self.checkpoint.commit(partition, {}, writes, None)
             expired += len(found)
             kept += len(chunk) - len(found)
             await asyncio.sleep(0)
@@ -374,11 +395,24 @@ class StreamRunner:
 def register_agents(
     app: faust.App, topic: Any, runner: StreamRunner, settings: WorkerSettings
 ) -> None:
-    def on_assigned(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+    async def on_assigned(sender: Any, assigned: Any, *args: Any, **kwargs: Any) -> None:
         runner.assignment_changed = True
+        # Before any record of a new partition is fetched: its producer's start fences the
+        # partition's previous owner.
+        mine = {tp.partition for tp in assigned if tp.topic == runner.kafka.changes_topic}
+        async with runner.lock:
+            await runner.checkpoint.release(runner.checkpoint.claimed - mine)
+            await runner.checkpoint.claim(mine)
+
+    async def on_revoked(sender: Any, revoked: Any, *args: Any, **kwargs: Any) -> None:
+        source = {tp.partition for tp in revoked if tp.topic == runner.kafka.changes_topic}
+        async with runner.lock:
+            await runner.checkpoint.release(source)
 
     assigned_signal: Any = app.on_partitions_assigned
-    assigned_signal.connect(on_assigned)
+    assigned_signal.connect(on_assigned, weak=False)
+    revoked_signal: Any = app.on_partitions_revoked
+    revoked_signal.connect(on_revoked, weak=False)
 
     @app.agent(topic, name="pulse-changes", concurrency=1)
     async def process_changes(stream: Any) -> None:
@@ -388,10 +422,8 @@ def register_agents(
             try:
                 await runner.handle(events)
             except BaseException as exc:
-                # ``take_events`` acknowledges the batch in a ``finally``: an extra reference
-                # keeps its records unacknowledged, so no commit passes them.
-                for event in events:
-                    event.message.incref()
+                # Faust acknowledges the batch all the same (``take_events`` does in a
+                # ``finally``), which commits nothing: only ``Checkpoint.commit`` does.
                 if not isinstance(exc, asyncio.CancelledError):
                     log.critical(
                         "a batch failed; stopping the worker with its records uncommitted",

@@ -10,13 +10,15 @@ from typing import Any
 
 import faust
 
+from workers.kafka import broker_quirks
 from workers.observability.consumer_lag import install_lag_sampler
 from workers.observability.faust_readiness import track_faust_readiness
 from workers.observability.faust_views import install_web_views
 from workers.observability.readiness import Readiness
 from workers.settings import KafkaSettings
 from workers.stream.agents import StreamRunner, register_agents
-from workers.stream.fetching import PulseApp
+from workers.stream.checkpoint import Checkpoint, ProducerOptions
+from workers.stream.faust_adapter import PulseApp
 from workers.stream.processing import Processor, SessionLookup
 from workers.stream.rocksdb_memory import STORE_URL, SharedMemory
 from workers.stream.settings import WorkerSettings
@@ -47,8 +49,9 @@ def create_app(
         broker_heartbeat_interval=max(0.5, worker.session_timeout_s / 10),
         broker_commit_interval=1.0,
         table_standby_replicas=worker.standby_replicas,
-        # No transactions on the bundled broker (no producer IDs): at-least-once plus
-        # idempotent processing (dedup and row-state KPIs).
+        # Faust's own exactly-once mode commits on a timer, for all partitions at once, and
+        # writes the local stores before the transaction commits; ``checkpoint`` commits each
+        # batch in a transaction of its own instead, so Faust itself commits nothing.
         processing_guarantee="at_least_once",
         producer_acks=-1,
         producer_request_timeout=worker.producer_request_timeout_s,
@@ -59,7 +62,7 @@ def create_app(
         producer_max_batch_size=1_048_576,
         producer_linger=0.0,
         # Faust pauses fetching when an agent's buffer is full: a small buffer bounds the memory
-        # held by fetched-but-unprocessed runs of envelopes (``fetching.SourceRun``).
+        # held by fetched-but-unprocessed runs of envelopes (``faust_adapter.SourceRun``).
         stream_buffer_maxsize=worker.batch_max_runs,
         web_enabled=worker.web_port != 0,
         web_port=worker.web_port or 6066,
@@ -82,9 +85,22 @@ def create_app(
         value_serializer="raw",
         partitions=kafka.partitions,
     )
+    state = StateTables(app, tables)
+    checkpoint = Checkpoint(
+        state,
+        ProducerOptions(
+            kafka.bootstrap_servers,
+            request_timeout_ms=int(worker.producer_request_timeout_s * 1000),
+        ),
+        worker.app_id,
+        kafka.changes_topic,
+        transactional=not broker_quirks.on_tansu(),
+        commit_offsets=app.commit_source_offsets,
+    )
     runner = StreamRunner(
         app,
-        StateTables(app, tables),
+        state,
+        checkpoint,
         kafka,
         worker,
         lookup,

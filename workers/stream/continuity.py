@@ -7,7 +7,7 @@ broker; Faust has had several such races, e.g. faust-streaming #216 and #221): a
 before Faust seeks back to the committed offset is delivered first, and the re-fetched messages
 below it are then dropped as already read. Those changes would never be processed.
 
-The worker guards both halves: its consumer never counts a jump as acknowledged (``fetching``),
+The worker guards both halves: its consumer never counts a jump as acknowledged (``faust_adapter``),
 so the committed offset cannot pass a skipped message, and when ``observe`` reports a hole the
 agent reads that offset range itself (``reread``), processes it before the events that revealed
 it and only then acknowledges it. Should Faust deliver the same messages later after all, dedup

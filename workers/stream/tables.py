@@ -7,29 +7,31 @@ bytes (orjson inside): no Faust codec on the hot path.
 
 Why not ``table[key] = value``: Faust sends one changelog message per assignment and writes the
 local store at once, picking the partition from the "current event", which a batch of many
-envelopes does not have. Here a batch's writes are buffered (``processing.BatchState``) and then
-``persist`` sends them to the changelog with explicit partitions, waits for every ack, and only
-then writes the local RocksDB. So the local store never holds a write the changelog lacks, and
-a worker that restores from the changelog sees exactly what the crashed one had persisted.
-
-Restoring: a changelog is read up to its end offset, which the consumer corrects for the bundled
-broker's under-reporting (``fetching``), so a restore sees every write persisted.
+envelopes does not have. Here a batch's writes are buffered (``processing.BatchState``);
+``changelog_records`` turns them into changelog records with explicit partitions, which
+``checkpoint.Checkpoint`` commits in the batch's transaction, and only then does ``apply`` write
+them to the local RocksDB, with the changelog offset in the same write batch. So the local store
+never holds a write the committed changelog lacks, and a worker that restores from the changelog
+(reading committed records only) sees exactly what the last one had committed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import faust
 import rocksdict
-from faust.types import TP
 
+from workers.stream.faust_adapter import store_db
 from workers.stream.processing import TABLES
-from workers.stream.producing import send_grouped
+from workers.stream.producing import KeyValue
 from workers.stream.rocksdb_memory import SHARED_MEMORY_OPTION, SharedMemory
 
 FAUST_OFFSET_KEY = b"__faust\x00offset__"
+
+# (table, partition) -> key -> new value, None deleting the key
+Writes = Mapping[tuple[str, int], Mapping[bytes, bytes | None]]
 
 
 def define_tables(
@@ -63,9 +65,7 @@ class StateTables:
         self._tables = tables
 
     def _db(self, table: str, partition: int) -> Any:
-        # The store's per-partition RocksDB (opened on first use): Faust's own access path is
-        # tied to the current event, which a batch does not have.
-        return self._tables[table].data._db_for_partition(partition)
+        return store_db(self._tables[table], partition)
 
     def getter(self, table: str, partition: int) -> Callable[[bytes], bytes | None]:
         lookup: Callable[[bytes], bytes | None] = self._db(table, partition).get
@@ -83,18 +83,20 @@ class StateTables:
         name: str = self._tables[table].changelog_topic.get_topic_name()
         return name
 
-    async def persist(self, writes: dict[tuple[str, int], dict[bytes, bytes | None]]) -> None:
-        """Send the writes to the changelogs, wait for the acks, then write the local stores."""
-        if not writes:
-            return
-        topics = {table: self.changelog_topic(table) for table, _partition in writes}
-        newest = await send_grouped(
-            kafka_producer(self._app),
-            {
-                (topics[table], partition): entries.items()
-                for (table, partition), entries in writes.items()
-            },
-        )
+    def changelog_records(self, writes: Writes) -> dict[tuple[str, int], Iterable[KeyValue]]:
+        """The writes as changelog records, by (changelog topic, partition)."""
+        return {
+            (self.changelog_topic(table), partition): entries.items()
+            for (table, partition), entries in writes.items()
+        }
+
+    def apply(self, writes: Writes, changelog_offsets: Mapping[tuple[str, int], int]) -> None:
+        """Write committed writes to the local stores, each with its changelog offset.
+
+        The offset goes into the same RocksDB write batch as the data, under the key where
+        Faust keeps a store's persisted offset, so after a crash a store never claims an offset
+        its data do not reach; its restore reads the changelog from there.
+        """
         for (table, partition), entries in writes.items():
             batch = rocksdict.WriteBatch(raw_mode=True)
             for key, value in entries.items():
@@ -102,14 +104,7 @@ class StateTables:
                     batch.delete(key)
                 else:
                     batch.put(key, value)
+            offset = changelog_offsets.get((self.changelog_topic(table), partition))
+            if offset is not None:
+                batch.put(FAUST_OFFSET_KEY, str(offset).encode())
             self._db(table, partition).write(batch)
-            topic = topics[table]
-            self._tables[table].data.set_persisted_offset(
-                TP(topic, partition), newest[(topic, partition)]
-            )
-
-
-def kafka_producer(app: faust.App) -> Any:
-    """The aiokafka producer inside Faust's, for record-batch sends (``producing``)."""
-    transport: Any = app.producer
-    return transport._ensure_producer()

@@ -119,6 +119,12 @@ class PartitionWindow:
         bounds = [b for b in (self.end, after_to) if b is not None]
         return min(bounds) if bounds else None
 
+    def reached(self, position: int) -> None:
+        """The reader's next offset is ``position``: done once that is past the bounds."""
+        limit = self._limit()
+        if limit is not None and position >= limit:
+            self.done = True
+
     def accept(self, offset: int, timestamp_ms: int) -> Verdict:
         if self.done:
             return Verdict.STOP

@@ -3,11 +3,11 @@
 Shared by ``pulse tail``, ``pulse replay``, ``pulse audit`` and the subscriber API. Nothing is
 committed: these readers never disturb the stream workers' group.
 
-End offsets cannot be trusted on the bundled broker: it reports the base offset of the last
-record batch + 1 as the high watermark, not the offset after the batch's last record (see
-/work/shared/reference/baseline.md). ``TopicReader.bounds`` therefore reads the last batch
-(``kafka.end_offsets``) to learn where a partition really ends, and a bounded read stops at that
-real end.
+The reader sees committed records only. A partition's end is its last stable offset, which a
+commit marker may precede rather than a record, so a bounded read ends when the consumer's
+position reaches the end, not when a record at end - 1 arrives. The demo's Tansu fallback
+under-reports end offsets and answers time look-ups wrongly; ``kafka.broker_quirks`` handles
+both there.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError, OffsetOutOfRangeError
 
+from workers.kafka import broker_quirks
 from workers.kafka.clients import new_consumer, partitions_of
-from workers.kafka.end_offsets import read_past_last_batches
 from workers.kafka.partitioner import partition_for
 from workers.tools.errors import (
     BrokerUnreachable,
@@ -134,7 +134,7 @@ class TopicReader:
         partitions: set[int] = set()
         if self.topic in topics:
             try:
-                partitions = await partitions_of(self._consumer, self.topic)
+                partitions = await partitions_of(self.bootstrap, self.topic)
             except KafkaError as exc:
                 raise BrokerUnreachable(f"cannot read metadata on {self.bootstrap}: {exc}") from exc
         if not partitions:
@@ -155,52 +155,39 @@ class TopicReader:
         return TopicPartition(self.topic, partition)
 
     async def bounds(self, partitions: Sequence[int]) -> dict[int, PartitionBounds]:
-        """The real first and past-the-end offsets of each partition.
-
-        The reported end offset is only a lower bound here (see the module docstring):
-        ``read_past_last_batches`` reads the last batch to find the real end, and one more poll
-        (``quiet_seconds`` when nothing comes) picks up what was written meanwhile.
-        """
+        """The first and past-the-end offsets of each partition (committed records only)."""
         tps = [self._tp(p) for p in partitions]
         begins = await self._consumer.beginning_offsets(tps)
-        reported = await self._consumer.end_offsets(tps)
-        try:
-            ends = await read_past_last_batches(
-                self._consumer,
-                reported,
-                begins,
-                time.monotonic() + STALL_SECONDS,
-                self._poll,
-                self.quiet_ms,
-            )
-        except TimeoutError as exc:
-            raise ReadStalled(f"{exc} within {STALL_SECONDS:.0f} s") from exc
-        # Under steady writes the polls never go quiet, and the end as of the request is already
-        # known: one more poll at most.
-        for tp, records in (await self._poll(tps, self.quiet_ms)).items():
-            if records:
-                ends[tp] = max(ends[tp], records[-1].offset + 1)
+        ends = await self._consumer.end_offsets(tps)
+        if broker_quirks.on_tansu():
+            try:
+                ends = await broker_quirks.real_ends(
+                    self._consumer,
+                    ends,
+                    begins,
+                    time.monotonic() + STALL_SECONDS,
+                    self._poll,
+                    self.quiet_ms,
+                )
+            except TimeoutError as exc:
+                raise ReadStalled(f"{exc} within {STALL_SECONDS:.0f} s") from exc
         return {
             tp.partition: PartitionBounds(tp.partition, begins[tp], max(begins[tp], ends[tp]))
             for tp in tps
         }
 
-    async def start_offset_for_time(self, partition: int, at_ms: int, beginning: int) -> int:
-        """A safe place to start scanning for the first record stamped at or after ``at_ms``.
-
-        The bundled broker answers ListOffsets by timestamp with offset 0 and timestamp -1 for
-        any time after the first record, so an answer is used only when it is self-consistent
-        (its record is stamped at or after the time asked); otherwise the scan starts at the
-        beginning and ``PartitionWindow`` skips the earlier records by their timestamps.
-        """
+    async def start_offset_for_time(
+        self, partition: int, at_ms: int, beginning: int, end: int
+    ) -> int:
+        """The offset of the first record stamped at or after ``at_ms`` (``end`` if none)."""
         tp = self._tp(partition)
+        if broker_quirks.on_tansu():
+            return await broker_quirks.start_offset_for_time(self._consumer, tp, at_ms, beginning)
         try:
             found = (await self._consumer.offsets_for_times({tp: at_ms}))[tp]
-        except KafkaError:
-            return beginning
-        if found is not None and found.timestamp >= at_ms:
-            return max(beginning, int(found.offset))
-        return beginning
+        except KafkaError as exc:
+            raise BrokerUnreachable(f"{self.topic}: looking up a time failed: {exc}") from exc
+        return end if found is None else max(beginning, int(found.offset))
 
     async def window(
         self,
@@ -225,7 +212,9 @@ class TopicReader:
                     )
                 first = offset
             case AtTime() as at:
-                first = await self.start_offset_for_time(partition, at.ms, bounds.beginning)
+                first = await self.start_offset_for_time(
+                    partition, at.ms, bounds.beginning, bounds.end
+                )
                 from_ms = at.ms
         to_offset: int | None = None
         to_ms: int | None = None
@@ -292,6 +281,11 @@ class TopicReader:
                         )
                     if current.done:
                         break
+            for tp, current in list(active.items()):
+                if not current.done:
+                    # The records before a bounded window's end may all have come, with a
+                    # commit marker or aborted records left: the position says so.
+                    current.reached(await self._consumer.position(tp))
                 if current.done:
                     del active[tp]
                     self._consumer.pause(tp)

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -113,7 +114,7 @@ class TopicReader:
     async def start(self) -> None:
         consumer = new_consumer(self.bootstrap, auto_offset_reset="earliest")
         await consumer.start()
-        partitions = await partitions_of(consumer, self.topic, wait_s=60)
+        partitions = await partitions_of(self.bootstrap, self.topic, wait_s=60)
         assert partitions, f"topic {self.topic} does not exist"
         tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
@@ -263,7 +264,7 @@ async def read_raw(
     consumer = new_consumer(bootstrap)
     await consumer.start()
     try:
-        partitions = await partitions_of(consumer, topic)
+        partitions = await partitions_of(bootstrap, topic)
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
@@ -278,3 +279,35 @@ async def read_raw(
         return result
     finally:
         await consumer.stop()
+
+
+def repeated_updates(updates: list[dict[str, Any]], changes: list[dict[str, Any]]) -> list[str]:
+    """What a read-committed reader saw twice: a site's ``seq``, or one change's update.
+
+    Each admitted change is published once, in the transaction that commits its source offset;
+    a batch that was processed again after a crash, or by a fenced zombie, would show up here.
+    ``changes`` are the source's: a row set back to an earlier state within one transaction gives
+    two changes one event ID at two WAL positions, and each position may be published once.
+    """
+    positions = Counter({event_id: 0 for event_id in (c["event_id"] for c in changes)})
+    for event_id, _lsn in {(c["event_id"], c["lsn"]) for c in changes}:
+        positions[event_id] += 1
+    seen_seq: set[tuple[str, int]] = set()
+    published: Counter[tuple[str, str, str | None, tuple[str, ...]]] = Counter()
+    repeats: list[str] = []
+    for update in updates:
+        seq = (update["site_id"], update["seq"])
+        if seq in seen_seq:
+            repeats.append(f"seq {seq} repeated ({update['type']})")
+        seen_seq.add(seq)
+        ids = tuple(update["event_ids"])
+        if ids:
+            # One change may move the KPIs of two days (an intent sealed a day after it began).
+            day = update.get("day") or (update.get("kpis") or {}).get("day")
+            key = (update["site_id"], update["type"], day, ids)
+            published[key] += 1
+            if published[key] > min(positions[event_id] for event_id in ids):
+                repeats.append(
+                    f"{update['type']} of {list(ids)[:3]} published too often (seq {update['seq']})"
+                )
+    return repeats

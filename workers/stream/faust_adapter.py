@@ -1,33 +1,31 @@
-"""Faust's Kafka consumer: a configurable fetch wait, source records in runs, no skipped offsets.
+"""The one module that reaches into Faust's (and its aiokafka consumer's) internals.
 
-Faust hard-codes ``fetch_max_wait_ms=1500`` for its worker consumer. Apache Kafka answers a
-fetch as soon as records arrive, but a broker that holds every fetch for the full wait (the
-bundled Tansu broker does: produce-to-consume p50 was 413 ms at 1500 ms and 2.5 ms at 10 ms) turns
-that setting straight into end-to-end latency. The wait is only how long an idle fetch may
-hang, so a short one costs a few more fetch requests while idle and nothing under load.
+Pinned to the faust-streaming and aiokafka versions in ``pyproject.toml``;
+``tests/unit/stream/test_faust_adapter.py`` fails when the internals used here change. Each
+change to Faust's behaviour, and why:
 
-Faust counts a jump in a partition's offsets as a "gap" that is acknowledged already, meant for
-compacted or transactional topics. ``supabase_changes`` is neither, so a jump there only ever
-comes from a fetch race around a rebalance (``stream.continuity``), and counting it acknowledged
-would let the committed offset pass messages never processed: a crash then loses them. Here
-nothing is counted; the committed offset waits until the skipped messages are read again.
-
-Commits: a source partition's committed offset moves only past records acknowledged without a
-hole from the next record to process (``commit_offsets``), where Faust's own rule can skip an
-unacknowledged head. Whenever Faust seeks to the committed offsets, a partition with nothing
-committed yet is sought to its log start, which is also where its commits must begin.
-
-End offsets: Faust's changelog recovery reads each changelog partition up to its reported end
-offset, which the bundled broker under-reports after a multi-record batch (it names the last
-batch's base offset + 1), so a restored table would miss the tail of the last write. The
-consumer corrects the changelogs' end offsets (``kafka.end_offsets``) before Faust uses them.
-
-Runs: Faust hands every record to its agent on its own (two tasks for the flow-control wait, a
-channel put, an event, stream processors, an ack), about 200 us of CPU per message, which was
-most of the worker's time (profiled with py-spy). ``supabase_changes`` records are instead
-delivered as one ``SourceRun`` per partition and fetch: the consecutive records of that partition
-in order, acknowledged together once the agent is done with them. Other topics (changelogs read
-by recovery and standbys) keep Faust's record-by-record path.
+- Transactions: the worker's consumer reads committed records only (Faust does that only in its
+  own exactly-once mode), so a changelog restore never applies an aborted write; its producer is
+  idempotent. Faust commits no source offsets: ``checkpoint`` commits them in each batch's
+  transaction.
+- Restore end: Faust restores a changelog until it has read the record just before the end
+  offset. A transaction's commit marker takes an offset but is no record, so the end a restore
+  can reach is the offset after the last record (``kafka.end_offsets``); with Faust's own end the
+  restore never finishes.
+- Runs: Faust hands every record to its agent on its own (two tasks for the flow-control wait, a
+  channel put, an event, stream processors, an ack), about 200 us of CPU per message, which was
+  most of the worker's time (profiled with py-spy). ``supabase_changes`` records are delivered as
+  one ``SourceRun`` per partition and fetch instead: the consecutive records of that partition in
+  order. Other topics (changelogs read by restores and standbys) keep Faust's path.
+- Gaps: Faust counts a jump in a partition's offsets as a "gap" acknowledged already.
+  ``supabase_changes`` is neither compacted nor transactional, so a jump there only comes from a
+  fetch race around a rebalance, which ``stream.continuity`` repairs; nothing is counted here.
+- Seeks: aiokafka seeks back only partitions with a committed offset above 0, so after a
+  rebalance a partition with nothing committed is sought to its log start here.
+- Fetch wait: Faust hard-codes ``fetch_max_wait_ms=1500``; it is a setting here
+  (``PULSE_FETCH_MAX_WAIT_MS``).
+- Stores: the worker reads and writes a table partition's RocksDB directly (``store_db``),
+  because Faust's access path is tied to the current event, which a batch does not have.
 """
 
 from __future__ import annotations
@@ -43,8 +41,9 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types.tuples import TP, ConsumerMessage, ack_lock
 from mode.utils.futures import notify
 
-from workers.kafka.end_offsets import true_end_offsets
-from workers.stream.commit_offsets import committable_offset, resume_offset
+from workers.kafka import broker_quirks
+from workers.kafka.end_offsets import changelog_ends
+from workers.stream.commit_offsets import resume_offset
 
 log = structlog.get_logger("pulse.stream")
 
@@ -86,8 +85,13 @@ def pulse_transport(
     class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         def _create_worker_consumer(self, transport: Any) -> Any:
             consumer = super()._create_worker_consumer(transport)
-            # aiokafka reads this when the consumer starts, after Faust built it.
+            # aiokafka reads these when the consumer starts, after Faust built it. Faust reads
+            # committed records only under its own exactly-once mode; our transactions
+            # (``checkpoint``) need the same for the changelogs a restore reads.
             consumer._fetch_max_wait_ms = fetch_max_wait_ms
+            consumer._isolation_level = broker_quirks.consumer_settings(
+                {"isolation_level": "read_committed"}
+            )["isolation_level"]
             return consumer
 
     class Consumer(faust_aiokafka.Consumer):
@@ -148,18 +152,17 @@ def pulse_transport(
             return resume_offset(self._committed_offset[tp], self._log_starts.get(tp))
 
         def _new_offset(self, tp: TP) -> int | None:
-            if tp.topic != source_topic:
-                return super()._new_offset(tp)
-            start = self._resume_offset(tp)
-            acked = self._acked[tp]
-            if start is None or not acked:
+            # The source partitions' offsets are committed by ``checkpoint`` alone, in the
+            # batch's transaction; Faust commits none of them.
+            if tp.topic == source_topic:
                 return None
-            end = committable_offset(acked, start)
-            done = [offset for offset in acked if offset < end]
-            if done:
-                self._acked_index[tp].difference_update(done)
-                acked[:] = [offset for offset in acked if offset >= end]
-            return end if end > start else None
+            return super()._new_offset(tp)
+
+        async def commit_source_offsets(self, offsets: Mapping[TopicPartition, int]) -> None:
+            """Commit source offsets through the group, outside any transaction (Tansu only)."""
+            await self._thread.commit(
+                {TP(tp.topic, tp.partition): offset for tp, offset in offsets.items()}
+            )
 
         async def _add_gap(self, tp: Any, offset_from: int, offset_to: int) -> None:
             # Faust sees a jump between the last offsets of two runs; real holes are the
@@ -167,7 +170,12 @@ def pulse_transport(
             return None
 
         async def highwaters(self, *partitions: TP) -> Mapping[TP, int]:
-            """Faust's end offsets, with those of changelogs counting every record."""
+            """Faust's end offsets, with those of changelogs after their last data record.
+
+            Faust restores a changelog until it has read the record before the end offset. Each
+            committed transaction ends with a commit marker, which takes an offset but is no
+            record, so the end offset a restore can reach is the one after the last record.
+            """
             reported = dict(await super().highwaters(*partitions))
             changelogs = {
                 TopicPartition(tp.topic, tp.partition): end
@@ -175,7 +183,7 @@ def pulse_transport(
                 if tp.topic != source_topic and end is not None
             }
             if changelogs:
-                for tp, end in (await true_end_offsets(bootstrap, changelogs)).items():
+                for tp, end in (await changelog_ends(bootstrap, changelogs)).items():
                     reported[TP(tp.topic, tp.partition)] = end
             return reported
 
@@ -208,29 +216,24 @@ def pulse_transport(
         def ack(self, message: Any) -> bool:
             if not isinstance(message, SourceRun):
                 return bool(super().ack(message))
-            # Faust's ``ack`` for every offset of the run, under the same lock.
+            # Faust's bookkeeping of messages in flight (it waits for them before a rebalance);
+            # no offsets are collected for a commit, which ``checkpoint`` does instead.
             with ack_lock:
                 if message.acked:
                     return False
                 message.acked = True
                 self._unacked_messages.discard(message)
-                try:
-                    tp = message.tp
-                    committed = self._committed_offset[tp]
-                    start = message.first_offset
-                    if committed is not None:
-                        start = max(start, committed)
-                    acked_index = self._acked_index[tp]
-                    new = [o for o in range(start, message.offset + 1) if o not in acked_index]
-                    acked_index.update(new)
-                    self._acked[tp].extend(new)
-                    self._n_acked += len(new)
-                    return bool(new)
-                finally:
-                    notify(self._waiting_for_ack)
+                notify(self._waiting_for_ack)
+                return True
+
+    class Producer(faust_aiokafka.Producer):
+        def _settings_extra(self) -> Mapping[str, Any]:
+            return broker_quirks.producer_settings({"acks": "all", "enable_idempotence": True})
 
     class Transport(faust_aiokafka.Transport):
         pass
+
+    Transport.Producer = Producer
 
     Transport.Consumer = Consumer
     return Transport
@@ -248,3 +251,12 @@ class PulseApp(faust.App):
             self.fetch_max_wait_ms, self.source_topic, self.bootstrap_servers
         )
         return transport(self.conf.broker_consumer, self)
+
+    async def commit_source_offsets(self, offsets: Mapping[TopicPartition, int]) -> None:
+        consumer: Any = self.consumer
+        await consumer.commit_source_offsets(offsets)
+
+
+def store_db(table: Any, partition: int) -> Any:
+    """The RocksDB (rocksdict) of one partition of a Faust table, opened on first use."""
+    return table.data._db_for_partition(partition)
