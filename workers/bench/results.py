@@ -16,14 +16,15 @@ ratios taken in one run, not absolute figures across runs: these 2-core machines
 Targets: `stream_ratio` >= 0.5, `ingest_rate` >= 20,000, `e2e_p99_ms` <= 150 at 1,000 changes/s,
 `worker_rss_mb` <= 400 after 1,000,000 event IDs.
 
-| when (UTC) | commit | changes | passthrough_rate | stream_rate | stream_ratio | ingest_rate | e2e_p50_ms | e2e_p95_ms | e2e_p99_ms | worker_rss_mb | notes |
-|---|---|---|---|---|---|---|---|---|---|---|---|
+| when (UTC) | commit | broker | changes | passthrough_rate | stream_rate | stream_ratio | ingest_rate | e2e_p50_ms | e2e_p95_ms | e2e_p99_ms | worker_rss_mb | notes |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|
 """
 
 
 @dataclass
 class BenchFigures:
     partitions: int
+    broker: str = ""
     changes: int = 0
     passthrough_rate: float | None = None
     stream_rate: float | None = None

@@ -68,7 +68,9 @@ def register(subparsers: Any) -> None:
 async def _run(
     args: argparse.Namespace, services: Endpoints, stages: list[str], say: Any
 ) -> BenchFigures:
-    figures = BenchFigures(partitions=args.partitions or KafkaSettings().partitions)
+    figures = BenchFigures(
+        partitions=args.partitions or KafkaSettings().partitions, broker=services.broker
+    )
     if "stream" in stages:
         await stream_stage(services, args.changes, figures, say)
     if "ingest" in stages:

@@ -21,6 +21,7 @@ from workers.services.postgres import start_postgres
 class Endpoints:
     dsn: str
     bootstrap_servers: str
+    broker: str  # what runs at bootstrap_servers, for reports
 
 
 @contextlib.contextmanager
@@ -39,6 +40,7 @@ def embedded_services(
             admin_dsn = cluster.dsn
             say(f"  PostgreSQL on 127.0.0.1:{cluster.port}")
         bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        broker_name = "the broker at KAFKA_BOOTSTRAP_SERVERS"
         if bootstrap:
             say("using Kafka from KAFKA_BOOTSTRAP_SERVERS")
         else:
@@ -46,10 +48,11 @@ def embedded_services(
             broker = start_broker(say)
             stack.callback(broker.stop)
             bootstrap = broker.bootstrap_servers
+            broker_name = broker.name
         dsn = admin_dsn
         if scratch_database:
             name = f"pulse_{purpose}_{uuid.uuid4().hex[:8]}"
             dsn = create_database(admin_dsn, name)
             stack.callback(drop_database, admin_dsn, name)
             say(f"  scratch database {name} with the schema applied")
-        yield Endpoints(dsn=dsn, bootstrap_servers=bootstrap)
+        yield Endpoints(dsn=dsn, bootstrap_servers=bootstrap, broker=broker_name)

@@ -46,10 +46,16 @@ def test_outside_a_repository_the_commit_is_unknown(tmp_path: Path) -> None:
 
 
 def test_a_row_keeps_the_history_columns_and_names_the_partitions_in_its_notes() -> None:
-    figures = BenchFigures(partitions=2, changes=1000, stream_ratio=0.25, notes="rss after: 300")
+    figures = BenchFigures(
+        partitions=2,
+        broker="Apache Kafka 3.9.2",
+        changes=1000,
+        stream_ratio=0.25,
+        notes="rss after: 300",
+    )
     cells = figures.row_cells()
     assert len(cells) == len(HEADER.splitlines()[-1].split("|")) - 2 - 2
-    assert cells[0] == "1,000"
+    assert cells[:2] == ["Apache Kafka 3.9.2", "1,000"]
     assert cells[-1] == "2 partitions; rss after: 300"
     assert BenchFigures(partitions=8).row_cells()[-1] == "8 partitions"
 
