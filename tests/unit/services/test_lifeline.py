@@ -18,7 +18,19 @@ STUBBORN = "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); t
 
 
 def session_child(code: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+    """A child in a session of its own, returned once it runs ``code``'s sleep.
+
+    On a loaded machine an interpreter may take over a second to start, which the grace period
+    would otherwise count against it.
+    """
+    child = subprocess.Popen(
+        [sys.executable, "-c", code.replace("time.sleep(", "print(flush=True); time.sleep(")],
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+    )
+    assert child.stdout is not None
+    child.stdout.readline()
+    return child
 
 
 def test_what_is_registered_follows_the_parents_lines() -> None:
@@ -43,7 +55,6 @@ def test_what_is_registered_follows_the_parents_lines() -> None:
 def test_stop_groups_asks_first_and_kills_what_does_not_listen() -> None:
     polite, stubborn = session_child(SLEEPER), session_child(STUBBORN)
     try:
-        time.sleep(0.5)  # the stubborn child must have installed its handler
         started = time.monotonic()
         killed = stop_groups([polite.pid, stubborn.pid], grace_s=1.0)
         assert killed == [stubborn.pid]
