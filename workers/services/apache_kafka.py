@@ -200,8 +200,9 @@ def start_kafka(say: Callable[[str], None] = print, heap: str | None = None) -> 
                 *jvm,
                 "kafka.tools.StorageTool",
                 "format",
-                "--cluster-id",
-                random_cluster_id(),
+                # One argument with "=": an ID may start with "-", which argparse takes for
+                # an option when it stands alone.
+                f"--cluster-id={random_cluster_id()}",
                 "--config",
                 str(config),
             ],
