@@ -1,6 +1,6 @@
 """The agent and timers: batches of ``supabase_changes`` in, ``dashboard_updates`` and rejects out.
 
-Per batch, partition by partition:
+Per batch, for each source partition in it (the partitions side by side, each in offset order):
 1. compute everything (``processing``), no I/O except the Postgres session lookup;
 2. hand the updates, rejects, state writes and the source offset after the batch to
    ``checkpoint.Checkpoint.commit``, which makes them durable together (one Kafka transaction,
@@ -16,15 +16,18 @@ open transaction is aborted, and the worker that takes the partitions over proce
 again.
 
 Agent concurrency stays 1: above 1 Faust may hand out a partition's records out of order
-(faust #606). Timers (chart refresh, dedup purge) take the same lock as the agent so they never
-interleave with a batch's read-compute-commit cycle; they commit through the same checkpoint.
+(faust #606). Timers (chart refresh, dedup purge) take the lock of the partition they work on, as
+the agent does, so they never interleave with a batch's read-compute-commit cycle there; they
+commit through the same checkpoint.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -123,7 +126,9 @@ class StreamRunner:
             freshness_interval_s=settings.freshness_interval_s,
             max_pending=settings.max_pending_events,
         )
-        self.lock = asyncio.Lock()
+        # One per source partition: a batch's partitions are processed and committed side by
+        # side, each in order, and the timers' work on a partition waits for its batch.
+        self.locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._partitions: dict[str, int] = {}
         self.newest_commit_ms: dict[int, int] = {}
         self.dirty_days: set[tuple[int, str, str]] = set()
@@ -133,6 +138,13 @@ class StreamRunner:
         self.handled_batches = 0
         self.busy = False
         self.totals = {"messages": 0, "changes": 0, "duplicates": 0, "rejected": 0, "updates": 0}
+
+    async def release(self, partitions: set[int]) -> None:
+        """Stop the producers of partitions given up, once no batch or timer is on them."""
+        async with contextlib.AsyncExitStack() as held:
+            for partition in sorted(partitions):
+                await held.enter_async_context(self.locks[partition])
+            await self.checkpoint.release(partitions)
 
     def assigned_partitions(self) -> set[int]:
         return {
@@ -172,9 +184,23 @@ class StreamRunner:
                 SourceRecord(run.partition, first + index, value)
                 for index, value in enumerate(run.values)
             )
-        for records in by_partition.values():
-            for chunk in byte_bounded(records, self.settings.batch_max_bytes):
-                await handle_isolating(chunk, self.handle_chunk, self.quarantine)
+        await asyncio.gather(
+            *(self.handle_partition(records) for records in by_partition.values() if records)
+        )
+
+    async def handle_partition(self, records: list[SourceRecord]) -> None:
+        partition = records[0].partition
+        if partition not in self.checkpoint.claimed:
+            # Faust may resume fetching before it announces the assignment; records of a
+            # partition this worker no longer has are its new owner's to process.
+            if partition not in self.assigned_partitions():
+                log.warning(
+                    "records of a partition not assigned here; skipped", partition=partition
+                )
+                return
+            await self.checkpoint.claim({partition})
+        for chunk in byte_bounded(records, self.settings.batch_max_bytes):
+            await handle_isolating(chunk, self.handle_chunk, self.quarantine)
 
     async def read_hole(self, partition: int, start: int, end: int) -> list[SourceRecord]:
         log.warning(
@@ -246,7 +272,7 @@ class StreamRunner:
     async def handle_chunk(self, chunk: Sequence[SourceRecord]) -> None:
         """Process and commit consecutive records of one source partition."""
         partition = chunk[0].partition
-        async with self.lock:
+        async with self.locks[partition]:
             try:
                 output = await self.processor.process(
                     [(record.partition, record.value) for record in chunk], self.state
@@ -277,7 +303,7 @@ class StreamRunner:
             exc_info=error,
         )
         rejects = failed_message_rejects(record.value, detail)
-        async with self.lock:
+        async with self.locks[record.partition]:
             await self.checkpoint.commit(
                 record.partition, self.outputs([], rejects), {}, record.offset + 1
             )
@@ -333,30 +359,32 @@ class StreamRunner:
         """``chart_refresh`` for every (site, day) that changed since the last refresh."""
         dirty, self.dirty_days = self.dirty_days, set()
         assigned = self.assigned_partitions()
-        updates: dict[int, list[tuple[str, bytes]]] = {}
+        by_partition: dict[int, list[tuple[str, str]]] = {}
+        for partition, site, day in sorted(dirty):
+            if partition in assigned:
+                by_partition.setdefault(partition, []).append((site, day))
         emitted_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        async with self.lock:
-            for partition, site, day in sorted(dirty):
-                if partition not in assigned:
-                    continue
-                raw = self.state.get(DAYS, partition, f"{site}|{day}".encode())
-                aggregate = (
-                    DayAggregate() if raw is None else DayAggregate.from_json(orjson.loads(raw))
-                )
-                update = {
-                    "type": "chart_refresh",
-                    "site_id": site,
-                    "seq": self.sequencer.next(site),
-                    "day": day,
-                    "bucket_minutes": 5,
-                    "buckets": aggregate.timeline(day),
-                    "event_ids": [],
-                    "commit_timestamp": None,
-                    "emitted_at": emitted_at,
-                }
-                updates.setdefault(partition, []).append((site, orjson.dumps(update)))
-            for partition, records in updates.items():
-                await self.checkpoint.commit(partition, self.outputs(records, []), {}, None)
+        for partition, site_days in by_partition.items():
+            async with self.locks[partition]:
+                updates: list[tuple[str, bytes]] = []
+                for site, day in site_days:
+                    raw = self.state.get(DAYS, partition, f"{site}|{day}".encode())
+                    aggregate = (
+                        DayAggregate() if raw is None else DayAggregate.from_json(orjson.loads(raw))
+                    )
+                    update = {
+                        "type": "chart_refresh",
+                        "site_id": site,
+                        "seq": self.sequencer.next(site),
+                        "day": day,
+                        "bucket_minutes": 5,
+                        "buckets": aggregate.timeline(day),
+                        "event_ids": [],
+                        "commit_timestamp": None,
+                        "emitted_at": emitted_at,
+                    }
+                    updates.append((site, orjson.dumps(update)))
+                await self.checkpoint.commit(partition, self.outputs(updates, []), {}, None)
 
     async def purge_dedup(self) -> None:
         """Delete event IDs past the horizon, through the changelog, partition by partition."""
@@ -383,7 +411,7 @@ class StreamRunner:
         while chunk := list(itertools.islice(entries, PURGE_SCAN_CHUNK)):
             found = list(expired_ids(chunk, watermark, horizon_ms))
             if found:
-                async with self.lock:
+                async with self.locks[partition]:
                     writes = {(DEDUP, partition): dict.fromkeys(found)}
                     await self.checkpoint.commit(partition, {}, writes, None)
             expired += len(found)
@@ -400,14 +428,13 @@ def register_agents(
         # Before any record of a new partition is fetched: its producer's start fences the
         # partition's previous owner.
         mine = {tp.partition for tp in assigned if tp.topic == runner.kafka.changes_topic}
-        async with runner.lock:
-            await runner.checkpoint.release(runner.checkpoint.claimed - mine)
-            await runner.checkpoint.claim(mine)
+        await runner.release(runner.checkpoint.claimed - mine)
+        await runner.checkpoint.claim(mine)
 
     async def on_revoked(sender: Any, revoked: Any, *args: Any, **kwargs: Any) -> None:
-        source = {tp.partition for tp in revoked if tp.topic == runner.kafka.changes_topic}
-        async with runner.lock:
-            await runner.checkpoint.release(source)
+        await runner.release(
+            {tp.partition for tp in revoked if tp.topic == runner.kafka.changes_topic}
+        )
 
     assigned_signal: Any = app.on_partitions_assigned
     assigned_signal.connect(on_assigned, weak=False)

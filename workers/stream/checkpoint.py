@@ -71,6 +71,7 @@ class Checkpoint:
         *,
         transactional: bool,
         commit_offsets: CommitOffsets,
+        make_producer: Callable[[str | None], AIOKafkaProducer] | None = None,
     ) -> None:
         self.state = state
         self.options = options
@@ -78,8 +79,12 @@ class Checkpoint:
         self.source_topic = source_topic
         self.transactional = transactional
         self._commit_offsets = commit_offsets
+        self._make_producer = make_producer or self._new_producer
         self._producers: dict[int, AIOKafkaProducer] = {}
         self._shared: AIOKafkaProducer | None = None
+        # Claims come from the assignment signal and from the first batch of a partition, which
+        # may race: two producers of one transactional ID would fence each other.
+        self._claiming = asyncio.Lock()
         self.commits = 0
 
     @property
@@ -101,14 +106,18 @@ class Checkpoint:
 
     async def claim(self, partitions: Iterable[int]) -> None:
         """Start the producers of newly assigned source partitions (fencing their last owners)."""
+        async with self._claiming:
+            await self._claim(partitions)
+
+    async def _claim(self, partitions: Iterable[int]) -> None:
         if not self.transactional:
             if self._shared is None:
-                self._shared = self._new_producer(None)
+                self._shared = self._make_producer(None)
                 await self._shared.start()
             return
         new = sorted(set(partitions) - set(self._producers))
         producers = {
-            partition: self._new_producer(
+            partition: self._make_producer(
                 transactional_id(self.group_id, self.source_topic, partition)
             )
             for partition in new
@@ -120,6 +129,10 @@ class Checkpoint:
 
     async def release(self, partitions: Iterable[int]) -> None:
         """Stop the producers of partitions this worker no longer owns."""
+        async with self._claiming:
+            await self._release(partitions)
+
+    async def _release(self, partitions: Iterable[int]) -> None:
         gone = [p for p in sorted(set(partitions)) if p in self._producers]
         await asyncio.gather(*(self._producers.pop(partition).stop() for partition in gone))
         if gone:
