@@ -52,8 +52,7 @@ def register(subparsers: Any) -> None:
         "--partitions",
         type=positive(int),
         default=None,
-        help="partitions of the bench's topics (default: PULSE_PARTITIONS, 8); on the bundled "
-        "broker a fetch costs more the more partitions hold new records (README, Performance)",
+        help="partitions of the bench's topics (default: PULSE_PARTITIONS, 8)",
     )
     parser.add_argument(
         "--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)}"
