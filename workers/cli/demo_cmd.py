@@ -22,7 +22,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="Run the whole pipeline on throwaway services with a live dashboard.",
-        description="Start a throwaway PostgreSQL and Kafka-compatible broker (or use DATABASE_URL "
+        description="Start a throwaway PostgreSQL and Apache Kafka (or use DATABASE_URL "
         "and KAFKA_BOOTSTRAP_SERVERS), the WAL ingest and one stream worker, write generated "
         "traffic for N sites and show the dashboard live. Ctrl-C once ends the traffic and "
         "finishes; twice quits at once. Everything started is stopped on exit.",

@@ -1,1 +1,1 @@
-"""Throwaway PostgreSQL and Kafka-compatible broker for tests, the demo and benchmarks."""
+"""Throwaway PostgreSQL and Apache Kafka (or the demo's Tansu fallback) for tests, the demo and benchmarks."""

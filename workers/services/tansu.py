@@ -96,7 +96,7 @@ def start_tansu() -> Tansu:
     lifeline.watch_path(Path(logname))
     broker = Tansu(port=port, process=process, logfile=Path(logname))
     try:
-        wait_for_port(port, 30, "the Kafka-compatible broker")
+        wait_for_port(port, 30, "the Tansu broker")
     except BaseException:
         broker.stop()
         raise
