@@ -13,7 +13,11 @@ from pathlib import Path
 from tests.process_checks import gone, wait_gone
 from workers.services.lifeline import registered, stop_groups
 
-SLEEPER = "import time; time.sleep(300)"
+# A shell that starts a job in the background (``cmd &``) has it ignore SIGINT, and children
+# inherit that: the polite child restores Python's own handler so that it listens either way.
+SLEEPER = (
+    "import signal, time; signal.signal(signal.SIGINT, signal.default_int_handler); time.sleep(300)"
+)
 STUBBORN = "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(300)"
 
 
