@@ -139,6 +139,12 @@ class StreamRunner:
         self.busy = False
         self.totals = {"messages": 0, "changes": 0, "duplicates": 0, "rejected": 0, "updates": 0}
 
+    async def claim_sources(self, mine: set[int]) -> None:
+        """A new assignment: stop the producers of partitions gone, start those of new ones
+        (which fences their previous owners)."""
+        await self.release(self.checkpoint.claimed - mine)
+        await self.checkpoint.claim(mine)
+
     async def release(self, partitions: set[int]) -> None:
         """Stop the producers of partitions given up, once no batch or timer is on them."""
         async with contextlib.AsyncExitStack() as held:
@@ -425,11 +431,6 @@ def register_agents(
 ) -> None:
     async def on_assigned(sender: Any, assigned: Any, *args: Any, **kwargs: Any) -> None:
         runner.assignment_changed = True
-        # Before any record of a new partition is fetched: its producer's start fences the
-        # partition's previous owner.
-        mine = {tp.partition for tp in assigned if tp.topic == runner.kafka.changes_topic}
-        await runner.release(runner.checkpoint.claimed - mine)
-        await runner.checkpoint.claim(mine)
 
     async def on_revoked(sender: Any, revoked: Any, *args: Any, **kwargs: Any) -> None:
         await runner.release(

@@ -106,6 +106,7 @@ def create_app(
         lookup,
         processor,
     )
+    app.claim_sources = runner.claim_sources
     register_agents(app, topic, runner, worker)
     readiness = Readiness()
     install_web_views(app, readiness)

@@ -30,7 +30,7 @@ change to Faust's behaviour, and why:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import faust
@@ -116,6 +116,16 @@ def pulse_transport(
             unseeked = {tp: starts[tp] for tp in sources if self._committed_offset[tp] is None}
             if unseeked:
                 await self.seek_wait(unseeked)
+
+        async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
+            # Before Faust reads a restore's end offsets and the committed offsets: starting a
+            # source partition's transactional producer (``checkpoint``) waits until its last
+            # owner's transaction is complete, so neither moves after they are read.
+            app: Any = self.app
+            claim = app.claim_sources
+            if claim is not None:
+                await claim({tp.partition for tp in assigned if tp.topic == source_topic})
+            await super().on_partitions_assigned(assigned, generation_id)
 
         def resume_offsets(self) -> dict[int, int | None]:
             """Per assigned source partition, the next record to process (None: not known)."""
@@ -245,6 +255,8 @@ class PulseApp(faust.App):
     fetch_max_wait_ms: int = 1500
     source_topic: str = ""
     bootstrap_servers: str = ""
+    # Called with the source partitions of each new assignment, before Faust acts on it.
+    claim_sources: Callable[[set[int]], Awaitable[None]] | None = None
 
     def _new_transport(self) -> Any:
         transport = pulse_transport(
