@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import time
 
-from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
+
+from workers.kafka.clients import new_consumer
 
 
 async def read_range(
     bootstrap: str, topic: str, partition: int, start: int, end: int, timeout_s: float = 30.0
 ) -> list[tuple[int, bytes]]:
     """``(offset, value)`` of every record in ``[start, end)``; raises if they are not all read."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50
-    )
+    consumer = new_consumer(bootstrap, fetch_max_wait_ms=50)
     await consumer.start()
     tp = TopicPartition(topic, partition)
     records: dict[int, bytes] = {}
