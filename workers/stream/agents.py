@@ -197,8 +197,9 @@ class StreamRunner:
     async def handle_partition(self, records: list[SourceRecord]) -> None:
         partition = records[0].partition
         if partition not in self.checkpoint.claimed:
-            # Faust may resume fetching before it announces the assignment; records of a
-            # partition this worker no longer has are its new owner's to process.
+            # Producers are claimed when an assignment arrives (``claim_sources``); this covers
+            # a batch that reaches a partition first anyway. Records of a partition this worker
+            # no longer has are its new owner's to process.
             if partition not in self.assigned_partitions():
                 log.warning(
                     "records of a partition not assigned here; skipped", partition=partition
