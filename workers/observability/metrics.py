@@ -67,6 +67,10 @@ SOURCE_REFETCHES = Counter(
     "pulse_source_refetches_total",
     "Source partitions sought back because records fetched for them never reached the agent.",
 )
+SOURCE_REDELIVERIES = Counter(
+    "pulse_source_redeliveries_total",
+    "Source messages delivered again below the offset this worker had committed; skipped.",
+)
 SOURCE_REREADS = Counter(
     "pulse_source_rereads_total",
     "Source messages Faust's consumer skipped that the stream worker read directly.",

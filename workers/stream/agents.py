@@ -38,6 +38,7 @@ import psycopg
 import structlog
 from aiokafka.errors import KafkaError
 
+from workers.kafka.group_offsets import resume_offsets
 from workers.kafka.partitioner import partition_for
 from workers.observability.metrics import (
     COMMIT_TO_PUBLISH,
@@ -46,13 +47,14 @@ from workers.observability.metrics import (
     RECORDS_IN,
     RECORDS_OUT,
     REJECTS,
+    SOURCE_REDELIVERIES,
     SOURCE_REFETCHES,
     SOURCE_REREADS,
     STALE_CHANGES,
 )
 from workers.settings import KafkaSettings
 from workers.stream.checkpoint import Checkpoint
-from workers.stream.continuity import OffsetContinuity, known_offsets
+from workers.stream.continuity import CommittedPositions, OffsetContinuity
 from workers.stream.dedup import expired_ids, newest_seen
 from workers.stream.isolation import ProcessingFailed, handle_isolating
 from workers.stream.kpis import DayAggregate
@@ -131,9 +133,9 @@ class StreamRunner:
         self.locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._partitions: dict[str, int] = {}
         self.newest_commit_ms: dict[int, int] = {}
+        self.committed = CommittedPositions()
         self.dirty_days: set[tuple[int, str, str]] = set()
         self.continuity = OffsetContinuity()
-        self.assignment_changed = True
         self.stalled_fetch = StalledFetchCheck()
         self.handled_batches = 0
         self.busy = False
@@ -141,9 +143,29 @@ class StreamRunner:
 
     async def claim_sources(self, mine: set[int]) -> None:
         """A new assignment: stop the producers of partitions gone, start those of new ones
-        (which fences their previous owners)."""
+        (which fences their previous owners), then learn where each partition resumes.
+
+        Read only now: starting a partition's producer waits until its last owner's transaction
+        is complete, and nobody else commits its offsets while this worker holds it, so these
+        offsets are final. (Faust's own reading of them is in flight at the same time as the
+        first batches, which it delivers before it seeks.)
+        """
         await self.release(self.checkpoint.claimed - mine)
         await self.checkpoint.claim(mine)
+        assert self.kafka.bootstrap_servers
+        try:
+            resume = await resume_offsets(
+                self.kafka.bootstrap_servers,
+                self.checkpoint.group_id,
+                self.kafka.changes_topic,
+                mine,
+            )
+        except (KafkaError, OSError) as exc:
+            # Rare: the producers' start just reached the broker. Each partition's first run
+            # then sets where it continues, and a hole before that run would go unnoticed.
+            log.warning("resume offsets not readable", error=repr(exc))
+            resume = {}
+        self.continuity.reset(resume)
 
     async def release(self, partitions: set[int]) -> None:
         """Stop the producers of partitions given up, once no batch or timer is on them."""
@@ -181,6 +203,8 @@ class StreamRunner:
                 )
                 by_partition[partition] = []
         unreadable = {p for p in holes if not by_partition[p]}
+        for partition in unreadable:
+            self.continuity.rewind(partition, holes[partition][0])
         for event in events:
             run = event.message
             if run.partition in unreadable:
@@ -206,8 +230,25 @@ class StreamRunner:
                 )
                 return
             await self.checkpoint.claim({partition})
+        records = self.not_committed(records)
         for chunk in byte_bounded(records, self.settings.batch_max_bytes):
             await handle_isolating(chunk, self.handle_chunk, self.quarantine)
+
+    def not_committed(self, records: list[SourceRecord]) -> list[SourceRecord]:
+        """The records not committed by this worker already (``continuity.CommittedPositions``)."""
+        partition = records[0].partition
+        first_new = self.committed.first_new(partition)
+        if records[0].offset >= first_new:
+            return records
+        fresh = [record for record in records if record.offset >= first_new]
+        SOURCE_REDELIVERIES.inc(len(records) - len(fresh))
+        log.debug(
+            "source records delivered again below the committed offset; skipped",
+            partition=partition,
+            first=records[0].offset,
+            committed=first_new,
+        )
+        return fresh
 
     async def read_hole(self, partition: int, start: int, end: int) -> list[SourceRecord]:
         log.warning(
@@ -228,15 +269,6 @@ class StreamRunner:
 
         Each event's message is a ``faust_adapter.SourceRun``: the records ``first_offset..offset``.
         """
-        if self.assignment_changed:
-            # Committed offsets are only final once recovery has sought to them; until then
-            # events may still come from before the rebalance, and nothing is judged.
-            tables: Any = self.app.tables
-            if not tables.recovery.completed.is_set():
-                return {}
-            consumer: Any = self.app.consumer
-            self.continuity.reset(consumer.resume_offsets())
-            self.assignment_changed = False
         holes: dict[int, tuple[int, int]] = {}
         for event in events:
             message = event.message
@@ -252,14 +284,8 @@ class StreamRunner:
         # Until Faust's rebalance ends (after its last seek) positions and offsets still move.
         if self.app.rebalancing or not consumer.flow_active:
             return
-        # No batch since the rebalance: the agent expects the offsets it resumes from.
-        expected = (
-            known_offsets(consumer.resume_offsets())
-            if self.assignment_changed
-            else self.continuity.expected
-        )
         stalled = self.stalled_fetch.check(
-            expected, consumer.fetch_positions(), self.handled_batches, self.busy
+            self.continuity.expected, consumer.fetch_positions(), self.handled_batches, self.busy
         )
         if not stalled:
             return
@@ -294,6 +320,7 @@ class StreamRunner:
                 output.writes,
                 chunk[-1].offset + 1,
             )
+            self.committed.advance(partition, chunk[-1].offset + 1)
         for source, newest in output.newest_commit_ms.items():
             if newest > self.newest_commit_ms.get(source, 0):
                 self.newest_commit_ms[source] = newest
@@ -314,6 +341,7 @@ class StreamRunner:
             await self.checkpoint.commit(
                 record.partition, self.outputs([], rejects), {}, record.offset + 1
             )
+            self.committed.advance(record.partition, record.offset + 1)
         REJECTS.labels("stream", "processing_error").inc(len(rejects))
         self.totals["messages"] += 1
         self.totals["changes"] += len(rejects)
@@ -430,16 +458,11 @@ class StreamRunner:
 def register_agents(
     app: faust.App, topic: Any, runner: StreamRunner, settings: WorkerSettings
 ) -> None:
-    async def on_assigned(sender: Any, assigned: Any, *args: Any, **kwargs: Any) -> None:
-        runner.assignment_changed = True
-
     async def on_revoked(sender: Any, revoked: Any, *args: Any, **kwargs: Any) -> None:
         await runner.release(
             {tp.partition for tp in revoked if tp.topic == runner.kafka.changes_topic}
         )
 
-    assigned_signal: Any = app.on_partitions_assigned
-    assigned_signal.connect(on_assigned, weak=False)
     revoked_signal: Any = app.on_partitions_revoked
     revoked_signal.connect(on_revoked, weak=False)
 

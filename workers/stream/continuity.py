@@ -1,17 +1,19 @@
 """Noticing source offsets that Faust skipped, so that the agent can read them itself.
 
 ``supabase_changes`` is written without transactions and never compacted, so a partition's
-offsets have no holes: after a rebalance its events must arrive as committed, committed + 1, ...
-A jump forward means messages were skipped. That happens around rebalances (seen on the bundled
-broker; Faust has had several such races, e.g. faust-streaming #216 and #221): a record fetched
-before Faust seeks back to the committed offset is delivered first, and the re-fetched messages
-below it are then dropped as already read. Those changes would never be processed.
+offsets have no holes: after an assignment its records must arrive as committed, committed + 1,
+and so on. Around a rebalance Faust resumes fetching before it seeks the partitions back to their
+committed offsets, and it drops a run whose last offset is below the last one it delivered, or
+one fetched for a partition it holds paused; with those races a run can reach the agent after
+records before it were fetched and never delivered (faust-streaming #216 and #221 are of this
+kind). Those changes would never be processed.
 
 The worker guards both halves: its consumer never counts a jump as acknowledged (``faust_adapter``),
 so the committed offset cannot pass a skipped message, and when ``observe`` reports a hole the
 agent reads that offset range itself (``reread``), processes it before the events that revealed
-it and only then acknowledges it. Should Faust deliver the same messages later after all, dedup
-drops them.
+it and only then commits. Where each partition resumes is read from the broker when the worker
+claims it (``agents.StreamRunner.claim_sources``), after its last owner's transaction completed;
+records the worker has committed itself and gets again are skipped (``CommittedPositions``).
 """
 
 from __future__ import annotations
@@ -41,3 +43,29 @@ class OffsetContinuity:
         if expected is not None and first > expected:
             return expected, first
         return None
+
+    def rewind(self, partition: int, offset: int) -> None:
+        """Expect ``offset`` next again: the records from there on were not processed (a hole
+        that could not be read), so the next run reveals the hole again."""
+        self.expected[partition] = offset
+
+
+@dataclass
+class CommittedPositions:
+    """Per source partition, the offset after the last record this worker committed.
+
+    After an assignment Faust resumes fetching before it seeks the source partitions back to
+    their committed offsets, so a run processed and committed meanwhile is delivered again after
+    the seek. Records below an offset this worker committed are committed (offsets only grow,
+    and nobody else commits while it holds the partition's producer): they are skipped, not
+    processed and counted twice.
+    """
+
+    next: dict[int, int] = field(default_factory=dict)
+
+    def advance(self, partition: int, next_offset: int) -> None:
+        if next_offset > self.next.get(partition, 0):
+            self.next[partition] = next_offset
+
+    def first_new(self, partition: int) -> int:
+        return self.next.get(partition, 0)

@@ -43,7 +43,6 @@ from mode.utils.futures import notify
 
 from workers.kafka import broker_quirks
 from workers.kafka.end_offsets import changelog_ends
-from workers.stream.commit_offsets import resume_offset
 
 log = structlog.get_logger("pulse.stream")
 
@@ -95,10 +94,6 @@ def pulse_transport(
             return consumer
 
     class Consumer(faust_aiokafka.Consumer):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._log_starts: dict[TP, int] = {}
-
         def _new_consumer_thread(self) -> ConsumerThread:
             return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
@@ -108,7 +103,6 @@ def pulse_transport(
             if not sources:
                 return
             starts = await self.earliest_offsets(*sources)
-            self._log_starts.update(starts)
             # aiokafka seeks back only partitions with a committed offset above 0. Runs fetched
             # before a rebalance are dropped as of an old generation, and with no seek they were
             # never fetched again: the partition stalled once idle. (On the consumer's thread:
@@ -126,14 +120,6 @@ def pulse_transport(
             if claim is not None:
                 await claim({tp.partition for tp in assigned if tp.topic == source_topic})
             await super().on_partitions_assigned(assigned, generation_id)
-
-        def resume_offsets(self) -> dict[int, int | None]:
-            """Per assigned source partition, the next record to process (None: not known)."""
-            return {
-                tp.partition: self._resume_offset(tp)
-                for tp in self.assignment()
-                if tp.topic == source_topic
-            }
 
         def fetch_positions(self) -> dict[int, int | None]:
             """Per assigned source partition, the offset its next fetch starts from (None: not
@@ -157,9 +143,6 @@ def pulse_transport(
         async def fetch_again(self, offsets: Mapping[int, int]) -> None:
             """Seek source partitions back to ``offsets``, so their records are fetched again."""
             await self.seek_wait({TP(source_topic, p): offset for p, offset in offsets.items()})
-
-        def _resume_offset(self, tp: TP) -> int | None:
-            return resume_offset(self._committed_offset[tp], self._log_starts.get(tp))
 
         def _new_offset(self, tp: TP) -> int | None:
             # The source partitions' offsets are committed by ``checkpoint`` alone, in the

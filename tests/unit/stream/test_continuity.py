@@ -1,4 +1,4 @@
-from workers.stream.continuity import OffsetContinuity
+from workers.stream.continuity import CommittedPositions, OffsetContinuity
 
 
 def test_contiguous_runs_and_re_reads_leave_no_hole() -> None:
@@ -34,3 +34,20 @@ def test_reset_starts_from_the_new_committed_offsets() -> None:
     continuity.reset({0: 9})
     assert continuity.observe(0, 9, 9) is None
     assert continuity.expected == {0: 10}
+
+
+def test_a_hole_that_could_not_be_read_is_reported_again_by_the_next_run() -> None:
+    continuity = OffsetContinuity()
+    continuity.reset({0: 100})
+    assert continuity.observe(0, 120, 130) == (100, 120)
+    continuity.rewind(0, 100)
+    assert continuity.observe(0, 131, 140) == (100, 131)
+
+
+def test_committed_positions_only_grow_and_mark_what_was_committed_here() -> None:
+    committed = CommittedPositions()
+    assert committed.first_new(0) == 0
+    committed.advance(0, 232)
+    committed.advance(0, 100)  # an older offset never moves it back
+    assert committed.first_new(0) == 232
+    assert committed.first_new(1) == 0

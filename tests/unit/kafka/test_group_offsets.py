@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workers.stream.commit_offsets import resume_offset
+from workers.kafka.group_offsets import resume_offset
 
 
 def test_a_partition_resumes_at_its_committed_offset_or_else_at_its_log_start() -> None:
