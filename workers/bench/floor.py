@@ -74,6 +74,7 @@ class FloorProcessor:
                     seen[event_key] = encode_seen(event_parts(event_id)[0], change.get("lsn"))
                     rows[row_key] = ROW_STATE_STAND_IN
                 counts.applied += 1
+                counts.admitted += 1
                 updates.append((site, orjson.dumps(change)))
         return BatchOutput(
             updates=updates,

@@ -2,7 +2,8 @@
 
 Per batch, for each source partition in it (the partitions side by side, each in offset order):
 1. compute everything (``processing``), no I/O except the Postgres session lookup;
-2. hand the updates, rejects, state writes and the source offset after the batch to
+2. hand the updates, rejects, state writes (the partition's committed tally of outcomes among
+   them, ``accounting``) and the source offset after the batch to
    ``checkpoint.Checkpoint.commit``, which makes them durable together (one Kafka transaction,
    then the local stores) or not at all.
 A crash at any point leaves the last committed batch as the state of record: the next owner of
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import time
 from collections import defaultdict
@@ -53,6 +55,7 @@ from workers.observability.metrics import (
     STALE_CHANGES,
 )
 from workers.settings import KafkaSettings
+from workers.stream.accounting import TALLY_KEY, Tally
 from workers.stream.checkpoint import Checkpoint
 from workers.stream.continuity import CommittedPositions, OffsetContinuity
 from workers.stream.dedup import expired_ids, newest_seen
@@ -314,6 +317,7 @@ class StreamRunner:
                 raise
             except Exception as exc:
                 raise ProcessingFailed from exc
+            self.count_in(partition, output.writes, output.counts.tally())
             await self.checkpoint.commit(
                 partition,
                 self.outputs(output.updates, output.rejects),
@@ -338,14 +342,32 @@ class StreamRunner:
         )
         rejects = failed_message_rejects(record.value, detail)
         async with self.locks[record.partition]:
+            writes: dict[tuple[str, int], dict[bytes, bytes | None]] = {}
+            self.count_in(
+                record.partition, writes, Tally(consumed=len(rejects), rejected=len(rejects))
+            )
             await self.checkpoint.commit(
-                record.partition, self.outputs([], rejects), {}, record.offset + 1
+                record.partition, self.outputs([], rejects), writes, record.offset + 1
             )
             self.committed.advance(record.partition, record.offset + 1)
         REJECTS.labels("stream", "processing_error").inc(len(rejects))
         self.totals["messages"] += 1
         self.totals["changes"] += len(rejects)
         self.totals["rejected"] += len(rejects)
+
+    def count_in(
+        self, partition: int, writes: dict[tuple[str, int], dict[bytes, bytes | None]], batch: Tally
+    ) -> None:
+        """Add the batch's outcomes to the partition's committed tally, among its writes."""
+        stored = Tally.from_bytes(self.state.get(DAYS, partition, TALLY_KEY))
+        writes.setdefault((DAYS, partition), {})[TALLY_KEY] = (stored + batch).to_bytes()
+
+    def committed_tally(self) -> Tally:
+        """The committed tallies of the partitions this worker owns, summed."""
+        total = Tally()
+        for partition in self.assigned_partitions():
+            total += Tally.from_bytes(self.state.get(DAYS, partition, TALLY_KEY))
+        return total
 
     def outputs(
         self, updates: list[tuple[str, bytes]], rejects: list[tuple[str, bytes]]
@@ -495,7 +517,18 @@ def register_agents(
         await runner.fetch_stalled_again()
 
     async def progress() -> None:
-        log.info("stream progress", assigned=sorted(runner.assigned_partitions()), **runner.totals)
+        try:
+            committed: dict[str, int] | None = dataclasses.asdict(runner.committed_tally())
+        except Exception as exc:
+            # A store closes while its partition moves away; the next line has the figures.
+            log.debug("committed tally not readable", error=repr(exc))
+            committed = None
+        log.info(
+            "stream progress",
+            assigned=sorted(runner.assigned_partitions()),
+            committed=committed,
+            **runner.totals,
+        )
 
     app.timer(interval=settings.chart_interval_s, name="pulse-chart-refresh")(chart_refresh)
     app.timer(interval=settings.dedup_purge_interval_s, name="pulse-dedup-purge")(dedup_purge)

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from workers.stream.accounting import Tally
 from workers.stream.dedup import admitted
 from workers.stream.kpis import (
     NOTHING,
@@ -100,13 +101,17 @@ class BatchState:
 
 @dataclass
 class BatchCounts:
-    changes: int = 0
+    changes: int = 0  # consumed: changes, and envelopes too broken to hold any
     duplicates: int = 0
     stale: int = 0
-    applied: int = 0
+    applied: int = 0  # row versions stored, forged ones included
+    admitted: int = 0  # changes that reached the dashboard's state
     rejected: int = 0
     tables: Counter[str] = field(default_factory=Counter)
     update_types: Counter[str] = field(default_factory=Counter)
+
+    def tally(self) -> Tally:
+        return Tally(self.changes, self.admitted, self.stale, self.duplicates, self.rejected)
 
 
 @dataclass
@@ -337,6 +342,7 @@ class _BatchRun:
         try:
             site, changes = decode_envelope(raw)
         except ENVELOPE_ERRORS as exc:
+            self.counts.changes += 1
             self.reject(
                 "malformed", f"undecodable ChangeBatch envelope: {exc}", None, raw_payload(raw)
             )
@@ -370,6 +376,7 @@ class _BatchRun:
             self.newest_commit_ms[partition] = commit_ms
         if table == "sites":
             self.counts.applied += 1
+            self.counts.admitted += 1
             return
         if table not in ENTITY_TABLES:
             raise Malformed(f"table {table!r} is not tracked")
@@ -485,4 +492,5 @@ class _BatchRun:
             out.typed.append(update)
         for day in touched:
             out.day_ids.setdefault(day, []).append(event_id)
+        self.counts.admitted += 1
         return True

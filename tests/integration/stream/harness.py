@@ -29,6 +29,7 @@ from workers.kafka.clients import new_consumer, partitions_of
 from workers.kpis.sql import recompute_kpis
 from workers.services import lifeline
 from workers.settings import KafkaSettings
+from workers.stream.accounting import Tally
 
 PULSE = str(Path(__file__).resolve().parents[3] / ".venv" / "bin" / "pulse")
 
@@ -246,6 +247,26 @@ async def wait_for_progress(
     raise TimeoutError(f"progress condition not met; last: {progress_lines(worker)[-1:]}")
 
 
+async def committed_tally(
+    running: list[WorkerProcess], consumed: int, timeout_s: float = 30
+) -> Tally:
+    """The committed tallies of the live workers, summed, once they count exactly ``consumed``
+    changes (or what they count at the timeout). While a rebalance is under way two workers may
+    both report a partition, so only an exact count ends the wait early.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        total = Tally()
+        for worker in running:
+            if worker.process.poll() is None:
+                lines = progress_lines(worker)
+                if lines and lines[-1].get("committed"):
+                    total += Tally(**lines[-1]["committed"])
+        if total.consumed == consumed or time.monotonic() > deadline:
+            return total
+        await asyncio.sleep(0.5)
+
+
 def fold_changelog(values: list[tuple[bytes, bytes | None]]) -> dict[bytes, bytes]:
     """The table a changelog restores: last value per key, tombstones removed."""
     table: dict[bytes, bytes] = {}
@@ -311,3 +332,47 @@ def repeated_updates(updates: list[dict[str, Any]], changes: list[dict[str, Any]
                     f"{update['type']} of {list(ids)[:3]} published too often (seq {update['seq']})"
                 )
     return repeats
+
+
+def intent_divergence(
+    dsn: str, updates: list[dict[str, Any]], changes: list[dict[str, Any]], site: str
+) -> list[str]:
+    """The intents of ``site`` whose last published state differs from the database row, each
+    with the changes the topic holds for it and what became of each: for a failing run's output.
+    """
+    with psycopg.connect(dsn) as conn:
+        rows = {
+            str(i): (status, sealed_at)
+            for i, status, sealed_at in conn.execute(
+                "SELECT id, status, sealed_at FROM intents WHERE site_id = %s", (site,)
+            )
+        }
+    published: dict[str, dict[str, Any]] = {}
+    outcome: dict[str, list[str]] = {}
+    for update in sorted(updates, key=lambda u: u["seq"]):
+        if update["site_id"] != site:
+            continue
+        for event_id in update["event_ids"]:
+            outcome.setdefault(event_id, []).append(f"{update['type']}@{update['seq']}")
+        if update["type"] in ("intent_created", "intent_updated"):
+            published[update["intent"]["id"]] = update
+    lines = []
+    for intent_id in sorted(set(rows) | set(published)):
+        last = published.get(intent_id)
+        mine = None
+        if last is not None and not last.get("deleted"):
+            mine = (last["intent"]["status"], last["intent"].get("sealed_at"))
+        theirs = rows.get(intent_id)
+        if (mine is None) != (theirs is None) or (
+            mine is not None and theirs is not None and (mine[0] != theirs[0])
+        ):
+            history = [
+                f"{c['op']} lsn={c.get('lsn')} ts={c['commit_timestamp']} "
+                f"status={(c.get('record') or {}).get('status')} -> "
+                f"{outcome.get(c['event_id'], ['no update'])}"
+                for c in changes
+                if c["table"] == "intents"
+                and ((c.get("record") or c.get("old_record") or {}).get("id") == intent_id)
+            ]
+            lines.append(f"intent {intent_id}: stream {mine} sql {theirs}; changes {history}")
+    return lines

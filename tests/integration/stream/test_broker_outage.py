@@ -19,6 +19,7 @@ import pytest
 from tests.integration.stream.harness import (
     TopicReader,
     WorkerProcess,
+    committed_tally,
     kpi_mismatches,
     repeated_updates,
     start_worker,
@@ -129,6 +130,9 @@ async def run_through_a_fault(
         topics.bootstrap_servers, topics.changes_topic, expected=changes
     )
     assert repeated_updates(updates.values, source) == []
+    tally = await committed_tally(workers, len(source))
+    assert tally.consumed == len(source)
+    assert tally.unaccounted == 0
 
 
 async def test_a_broker_paused_mid_round_loses_and_repeats_nothing(

@@ -1,9 +1,11 @@
 """Exactly-once on Apache Kafka: killed, and paused and fenced, workers.
 
 Each test ends with the same checks, as a read-committed subscriber sees ``dashboard_updates``
-and the quarantine topic: KPIs equal to SQL, every forged change rejected exactly once, and no
-update published twice (``repeated_updates``). At-least-once processing would pass the KPI check
-(state is idempotent) but not the other two: a batch processed again republishes its updates.
+and the quarantine topic: KPIs equal to SQL, every forged change rejected exactly once, no
+update published twice (``repeated_updates``), and the workers' committed tallies counting each
+change on the topic once: consumed = admitted + stale + duplicates + rejected. At-least-once
+processing would pass the KPI check (state is idempotent) but not the others: a batch processed
+again republishes its updates and counts its changes again.
 
 Budget: about 200 s for the twenty kills and 40 s for the zombie. The broker's own faults are
 in ``test_broker_outage``.
@@ -23,6 +25,8 @@ import pytest
 from tests.integration.stream.harness import (
     TopicReader,
     WorkerProcess,
+    committed_tally,
+    intent_divergence,
     kpi_mismatches,
     progress_lines,
     repeated_updates,
@@ -65,9 +69,14 @@ async def converge_exactly(
         )
     except TimeoutError:
         problems = kpi_mismatches(dsn, updates.values)
+        changes = await read_all_changes(topics.bootstrap_servers, topics.changes_topic)
+        sites = sorted({problem.split("'")[1] for problem in problems})
+        intents = [
+            line for site in sites for line in intent_divergence(dsn, updates.values, changes, site)
+        ]
         raise AssertionError(
             f"{len(rejected.values)} of {summary.forged} rejects; {len(problems)} site-days "
-            f"differ, e.g. {problems[:3]}; running workers: {state}"
+            f"differ, e.g. {problems[:3]}; intents that differ: {intents}; running workers: {state}"
         ) from None
     assert len(rejected.values) == summary.forged
     assert len({r["event_id"] for r in rejected.values}) == summary.forged
@@ -75,6 +84,12 @@ async def converge_exactly(
         topics.bootstrap_servers, topics.changes_topic, expected=summary.changes
     )
     assert repeated_updates(updates.values, changes) == []
+    # Every change on the topic is in exactly one committed outcome, whoever processed it.
+    tally = await committed_tally(running, len(changes))
+    print(f"committed outcomes: {tally}")
+    assert tally.consumed == len(changes)
+    assert tally.unaccounted == 0
+    assert tally.rejected == summary.forged
 
 
 def start_traffic(dsn: str, stop: threading.Event, seed: int) -> asyncio.Task[TrafficSummary]:

@@ -11,6 +11,7 @@ from schemas.changes import RejectedRecord
 from schemas.updates import dashboard_update_adapter
 from tests.unit.stream.simulation import DictState, Simulation, envelope, lookup_from
 from workers.changes.keying import KeyedChange, key_change
+from workers.stream.accounting import Tally
 from workers.stream.processing import BatchOutput, BatchProcessor, failed_message_rejects
 
 
@@ -70,6 +71,13 @@ async def test_forged_events_are_rejected_and_updates_stay_in_their_site() -> No
                 change = next(c for c in sim.changes if c["event_id"] == event_id)
                 assert change["site_id"] == site
     assert state.kpis() == sim.expected_kpis()
+    tally = sum((o.counts.tally() for o in outputs), Tally())
+    assert tally == Tally(
+        consumed=len(sim.changes),
+        admitted=len(sim.changes) - tally.stale - len(rejects),
+        stale=tally.stale,
+        rejected=len(rejects),
+    )
 
 
 async def test_duplicates_are_counted_and_produce_nothing() -> None:
@@ -81,6 +89,8 @@ async def test_duplicates_are_counted_and_produce_nothing() -> None:
     assert again[0].counts.duplicates == len(sim.changes)
     assert again[0].updates == [] and again[0].rejects == []
     assert first[0].counts.applied + first[0].counts.stale == len(sim.changes)
+    assert again[0].counts.tally() == Tally(consumed=len(sim.changes), duplicates=len(sim.changes))
+    assert first[0].counts.tally().unaccounted == 0
 
 
 async def test_an_event_waits_for_its_session_within_the_batch_then_asks_postgres_once() -> None:
@@ -127,7 +137,8 @@ async def test_malformed_envelopes_and_changes_are_quarantined_not_raised() -> N
     )
     reasons = [orjson.loads(v)["reason"] for _k, v in output.rejects]
     assert reasons == ["malformed"] * 5
-    assert output.counts.changes == 3
+    # The two broken envelopes count as one consumed item each; the empty one holds nothing.
+    assert output.counts.tally() == Tally(consumed=5, rejected=5)
 
 
 async def test_an_event_waiting_for_its_session_with_a_bad_timestamp_is_quarantined() -> None:

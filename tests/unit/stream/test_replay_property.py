@@ -48,6 +48,9 @@ def run(sim: Simulation, stream: list[dict[str, Any]], rng: random.Random) -> Di
         for site, changes in by_site.items():
             messages.append((partition_of(site), envelope(changes)))
         output = asyncio.run(processor.process(messages, state))
+        # Every change of every batch has exactly one outcome, however it was delivered.
+        assert output.counts.tally().consumed == len(chunk)
+        assert output.counts.tally().unaccounted == 0
         state.persist(output)
     return state
 
