@@ -12,6 +12,7 @@ from workers.bench.input import prepare_input
 from workers.bench.latency import WINDOW_S, LatencyProbe, split_legs
 from workers.bench.passthrough import measure_passthrough
 from workers.bench.results import BenchFigures
+from workers.bench.stock_faust_worker import GUARANTEES
 from workers.bench.synthetic import synthetic_batches
 from workers.bench.timing import StageRate
 from workers.bench.update_span import update_span
@@ -66,23 +67,45 @@ async def stream_stage(services: Endpoints, changes: int, figures: BenchFigures,
         figures.add_note(cpu)
         say(f"  {cpu}")
     floors = []
+    state_floor: tuple[float | None, float | None] = (None, None)
     for floor in FLOORS:
         say(f"the worker's app without its logic ({floor} floor) over the same changes ...")
         floor_kafka = kafka.model_copy(
             update={"updates_topic": f"{kafka.updates_topic}_{floor}_floor"}
         )
-        rate, floor_us = await measure_worker(services, floor_kafka, bench_input.changes, floor)
+        rate, floor_us = await measure_worker(
+            services, floor_kafka, bench_input.changes, ["workers.bench.floor_worker", floor]
+        )
         text = floor_figures(floor, rate.rate, passthrough, floor_us)
         say(f"  {text}")
         floors.append(text)
+        if floor == "state":
+            state_floor = (rate.rate, floor_us)
     figures.add_note("floors: " + ", ".join(floors))
+    stock = []
+    for guarantee in GUARANTEES:
+        say(f"the state floor's work in a stock Faust agent, {guarantee} ...")
+        stock_kafka = kafka.model_copy(
+            update={"updates_topic": f"{kafka.updates_topic}_faust_{guarantee}"}
+        )
+        rate, stock_us = await measure_worker(
+            services,
+            stock_kafka,
+            bench_input.changes,
+            ["workers.bench.stock_faust_worker", guarantee],
+        )
+        text = stock_faust_figures(guarantee, rate.rate, stock_us, *state_floor)
+        say(f"  {text}")
+        stock.append(text)
+    figures.add_note("stock Faust (state floor's work): " + ", ".join(stock))
 
 
 async def measure_worker(
-    services: Endpoints, kafka: KafkaSettings, changes: int, floor: Floor | None = None
+    services: Endpoints, kafka: KafkaSettings, changes: int, module: list[str] | None = None
 ) -> tuple[StageRate, float | None]:
-    """A fresh worker over ``changes`` records: its update span and CPU us per change."""
-    with running_worker(services.dsn, kafka, floor=floor) as worker:
+    """A fresh worker (``pulse worker``, or ``python -m MODULE ...``) over ``changes`` records:
+    its update span and CPU us per change."""
+    with running_worker(services.dsn, kafka, module=module) as worker:
         await asyncio.to_thread(worker.wait_processed, 1, 600)
         cpu_start, changes_start = worker.cpu_seconds(), worker.processed()
         await asyncio.to_thread(worker.wait_processed, changes, 600)
@@ -99,6 +122,20 @@ def floor_figures(
     ratio = _ratio(rate, passthrough.rate)
     cpu = _ratio(passthrough.cpu_per_change_us, worker_us)
     return f"{floor} {rate:,.0f} changes/s, ratio {ratio} (CPU ratio {cpu})"
+
+
+def stock_faust_figures(
+    guarantee: str,
+    rate: float,
+    stock_us: float | None,
+    floor_rate: float | None,
+    floor_us: float | None,
+) -> str:
+    """The stock Faust app's rate, and the state floor's rate and CPU per change against it."""
+    return (
+        f"{guarantee} {rate:,.0f} changes/s, state floor {_ratio(floor_rate, rate)}x its rate "
+        f"and {_ratio(stock_us, floor_us)}x less CPU per change"
+    )
 
 
 def _ratio(numerator: float | None, denominator: float | None) -> str:

@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from workers.bench.floor import Floor
 from workers.services import lifeline
 from workers.services.ports import free_port
 from workers.services.processes import STIME, UTIME, stat_fields
@@ -93,11 +92,12 @@ class WorkerProcess:
 
 @contextlib.contextmanager
 def running_worker(
-    dsn: str, kafka: KafkaSettings, app_id: str | None = None, floor: Floor | None = None
+    dsn: str, kafka: KafkaSettings, app_id: str | None = None, module: list[str] | None = None
 ) -> Iterator[WorkerProcess]:
     """A worker with a fresh app id and data directory; stopped (and its files removed) after.
 
-    With ``floor`` it is the app with a logic-free processor (``workers.bench.floor``).
+    ``module`` runs ``python -m MODULE ARGS...`` in place of ``pulse worker``, configured the same
+    way: a floor (``floor_worker``) or the stock Faust app (``stock_faust_worker``).
     """
     assert kafka.bootstrap_servers
     datadir = Path(tempfile.mkdtemp(prefix="pulse-bench-worker-"))
@@ -122,8 +122,8 @@ def running_worker(
     logfile = datadir / "worker.log"
     command = (
         [str(Path(sys.executable).parent / "pulse"), "worker"]
-        if floor is None
-        else [sys.executable, "-m", "workers.bench.floor_worker", floor]
+        if module is None
+        else [sys.executable, "-m", *module]
     )
     with logfile.open("wb") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=log, start_new_session=True)

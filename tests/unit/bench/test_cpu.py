@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workers.bench.run import cpu_comparison, floor_figures
+from workers.bench.run import cpu_comparison, floor_figures, stock_faust_figures
 from workers.bench.timing import StageRate
 
 
@@ -27,4 +27,13 @@ def test_a_floors_note_gives_its_rate_and_cpu_ratios_to_passthrough() -> None:
     )
     assert floor_figures("framework", 25_000.0, StageRate(100_000, 2.0), None) == (
         "framework 25,000 changes/s, ratio 0.50 (CPU ratio -)"
+    )
+
+
+def test_stock_faust_figures_compare_the_state_floor_with_it() -> None:
+    assert stock_faust_figures("exactly_once", 2_000.0, 400.0, 24_000.0, 40.0) == (
+        "exactly_once 2,000 changes/s, state floor 12.00x its rate and 10.00x less CPU per change"
+    )
+    assert stock_faust_figures("at_least_once", 3_000.0, None, None, 40.0).endswith(
+        "state floor -x its rate and -x less CPU per change"
     )
