@@ -29,7 +29,7 @@ from workers.kafka.clients import new_consumer, partitions_of
 from workers.kpis.sql import recompute_kpis
 from workers.services import lifeline
 from workers.settings import KafkaSettings
-from workers.stream.accounting import Tally
+from workers.stream.accounting import TALLY_KEY, Tally
 
 PULSE = str(Path(__file__).resolve().parents[3] / ".venv" / "bin" / "pulse")
 
@@ -376,3 +376,53 @@ def intent_divergence(
             ]
             lines.append(f"intent {intent_id}: stream {mine} sql {theirs}; changes {history}")
     return lines
+
+
+def changes_without_outcome(
+    changes: list[dict[str, Any]], updates: list[dict[str, Any]], rejects: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Changes (other than ``sites`` rows, which publish nothing) whose event ID is in no update
+    and no reject: lost, or stale. For a failing run's output."""
+    seen = {event_id for update in updates for event_id in update["event_ids"]}
+    seen |= {reject["event_id"] for reject in rejects if reject.get("event_id")}
+    return [c for c in changes if c["table"] != "sites" and c["event_id"] not in seen]
+
+
+async def per_partition(bootstrap: str, topic: str, quiet_s: float = 2.0) -> dict[int, list[Any]]:
+    """Every record of ``topic`` from offset 0, by partition, until nothing new came for
+    ``quiet_s``."""
+    consumer = new_consumer(bootstrap)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(await partitions_of(bootstrap, topic))]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        result: dict[int, list[Any]] = {tp.partition: [] for tp in tps}
+        last = time.monotonic()
+        while time.monotonic() - last < quiet_s:
+            batch = await consumer.getmany(timeout_ms=200, max_records=10_000)
+            for tp, records in batch.items():
+                result[tp.partition].extend(records)
+                if records:
+                    last = time.monotonic()
+        return result
+    finally:
+        await consumer.stop()
+
+
+async def tallies_by_partition(
+    bootstrap: str, app_id: str, changes_topic: str
+) -> dict[int, tuple[int, Tally | None]]:
+    """Per source partition: the changes it holds, and the last tally its ``days`` changelog
+    committed (None: none yet). For a failing run's output."""
+    held = {
+        partition: sum(len(orjson.loads(r.value)["changes"]) for r in records)
+        for partition, records in (await per_partition(bootstrap, changes_topic)).items()
+    }
+    tallies: dict[int, Tally | None] = dict.fromkeys(held)
+    changelog = await per_partition(bootstrap, f"{app_id}-days-changelog")
+    for partition, records in changelog.items():
+        for record in records:
+            if record.key == TALLY_KEY:
+                tallies[partition] = Tally.from_bytes(record.value)
+    return {partition: (held[partition], tallies.get(partition)) for partition in held}

@@ -18,6 +18,7 @@ import os
 import random
 import signal
 import threading
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -25,12 +26,14 @@ import pytest
 from tests.integration.stream.harness import (
     TopicReader,
     WorkerProcess,
+    changes_without_outcome,
     committed_tally,
     intent_divergence,
     kpi_mismatches,
     progress_lines,
     repeated_updates,
     start_worker,
+    tallies_by_partition,
     wait_for_progress,
 )
 from workers.ingest.wal_runner import IngestProgress
@@ -56,6 +59,7 @@ async def converge_exactly(
     rejected: TopicReader,
     summary: TrafficSummary,
     running: list[WorkerProcess],
+    app_id: str,
     timeout_s: float = 180,
 ) -> None:
     assert topics.bootstrap_servers
@@ -84,10 +88,22 @@ async def converge_exactly(
         topics.bootstrap_servers, topics.changes_topic, expected=summary.changes
     )
     assert repeated_updates(updates.values, changes) == []
-    # Every change on the topic is in exactly one committed outcome, whoever processed it.
+    # Every change on the topic is in exactly one committed outcome, whoever processed it: as
+    # the changelog holds the tallies, and as the live workers' stores do.
+    by_partition = await tallies_by_partition(
+        topics.bootstrap_servers, app_id, topics.changes_topic
+    )
     tally = await committed_tally(running, len(changes))
-    print(f"committed outcomes: {tally}")
-    assert tally.consumed == len(changes)
+    print(f"committed outcomes: {tally}; per partition, changes and tally: {by_partition}")
+    if tally.consumed != len(changes) or any(
+        (t.consumed if t else 0) != held for held, t in by_partition.values()
+    ):
+        silent = changes_without_outcome(changes, updates.values, rejected.values)
+        raise AssertionError(
+            f"committed tallies count {tally.consumed} of {len(changes)} changes; "
+            f"{len(silent)} changes without an update or reject, by table "
+            f"{Counter(c['table'] for c in silent)}, e.g. {silent[:2]}"
+        )
     assert tally.unaccounted == 0
     assert tally.rejected == summary.forged
 
@@ -151,7 +167,7 @@ async def test_one_of_two_workers_sigkilled_mid_batch_twenty_times_ends_exact(
         stop.set()
         summary = await traffic
     assert summary.forged > 0
-    await converge_exactly(fresh_db, topics, updates, rejected, summary, workers)
+    await converge_exactly(fresh_db, topics, updates, rejected, summary, workers, app_id)
 
 
 async def test_a_paused_worker_fenced_by_its_successor_commits_nothing(
@@ -188,7 +204,7 @@ async def test_a_paused_worker_fenced_by_its_successor_commits_nothing(
     finally:
         stop.set()
         summary = await traffic
-    await converge_exactly(fresh_db, topics, updates, rejected, summary, workers)
+    await converge_exactly(fresh_db, topics, updates, rejected, summary, workers, app_id)
     # Whether the zombie woke with a round in hand (its commit is then refused) or learnt of
     # the rebalance first, nothing it did may show: the checks above would see a repeat.
     fenced = "ProducerFenced" in zombie.log()
