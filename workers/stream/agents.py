@@ -89,6 +89,17 @@ class SourceRecord:
     value: bytes
 
 
+def in_offset_order(records: list[SourceRecord]) -> list[SourceRecord]:
+    """One partition's records by offset, each once.
+
+    A hole read ahead of a batch's runs may lie between two of them (with several runs of one
+    partition in a batch) or overlap one; committing a chunk that ends below an earlier one would
+    move the committed offset back.
+    """
+    by_offset = {record.offset: record for record in records}
+    return [by_offset[offset] for offset in sorted(by_offset)]
+
+
 def byte_bounded(messages: list[SourceRecord], max_bytes: int) -> Iterator[list[SourceRecord]]:
     """Consecutive runs of messages of at most ``max_bytes`` (at least one message each).
 
@@ -218,7 +229,11 @@ class StreamRunner:
                 for index, value in enumerate(run.values)
             )
         await asyncio.gather(
-            *(self.handle_partition(records) for records in by_partition.values() if records)
+            *(
+                self.handle_partition(in_offset_order(records))
+                for records in by_partition.values()
+                if records
+            )
         )
 
     async def handle_partition(self, records: list[SourceRecord]) -> None:
