@@ -71,43 +71,73 @@ def summarise(samples: list[tuple[float, float]], window_s: float = WINDOW_S) ->
 
 
 @dataclass(frozen=True)
-class Legs:
-    """Where the time goes: Postgres commit to the worker's send of the update (the record's
-    create time: ingest, the changes topic, processing) and that send to the subscriber's read
-    (the produce, the updates topic, the fetch)."""
+class Timing:
+    """One change's update, timed at each hop (seconds on this machine's clock)."""
 
-    publish_p50_ms: float
-    publish_p99_ms: float
-    deliver_p50_ms: float
-    deliver_p99_ms: float
+    committed: float  # the Postgres commit
+    ingested: float | None  # the ingest's send of the change (its record's create time)
+    sent: float  # the worker's send of the update (its record's create time)
+    received: float  # the subscriber's read
+
+
+LEGS: tuple[str, ...] = ("ingest", "worker", "delivery")
+
+
+def leg_times(timing: Timing) -> tuple[float, float, float] | None:
+    """Milliseconds of each leg: commit to ingest send (decoding, the ingest's batching and
+    produce), ingest send to worker send (the changes topic, the fetch, processing) and worker
+    send to read (the transaction's commit, the updates topic, the subscriber's fetch)."""
+    if timing.ingested is None:
+        return None
+    return (
+        (timing.ingested - timing.committed) * 1000,
+        (timing.sent - timing.ingested) * 1000,
+        (timing.received - timing.sent) * 1000,
+    )
+
+
+@dataclass(frozen=True)
+class Legs:
+    """Per leg (``LEGS``): p50 and p99, and p99 per window of commit time."""
+
+    p50_ms: tuple[float, ...]
+    p99_ms: tuple[float, ...]
+    p99_by_window_ms: tuple[tuple[float, ...], ...]
 
     def describe(self) -> str:
-        return (
-            f"commit to worker send p50/p99 {self.publish_p50_ms:.0f}/{self.publish_p99_ms:.0f} ms, "
-            f"send to subscriber {self.deliver_p50_ms:.0f}/{self.deliver_p99_ms:.0f} ms"
+        overall = ", ".join(
+            f"{leg} {p50:.0f}/{p99:.0f}"
+            for leg, p50, p99 in zip(LEGS, self.p50_ms, self.p99_ms, strict=True)
         )
+        windows = "; ".join(
+            f"{leg} " + ", ".join(f"{p99:.0f}" for p99 in by_window)
+            for leg, by_window in zip(LEGS, self.p99_by_window_ms, strict=True)
+        )
+        return f"legs p50/p99 ms: {overall}; leg p99 per {WINDOW_S:.0f} s: {windows}"
 
 
-def split_legs(legs: list[tuple[float, float]]) -> Legs:
-    """Percentiles of ``(commit to send ms, send to read ms)`` pairs, each leg on its own."""
-    publish = sorted(first for first, _second in legs)
-    deliver = sorted(second for _first, second in legs)
+def split_legs(timings: list[Timing], window_s: float = WINDOW_S) -> Legs:
+    """Each leg's percentiles on its own (a slow leg and a slow total need not coincide)."""
+    timed = [(t.committed, legs) for t in timings if (legs := leg_times(t)) is not None]
+    per_leg = [summarise([(c, legs[i]) for c, legs in timed], window_s) for i in range(len(LEGS))]
     return Legs(
-        publish_p50_ms=percentile(publish, 0.50),
-        publish_p99_ms=percentile(publish, 0.99),
-        deliver_p50_ms=percentile(deliver, 0.50),
-        deliver_p99_ms=percentile(deliver, 0.99),
+        p50_ms=tuple(leg.p50_ms for leg in per_leg),
+        p99_ms=tuple(leg.p99_ms for leg in per_leg),
+        p99_by_window_ms=tuple(leg.p99_by_window_ms for leg in per_leg),
     )
 
 
 class LatencyProbe:
-    """Collects per-change latencies from ``dashboard_updates`` while ``run`` is active."""
+    """Collects per-change latencies from ``dashboard_updates`` while ``run`` is active, and
+    when the ingest sent each change, from the changes topic."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, changes_topic: str) -> None:
         self._bootstrap = bootstrap
         self._topic = topic
+        self._changes_topic = changes_topic
         self.samples: list[tuple[float, float]] = []  # (commit time s, latency ms)
-        self.legs: list[tuple[float, float]] = []  # (commit to send ms, send to read ms)
+        self._hops: list[tuple[str, float, float, float]] = []  # event ID, commit, sent, read
+        self._ingested: dict[str, float] = {}  # event ID -> the ingest's send
         self._since = 0.0
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -115,13 +145,37 @@ class LatencyProbe:
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run())
+        self._changes_task = asyncio.create_task(self._read_changes())
         await asyncio.wait_for(self._ready.wait(), 60)
 
     async def stop(self) -> Latency:
         self._stop.set()
         if self._task is not None:
-            await self._task
+            await asyncio.gather(self._task, self._changes_task)
         return summarise(self.samples)
+
+    def timings(self) -> list[Timing]:
+        return [
+            Timing(committed, self._ingested.get(event_id), sent, received)
+            for event_id, committed, sent, received in self._hops
+        ]
+
+    async def _read_changes(self) -> None:
+        consumer = new_consumer(self._bootstrap, fetch_max_wait_ms=50)
+        await consumer.start()
+        try:
+            partitions = await partitions_of(self._bootstrap, self._changes_topic, wait_s=30)
+            consumer.assign([TopicPartition(self._changes_topic, p) for p in sorted(partitions)])
+            await consumer.seek_to_end()
+            while not self._stop.is_set():
+                batches = await consumer.getmany(timeout_ms=50, max_records=5000)
+                for records in batches.values():
+                    for record in records:
+                        sent = record.timestamp / 1000
+                        for change in orjson.loads(record.value)["changes"]:
+                            self._ingested[change["event_id"]] = sent
+        finally:
+            await consumer.stop()
 
     async def _run(self) -> None:
         consumer = new_consumer(self._bootstrap, fetch_max_wait_ms=5)
@@ -150,6 +204,7 @@ class LatencyProbe:
                                 continue
                             self.samples.append((committed, (received - committed) * 1000))
                             sent = record.timestamp / 1000
-                            self.legs.append(((sent - committed) * 1000, (received - sent) * 1000))
+                            event_id = update["event_ids"][0]
+                            self._hops.append((event_id, committed, sent, received))
         finally:
             await consumer.stop()

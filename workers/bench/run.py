@@ -180,7 +180,9 @@ async def latency_stage(
             # Warm-up: the group must own its partitions before the clock means anything.
             await generate_in_thread(services.dsn, sites=5, changes=200, seed=3)
             await asyncio.to_thread(worker.wait_processed, 200, 120)
-            probe = LatencyProbe(services.bootstrap_servers, kafka.updates_topic)
+            probe = LatencyProbe(
+                services.bootstrap_servers, kafka.updates_topic, kafka.changes_topic
+            )
             await probe.start()
             await generate_in_thread(
                 services.dsn,
@@ -206,7 +208,7 @@ async def latency_stage(
     by_window = ", ".join(f"{p99:.0f}" for p99 in latency.p99_by_window_ms)
     figures.add_note(f"p99 per {WINDOW_S:.0f} s of the latency run: {by_window} ms")
     say(f"  p99 per {WINDOW_S:.0f} s: {by_window} ms")
-    legs = split_legs(probe.legs).describe()
+    legs = split_legs(probe.timings()).describe()
     figures.add_note(legs)
     say(f"  {legs}")
 
