@@ -127,8 +127,8 @@ def start_traffic(dsn: str, stop: threading.Event, seed: int) -> asyncio.Task[Tr
 
 @pytest.mark.xfail(
     strict=False,
-    reason="open defect: in about 1 run of 4 the stream ends one conversion above SQL on one "
-    "site-day after the 20 kills (docs/exactly-once.md); it passes otherwise",
+    reason="open defect (docs/exactly-once.md): a site-day one conversion above SQL, not seen "
+    "since the redelivery fix, and one run whose committed tallies fell short of the topic",
 )
 async def test_one_of_two_workers_sigkilled_mid_batch_twenty_times_ends_exact(
     fresh_db: str,
