@@ -148,6 +148,8 @@ class StreamRunner:
         self._partitions: dict[str, int] = {}
         self.newest_commit_ms: dict[int, int] = {}
         self.committed = CommittedPositions()
+        # The generation of the current assignment; None from a revocation until the next one.
+        self.generation: int | None = None
         self.dirty_days: set[tuple[int, str, str]] = set()
         self.continuity = OffsetContinuity()
         self.stalled_fetch = StalledFetchCheck()
@@ -155,15 +157,18 @@ class StreamRunner:
         self.busy = False
         self.totals = {"messages": 0, "changes": 0, "duplicates": 0, "rejected": 0, "updates": 0}
 
-    async def claim_sources(self, mine: set[int]) -> None:
+    async def claim_sources(self, mine: set[int], generation: int) -> None:
         """A new assignment: stop the producers of partitions gone, start those of new ones
         (which fences their previous owners), then learn where each partition resumes.
+
+        From now on only runs fetched in ``generation`` are processed (``owns``).
 
         Read only now: starting a partition's producer waits until its last owner's transaction
         is complete, and nobody else commits its offsets while this worker holds it, so these
         offsets are final. (Faust's own reading of them is in flight at the same time as the
         first batches, which it delivers before it seeks.)
         """
+        self.generation = generation
         await self.release(self.checkpoint.claimed - mine)
         await self.checkpoint.claim(mine)
         assert self.kafka.bootstrap_servers
@@ -180,6 +185,21 @@ class StreamRunner:
             log.warning("resume offsets not readable", error=repr(exc))
             resume = {}
         self.continuity.reset(resume)
+
+    async def revoke(self, partitions: set[int]) -> None:
+        """The group takes partitions back: no run fetched before is processed from now on."""
+        self.generation = None
+        await self.release(partitions)
+
+    def owns(self, partition: int, generation: int) -> bool:
+        """Whether a run of ``partition`` fetched in ``generation`` may be processed now.
+
+        Faust's ``take_events`` hands over the runs it gathered before a rebalance after it, and
+        a run processed then would be applied to the stores while Faust restores them from the
+        changelogs: the restore writes older values over the batch's, whose offset is committed
+        all the same. Such runs are left to the partition's owner, who fetches them again.
+        """
+        return generation == self.generation and partition in self.checkpoint.claimed
 
     async def release(self, partitions: set[int]) -> None:
         """Stop the producers of partitions given up, once no batch or timer is on them."""
@@ -204,6 +224,16 @@ class StreamRunner:
             self.handled_batches += 1
 
     async def _handle(self, events: Sequence[Any]) -> None:
+        generation = self.generation
+        current = [e for e in events if e.message.generation_id == generation]
+        if len(current) < len(events) or generation is None:
+            log.info(
+                "runs fetched before a rebalance dropped; the partitions' owners fetch them again",
+                runs=len(events) - len(current),
+            )
+        if generation is None or not current:
+            return
+        events = current
         holes = self.skipped_offsets(events)
         by_partition: dict[int, list[SourceRecord]] = {}
         for partition, (start, end) in holes.items():
@@ -230,27 +260,23 @@ class StreamRunner:
             )
         await asyncio.gather(
             *(
-                self.handle_partition(in_offset_order(records))
+                self.handle_partition(in_offset_order(records), generation)
                 for records in by_partition.values()
                 if records
             )
         )
 
-    async def handle_partition(self, records: list[SourceRecord]) -> None:
-        partition = records[0].partition
-        if partition not in self.checkpoint.claimed:
-            # Producers are claimed when an assignment arrives (``claim_sources``); this covers
-            # a batch that reaches a partition first anyway. Records of a partition this worker
-            # no longer has are its new owner's to process.
-            if partition not in self.assigned_partitions():
-                log.warning(
-                    "records of a partition not assigned here; skipped", partition=partition
-                )
-                return
-            await self.checkpoint.claim({partition})
+    async def handle_partition(self, records: list[SourceRecord], generation: int) -> None:
         records = self.not_committed(records)
+
+        async def handle(chunk: Sequence[SourceRecord]) -> None:
+            await self.handle_chunk(chunk, generation)
+
+        async def quarantine(record: SourceRecord, error: BaseException) -> None:
+            await self.quarantine(record, error, generation)
+
         for chunk in byte_bounded(records, self.settings.batch_max_bytes):
-            await handle_isolating(chunk, self.handle_chunk, self.quarantine)
+            await handle_isolating(chunk, handle, quarantine)
 
     def not_committed(self, records: list[SourceRecord]) -> list[SourceRecord]:
         """The records not committed by this worker already (``continuity.CommittedPositions``)."""
@@ -320,10 +346,14 @@ class StreamRunner:
             # finds the partition stalled again and retries.
             log.warning("seeking back a stalled partition failed", error=repr(exc))
 
-    async def handle_chunk(self, chunk: Sequence[SourceRecord]) -> None:
-        """Process and commit consecutive records of one source partition."""
+    async def handle_chunk(self, chunk: Sequence[SourceRecord], generation: int) -> None:
+        """Process and commit consecutive records of one source partition, fetched in
+        ``generation``, unless the partition has moved on since (``owns``)."""
         partition = chunk[0].partition
         async with self.locks[partition]:
+            if not self.owns(partition, generation):
+                log.info("a batch fetched before a rebalance dropped", partition=partition)
+                return
             try:
                 output = await self.processor.process(
                     [(record.partition, record.value) for record in chunk], self.state
@@ -346,7 +376,7 @@ class StreamRunner:
         self.dirty_days |= output.days_touched
         self.account(len(chunk), output)
 
-    async def quarantine(self, record: SourceRecord, error: BaseException) -> None:
+    async def quarantine(self, record: SourceRecord, error: BaseException, generation: int) -> None:
         detail = f"{type(error).__name__}: {error}"
         log.error(
             "processing raised on a message; its changes are quarantined",
@@ -357,6 +387,8 @@ class StreamRunner:
         )
         rejects = failed_message_rejects(record.value, detail)
         async with self.locks[record.partition]:
+            if not self.owns(record.partition, generation):
+                return
             writes: dict[tuple[str, int], dict[bytes, bytes | None]] = {}
             self.count_in(
                 record.partition, writes, Tally(consumed=len(rejects), rejected=len(rejects))
@@ -427,6 +459,12 @@ class StreamRunner:
         self.totals["rejected"] += counts.rejected
         self.totals["updates"] += len(output.updates)
 
+    def settled(self, partition: int) -> bool:
+        """Whether a timer may write for ``partition`` now: held, and no rebalance (with its
+        restore of the stores) under way."""
+        rebalancing: bool = self.app.rebalancing
+        return not rebalancing and partition in self.checkpoint.claimed
+
     async def refresh_charts(self) -> None:
         """``chart_refresh`` for every (site, day) that changed since the last refresh."""
         dirty, self.dirty_days = self.dirty_days, set()
@@ -438,6 +476,8 @@ class StreamRunner:
         emitted_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         for partition, site_days in by_partition.items():
             async with self.locks[partition]:
+                if not self.settled(partition):
+                    continue
                 updates: list[tuple[str, bytes]] = []
                 for site, day in site_days:
                     raw = self.state.get(DAYS, partition, f"{site}|{day}".encode())
@@ -484,6 +524,8 @@ class StreamRunner:
             found = list(expired_ids(chunk, watermark, horizon_ms))
             if found:
                 async with self.locks[partition]:
+                    if not self.settled(partition):
+                        break
                     writes = {(DEDUP, partition): dict.fromkeys(found)}
                     await self.checkpoint.commit(partition, {}, writes, None)
             expired += len(found)
@@ -496,7 +538,7 @@ def register_agents(
     app: faust.App, topic: Any, runner: StreamRunner, settings: WorkerSettings
 ) -> None:
     async def on_revoked(sender: Any, revoked: Any, *args: Any, **kwargs: Any) -> None:
-        await runner.release(
+        await runner.revoke(
             {tp.partition for tp in revoked if tp.topic == runner.kafka.changes_topic}
         )
 

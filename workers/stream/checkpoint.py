@@ -82,6 +82,7 @@ class Checkpoint:
         self._make_producer = make_producer or self._new_producer
         self._producers: dict[int, AIOKafkaProducer] = {}
         self._shared: AIOKafkaProducer | None = None
+        self._claimed: set[int] = set()
         # Claims come from the assignment signal and from the first batch of a partition, which
         # may race: two producers of one transactional ID would fence each other.
         self._claiming = asyncio.Lock()
@@ -89,7 +90,8 @@ class Checkpoint:
 
     @property
     def claimed(self) -> set[int]:
-        return set(self._producers)
+        """The source partitions this worker holds now (claimed, not yet released)."""
+        return set(self._claimed)
 
     def _new_producer(self, transactional_id: str | None) -> AIOKafkaProducer:
         options = self.options
@@ -110,12 +112,14 @@ class Checkpoint:
             await self._claim(partitions)
 
     async def _claim(self, partitions: Iterable[int]) -> None:
+        partitions = set(partitions)
         if not self.transactional:
             if self._shared is None:
                 self._shared = self._make_producer(None)
                 await self._shared.start()
+            self._claimed |= partitions
             return
-        new = sorted(set(partitions) - set(self._producers))
+        new = sorted(partitions - set(self._producers))
         producers = {
             partition: self._make_producer(
                 transactional_id(self.group_id, self.source_topic, partition)
@@ -124,6 +128,7 @@ class Checkpoint:
         }
         await asyncio.gather(*(producer.start() for producer in producers.values()))
         self._producers.update(producers)
+        self._claimed |= partitions
         if new:
             log.info("transactional producers started", partitions=new)
 
@@ -133,18 +138,21 @@ class Checkpoint:
             await self._release(partitions)
 
     async def _release(self, partitions: Iterable[int]) -> None:
+        self._claimed -= set(partitions)
         gone = [p for p in sorted(set(partitions)) if p in self._producers]
         await asyncio.gather(*(self._producers.pop(partition).stop() for partition in gone))
         if gone:
             log.info("transactional producers stopped", partitions=gone)
 
     async def close(self) -> None:
-        await self.release(list(self._producers))
+        await self.release(self._claimed | set(self._producers))
         if self._shared is not None:
             await self._shared.stop()
             self._shared = None
 
     def _producer(self, partition: int) -> AIOKafkaProducer:
+        if partition not in self._claimed:
+            raise RuntimeError(f"source partition {partition} is not assigned to this worker")
         if not self.transactional:
             assert self._shared is not None, "claim() first"
             return self._shared

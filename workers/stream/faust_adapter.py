@@ -118,7 +118,9 @@ def pulse_transport(
             app: Any = self.app
             claim = app.claim_sources
             if claim is not None:
-                await claim({tp.partition for tp in assigned if tp.topic == source_topic})
+                await claim(
+                    {tp.partition for tp in assigned if tp.topic == source_topic}, generation_id
+                )
             await super().on_partitions_assigned(assigned, generation_id)
 
         def fetch_positions(self) -> dict[int, int | None]:
@@ -238,8 +240,9 @@ class PulseApp(faust.App):
     fetch_max_wait_ms: int = 1500
     source_topic: str = ""
     bootstrap_servers: str = ""
-    # Called with the source partitions of each new assignment, before Faust acts on it.
-    claim_sources: Callable[[set[int]], Awaitable[None]] | None = None
+    # Called with the source partitions and generation of each new assignment, before Faust
+    # acts on it.
+    claim_sources: Callable[[set[int], int], Awaitable[None]] | None = None
 
     def _new_transport(self) -> Any:
         transport = pulse_transport(

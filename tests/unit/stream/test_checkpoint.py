@@ -66,6 +66,9 @@ class FakeProducer:
     async def start(self) -> None:
         self.journal.append("start")
 
+    async def stop(self) -> None:
+        self.journal.append("stop")
+
 
 class FakeState:
     def __init__(self, journal: list[str]) -> None:
@@ -143,3 +146,30 @@ async def test_work_without_a_source_offset_commits_no_offset() -> None:
 async def test_a_partition_not_claimed_is_refused() -> None:
     with pytest.raises(RuntimeError, match="not assigned"):
         await (await checkpoint([])).commit(5, {}, {}, 1)
+
+
+async def test_a_released_partition_is_refused_on_both_paths() -> None:
+    journal: list[str] = []
+    transactional = await checkpoint(journal)
+    await transactional.release([3])
+    assert transactional.claimed == set()
+    with pytest.raises(RuntimeError, match="not assigned"):
+        await transactional.commit(3, {}, {}, 1)
+
+    async def group_commit(offsets: dict[TopicPartition, int]) -> None:
+        journal.append(f"group commit {offsets}")
+
+    shared = Checkpoint(
+        FakeState(journal),  # type: ignore[arg-type]
+        ProducerOptions("unused:9092", request_timeout_ms=1000),
+        "app",
+        "changes",
+        transactional=False,
+        commit_offsets=group_commit,
+        make_producer=lambda _id: FakeProducer(journal, None),
+    )
+    await shared.claim([1, 2])
+    await shared.release([1])
+    assert shared.claimed == {2}
+    with pytest.raises(RuntimeError, match="not assigned"):
+        await shared.commit(1, {}, {}, 1)

@@ -1,0 +1,63 @@
+"""Runs fetched before a rebalance are never processed after it (``StreamRunner.owns``)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from workers.settings import KafkaSettings
+from workers.stream.agents import StreamRunner
+from workers.stream.settings import WorkerSettings
+
+
+class FakeCheckpoint:
+    def __init__(self) -> None:
+        self.claimed: set[int] = set()
+
+    async def claim(self, partitions: set[int]) -> None:
+        self.claimed |= partitions
+
+    async def release(self, partitions: set[int]) -> None:
+        self.claimed -= partitions
+
+
+class FailingProcessor:
+    async def process(self, messages: Any, reader: Any) -> Any:
+        raise AssertionError("a run of another generation was processed")
+
+
+def runner() -> StreamRunner:
+    return StreamRunner(
+        SimpleNamespace(),  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        FakeCheckpoint(),  # type: ignore[arg-type]
+        KafkaSettings(KAFKA_BOOTSTRAP_SERVERS="unused:9092"),
+        WorkerSettings(),
+        lookup=None,  # type: ignore[arg-type]
+        processor=FailingProcessor(),  # type: ignore[arg-type]
+    )
+
+
+def run(partition: int, generation: int) -> Any:
+    message = SimpleNamespace(
+        partition=partition,
+        first_offset=10,
+        offset=11,
+        values=[b"x", b"y"],
+        generation_id=generation,
+    )
+    return SimpleNamespace(message=message)
+
+
+async def test_only_runs_of_the_current_assignment_are_processed() -> None:
+    stream = runner()
+    stream.generation = 7
+    stream.checkpoint.claimed.add(2)  # type: ignore[attr-defined]
+    assert stream.owns(2, 7)
+    assert not stream.owns(2, 6)
+    assert not stream.owns(3, 7)
+    # Gathered in generation 6, handed over in 7: dropped before anything reads or writes.
+    await stream.handle([run(2, 6)])
+    await stream.revoke({2})
+    assert not stream.owns(2, 7)
+    await stream.handle([run(2, 7)])
