@@ -81,29 +81,34 @@ class FakeState:
         self.journal.append(f"apply {sorted(offsets.items())}")
 
 
-async def checkpoint(journal: list[str], *, fail_on: str | None = None) -> Checkpoint:
-    """A checkpoint that has claimed source partition 3, its producer's calls in ``journal``."""
+def unclaimed(journal: list[str], *, transactional: bool, fail_on: str | None = None) -> Checkpoint:
+    """A checkpoint whose producers record their calls in ``journal``."""
 
-    async def no_group_commit(offsets: dict[TopicPartition, int]) -> None:
-        raise AssertionError("a transactional checkpoint commits offsets in the transaction")
-
-    ids: list[str | None] = []
+    async def group_commit(offsets: dict[TopicPartition, int]) -> None:
+        if transactional:
+            raise AssertionError("a transactional checkpoint commits offsets in the transaction")
+        journal.append(f"group commit {offsets}")
 
     def make_producer(transactional_id: str | None) -> Any:
-        ids.append(transactional_id)
+        journal.append(f"producer {transactional_id}")
         return FakeProducer(journal, fail_on)
 
-    cp = Checkpoint(
+    return Checkpoint(
         FakeState(journal),  # type: ignore[arg-type]
         ProducerOptions("unused:9092", request_timeout_ms=1000),
         "app",
         "changes",
-        transactional=True,
-        commit_offsets=no_group_commit,
+        transactional=transactional,
+        commit_offsets=group_commit,
         make_producer=make_producer,
     )
+
+
+async def checkpoint(journal: list[str], *, fail_on: str | None = None) -> Checkpoint:
+    """A transactional checkpoint that has claimed source partition 3."""
+    cp = unclaimed(journal, transactional=True, fail_on=fail_on)
     await cp.claim([3])
-    assert ids == ["app-changes-3"]
+    assert journal[0] == "producer app-changes-3"
     journal.clear()
     return cp
 
@@ -156,18 +161,7 @@ async def test_a_released_partition_is_refused_on_both_paths() -> None:
     with pytest.raises(RuntimeError, match="not assigned"):
         await transactional.commit(3, {}, {}, 1)
 
-    async def group_commit(offsets: dict[TopicPartition, int]) -> None:
-        journal.append(f"group commit {offsets}")
-
-    shared = Checkpoint(
-        FakeState(journal),  # type: ignore[arg-type]
-        ProducerOptions("unused:9092", request_timeout_ms=1000),
-        "app",
-        "changes",
-        transactional=False,
-        commit_offsets=group_commit,
-        make_producer=lambda _id: FakeProducer(journal, None),
-    )
+    shared = unclaimed(journal, transactional=False)
     await shared.claim([1, 2])
     await shared.release([1])
     assert shared.claimed == {2}
