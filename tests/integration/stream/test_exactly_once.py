@@ -33,6 +33,7 @@ from tests.integration.stream.harness import (
     progress_lines,
     repeated_updates,
     start_worker,
+    state_inconsistencies,
     tallies_by_partition,
     wait_for_progress,
 )
@@ -78,9 +79,11 @@ async def converge_exactly(
         intents = [
             line for site in sites for line in intent_divergence(dsn, updates.values, changes, site)
         ]
+        inconsistent = await state_inconsistencies(topics.bootstrap_servers, app_id)
         raise AssertionError(
             f"{len(rejected.values)} of {summary.forged} rejects; {len(problems)} site-days "
-            f"differ, e.g. {problems[:3]}; intents that differ: {intents}; running workers: {state}"
+            f"differ, e.g. {problems[:3]}; intents that differ: {intents}; committed days "
+            f"against committed rows: {inconsistent}; running workers: {state}"
         ) from None
     assert len(rejected.values) == summary.forged
     assert len({r["event_id"] for r in rejected.values}) == summary.forged
@@ -106,6 +109,8 @@ async def converge_exactly(
         )
     assert tally.unaccounted == 0
     assert tally.rejected == summary.forged
+    # The committed day aggregates are the sums of the committed row states' contributions.
+    assert await state_inconsistencies(topics.bootstrap_servers, app_id) == []
 
 
 def start_traffic(dsn: str, stop: threading.Event, seed: int) -> asyncio.Task[TrafficSummary]:
