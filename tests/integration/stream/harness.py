@@ -457,3 +457,61 @@ async def state_inconsistencies(bootstrap: str, app_id: str) -> list[str]:
                     f"partition {partition} {key}: rows {from_rows[key]}, days {from_days[key]}"
                 )
     return problems
+
+
+async def unmatched_steps(
+    bootstrap: str, app_id: str, partition: int, day: str, kind: str, window_ms: int = 50
+) -> list[str]:
+    """The steps of ``kind`` on ``day`` in the ``days`` changelog of ``partition`` that no row
+    state change accounts for (the rows' steps within ``window_ms`` of a day step, by record
+    time). For a failing run's output: the batch that counted something twice, with its time."""
+    index = KINDS.index(kind)
+    day_steps: list[tuple[int, int, str, int]] = []
+    last_total: dict[bytes, int] = {}
+    for record in (await per_partition(bootstrap, f"{app_id}-days-changelog"))[partition]:
+        if record.key == TALLY_KEY or not record.key.endswith(f"|{day}".encode()):
+            continue
+        total = 0 if record.value is None else orjson.loads(record.value)["t"][index]
+        delta = total - last_total.get(record.key, 0)
+        last_total[record.key] = total
+        if delta:
+            day_steps.append((record.timestamp, record.offset, record.key.decode(), delta))
+    row_steps: list[tuple[int, int]] = []
+    last_count: dict[bytes, int] = {}
+    for record in (await per_partition(bootstrap, f"{app_id}-entities-changelog"))[partition]:
+        count = 0
+        if record.value is not None:
+            cells = Contribution.from_json(orjson.loads(record.value)["c"]).cells
+            count = sum(1 for d, _bucket, k in cells if d == day and k == index)
+        delta = count - last_count.get(record.key, 0)
+        last_count[record.key] = count
+        if delta:
+            row_steps.append((record.timestamp, delta))
+    # A batch's records carry about one create time: cluster the steps of both changelogs by
+    # time and compare each cluster's sums.
+    steps = sorted(
+        [(t, d, f"{key}@{offset}") for t, offset, key, d in day_steps]
+        + [(t, -d, "") for t, d in row_steps]
+    )
+    unmatched: list[str] = []
+    cluster: list[tuple[int, int, str]] = []
+    for step in [*steps, (2**62, 0, "")]:
+        if cluster and step[0] - cluster[-1][0] > window_ms:
+            if sum(d for _t, d, _w in cluster):
+                days_keys = [w for _t, _d, w in cluster if w]
+                unmatched.append(
+                    f"at {cluster[0][0]} ms: days {days_keys} step "
+                    f"{sum(d for _t, d, w in cluster if w):+d}, rows "
+                    f"{-sum(d for _t, d, w in cluster if not w):+d}"
+                )
+            cluster = []
+        cluster.append(step)
+    return unmatched
+
+
+def parse_inconsistency(line: str) -> tuple[int, str, str]:
+    """(partition, day, kind) of a ``state_inconsistencies`` line."""
+    head, _, _rest = line.partition(":")
+    words = head.split(" ", 2)
+    day, kind = (part.strip(" ()'") for part in words[2].split(","))
+    return int(words[1]), day, kind

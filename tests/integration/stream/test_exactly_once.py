@@ -30,11 +30,13 @@ from tests.integration.stream.harness import (
     committed_tally,
     intent_divergence,
     kpi_mismatches,
+    parse_inconsistency,
     progress_lines,
     repeated_updates,
     start_worker,
     state_inconsistencies,
     tallies_by_partition,
+    unmatched_steps,
     wait_for_progress,
 )
 from workers.ingest.wal_runner import IngestProgress
@@ -80,6 +82,11 @@ async def converge_exactly(
             line for site in sites for line in intent_divergence(dsn, updates.values, changes, site)
         ]
         inconsistent = await state_inconsistencies(topics.bootstrap_servers, app_id)
+        for line in inconsistent[:2]:
+            partition, day, kind = parse_inconsistency(line)
+            inconsistent += await unmatched_steps(
+                topics.bootstrap_servers, app_id, partition, day, kind
+            )
         raise AssertionError(
             f"{len(rejected.values)} of {summary.forged} rejects; {len(problems)} site-days "
             f"differ, e.g. {problems[:3]}; intents that differ: {intents}; committed days "
