@@ -282,25 +282,14 @@ def fold_changelog(values: list[tuple[bytes, bytes | None]]) -> dict[bytes, byte
 async def read_raw(
     bootstrap: str, topic: str, *, quiet_s: float = 2.0
 ) -> list[tuple[bytes, bytes | None]]:
-    """Every (key, value) of ``topic`` from offset 0, until nothing new came for ``quiet_s``."""
-    consumer = new_consumer(bootstrap)
-    await consumer.start()
-    try:
-        partitions = await partitions_of(bootstrap, topic)
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        result: list[tuple[bytes, bytes | None]] = []
-        last = time.monotonic()
-        while time.monotonic() - last < quiet_s:
-            batch = await consumer.getmany(timeout_ms=200, max_records=10_000)
-            for records in batch.values():
-                for record in records:
-                    result.append((record.key or b"", record.value))
-                    last = time.monotonic()
-        return result
-    finally:
-        await consumer.stop()
+    """Every (key, value) of ``topic`` from offset 0, until nothing new came for ``quiet_s``
+    (each partition in order, one after the other)."""
+    by_partition = await per_partition(bootstrap, topic, quiet_s)
+    return [
+        (record.key or b"", record.value)
+        for partition in sorted(by_partition)
+        for record in by_partition[partition]
+    ]
 
 
 def repeated_updates(updates: list[dict[str, Any]], changes: list[dict[str, Any]]) -> list[str]:
