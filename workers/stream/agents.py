@@ -409,10 +409,13 @@ class StreamRunner:
         stored = Tally.from_bytes(self.state.get(DAYS, partition, TALLY_KEY))
         writes.setdefault((DAYS, partition), {})[TALLY_KEY] = (stored + batch).to_bytes()
 
-    def committed_tally(self) -> Tally:
-        """The committed tallies of the partitions this worker owns, summed."""
+    def committed_tally(self) -> Tally | None:
+        """The committed tallies of the partitions this worker holds, summed; None during a
+        rebalance, when Faust closes and reopens the stores and a read would reopen one."""
+        if self.app.rebalancing:
+            return None
         total = Tally()
-        for partition in self.assigned_partitions():
+        for partition in self.checkpoint.claimed:
             total += Tally.from_bytes(self.state.get(DAYS, partition, TALLY_KEY))
         return total
 
@@ -575,7 +578,8 @@ def register_agents(
 
     async def progress() -> None:
         try:
-            committed: dict[str, int] | None = dataclasses.asdict(runner.committed_tally())
+            tally = runner.committed_tally()
+            committed = None if tally is None else dataclasses.asdict(tally)
         except Exception as exc:
             # A store closes while its partition moves away; the next line has the figures.
             log.debug("committed tally not readable", error=repr(exc))
