@@ -71,6 +71,11 @@ SOURCE_REDELIVERIES = Counter(
     "pulse_source_redeliveries_total",
     "Source messages delivered again below the offset this worker had committed; skipped.",
 )
+STORE_REPAIRS = Counter(
+    "pulse_store_repairs_total",
+    "Table stores found behind their committed changelog before a batch, and brought up to date.",
+    ["table", "found"],
+)
 SOURCE_REREADS = Counter(
     "pulse_source_rereads_total",
     "Source messages Faust's consumer skipped that the stream worker read directly.",

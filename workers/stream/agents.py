@@ -40,6 +40,7 @@ import psycopg
 import structlog
 from aiokafka.errors import KafkaError
 
+from workers.kafka.changelog_reading import last_record_offsets, read_changelog
 from workers.kafka.group_offsets import resume_offsets
 from workers.kafka.partitioner import partition_for
 from workers.observability.metrics import (
@@ -64,6 +65,7 @@ from workers.stream.kpis import DayAggregate
 from workers.stream.processing import (
     DAYS,
     DEDUP,
+    TABLES,
     BatchOutput,
     BatchProcessor,
     Processor,
@@ -75,6 +77,7 @@ from workers.stream.reread import read_range
 from workers.stream.sequencing import SiteSequencer
 from workers.stream.settings import WorkerSettings
 from workers.stream.stalled_fetch import StalledFetchCheck
+from workers.stream.store_guard import StoreGuard
 from workers.stream.tables import StateTables
 
 log = structlog.get_logger("pulse.stream")
@@ -151,6 +154,15 @@ class StreamRunner:
         # The generation of the current assignment; None from a revocation until the next one.
         self.generation: int | None = None
         self.dirty_days: set[tuple[int, str, str]] = set()
+        bootstrap = kafka.bootstrap_servers
+        assert bootstrap
+        self.guard = StoreGuard(
+            state,
+            TABLES,
+            lambda tps: last_record_offsets(bootstrap, tps),
+            lambda tp, first, last: read_changelog(bootstrap, tp, first, last),
+        )
+        state.on_applied = self.guard.applied
         self.continuity = OffsetContinuity()
         self.stalled_fetch = StalledFetchCheck()
         self.handled_batches = 0
@@ -169,6 +181,7 @@ class StreamRunner:
         first batches, which it delivers before it seeks.)
         """
         self.generation = generation
+        self.guard.forget()
         await self.release(self.checkpoint.claimed - mine)
         await self.checkpoint.claim(mine)
         assert self.kafka.bootstrap_servers
@@ -189,6 +202,7 @@ class StreamRunner:
     async def revoke(self, partitions: set[int]) -> None:
         """The group takes partitions back: no run fetched before is processed from now on."""
         self.generation = None
+        self.guard.forget()
         await self.release(partitions)
 
     def owns(self, partition: int, generation: int) -> bool:
@@ -354,6 +368,7 @@ class StreamRunner:
             if not self.owns(partition, generation):
                 log.info("a batch fetched before a rebalance dropped", partition=partition)
                 return
+            await self.guard.ensure_current(partition)
             try:
                 output = await self.processor.process(
                     [(record.partition, record.value) for record in chunk], self.state
@@ -389,6 +404,7 @@ class StreamRunner:
         async with self.locks[record.partition]:
             if not self.owns(record.partition, generation):
                 return
+            await self.guard.ensure_current(record.partition)
             writes: dict[tuple[str, int], dict[bytes, bytes | None]] = {}
             self.count_in(
                 record.partition, writes, Tally(consumed=len(rejects), rejected=len(rejects))
@@ -529,6 +545,7 @@ class StreamRunner:
                 async with self.locks[partition]:
                     if not self.settled(partition):
                         break
+                    await self.guard.ensure_current(partition)
                     writes = {(DEDUP, partition): dict.fromkeys(found)}
                     await self.checkpoint.commit(partition, {}, writes, None)
             expired += len(found)

@@ -17,12 +17,13 @@ never holds a write the committed changelog lacks, and a worker that restores fr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import faust
 import rocksdict
 
+from workers.kafka.changelog_reading import ChangelogRecord
 from workers.stream.faust_adapter import store_db
 from workers.stream.processing import TABLES
 from workers.stream.producing import KeyValue
@@ -63,6 +64,8 @@ class StateTables:
     def __init__(self, app: faust.App, tables: dict[str, Any]) -> None:
         self._app = app
         self._tables = tables
+        # Told of each store write and its changelog offset (``store_guard.StoreGuard.applied``).
+        self.on_applied: Callable[[str, int, int], None] | None = None
 
     def _db(self, table: str, partition: int) -> Any:
         return store_db(self._tables[table], partition)
@@ -78,6 +81,24 @@ class StateTables:
         for key, value in self._db(table, partition).items():
             if key != FAUST_OFFSET_KEY:
                 yield key, value
+
+    def persisted(self, table: str, partition: int) -> int | None:
+        """The changelog offset the store holds data up to (None: none kept)."""
+        raw = self.get(table, partition, FAUST_OFFSET_KEY)
+        return None if raw is None else int(raw)
+
+    def replay(
+        self, table: str, partition: int, records: Sequence[ChangelogRecord], last: int
+    ) -> None:
+        """Apply changelog records in order, as a restore does, and hold ``last`` as the offset."""
+        batch = rocksdict.WriteBatch(raw_mode=True)
+        for _offset, key, value in records:
+            if value is None:
+                batch.delete(key)
+            else:
+                batch.put(key, value)
+        batch.put(FAUST_OFFSET_KEY, str(last).encode())
+        self._db(table, partition).write(batch)
 
     def changelog_topic(self, table: str) -> str:
         name: str = self._tables[table].changelog_topic.get_topic_name()
@@ -108,3 +129,5 @@ class StateTables:
             if offset is not None:
                 batch.put(FAUST_OFFSET_KEY, str(offset).encode())
             self._db(table, partition).write(batch)
+            if offset is not None and self.on_applied is not None:
+                self.on_applied(table, partition, offset)

@@ -29,7 +29,7 @@ class FailingProcessor:
 def runner() -> StreamRunner:
     return StreamRunner(
         SimpleNamespace(),  # type: ignore[arg-type]
-        None,  # type: ignore[arg-type]
+        SimpleNamespace(),  # type: ignore[arg-type]
         FakeCheckpoint(),  # type: ignore[arg-type]
         KafkaSettings(KAFKA_BOOTSTRAP_SERVERS="unused:9092"),
         WorkerSettings(),

@@ -1,0 +1,127 @@
+"""Before a batch reads a partition's stores, each must hold its committed changelog exactly up
+to its last record.
+
+A batch reads a row's stored state and the site's stored day aggregates, and writes new absolute
+values. A store that lags its changelog when a batch reads it makes that batch count a change a
+second time, or lose one, and the batch's transaction commits the error for good. Faust restores
+the stores of the partitions it assigns; this guard checks the result instead of trusting it,
+and checks that nothing but this worker's own commits moves a store afterwards:
+
+- at a partition's first batch in an assignment, each store's persisted offset (kept by Faust
+  under a key of the store, written in the same write batch as the data) must be the offset of
+  the last committed record of its changelog, read from the broker then: the partition's
+  producer has fenced its last owner by that time, so nobody else writes there;
+- at every later batch, it must be the offset that this worker's last commit left there.
+
+A store behind is brought up to date from its changelog first (the records a restore would
+apply, in the same order), and the error log line and ``pulse_store_repairs_total`` record it.
+A store ahead of its committed changelog holds writes that nobody committed, which no replay can
+take back: the batch raises ``StoreAhead`` and the worker stops, uncommitted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Literal, Protocol
+
+import structlog
+from aiokafka.structs import TopicPartition
+
+from workers.kafka.changelog_reading import ChangelogRecord
+from workers.observability.metrics import STORE_REPAIRS
+
+log = structlog.get_logger("pulse.stream")
+
+Verdict = Literal["current", "behind", "ahead"]
+LastOffsets = Callable[[Sequence[TopicPartition]], Awaitable[dict[TopicPartition, int | None]]]
+ReadRange = Callable[[TopicPartition, int, int], Awaitable[list[ChangelogRecord]]]
+
+
+class StoreAhead(RuntimeError):
+    """A store holds a changelog offset its committed changelog does not reach."""
+
+
+def store_verdict(stored: int | None, last: int | None) -> Verdict:
+    """How a store at persisted offset ``stored`` stands against a changelog whose last committed
+    record is at ``last`` (None: no offset kept, no record)."""
+    if stored == last:
+        return "current"
+    if stored is None or (last is not None and stored < last):
+        return "behind"
+    return "ahead"
+
+
+class Stores(Protocol):
+    def changelog_topic(self, table: str) -> str: ...
+
+    def persisted(self, table: str, partition: int) -> int | None: ...
+
+    def replay(
+        self, table: str, partition: int, records: Sequence[ChangelogRecord], last: int
+    ) -> None: ...
+
+
+class StoreGuard:
+    def __init__(
+        self,
+        stores: Stores,
+        tables: Iterable[str],
+        last_offsets: LastOffsets,
+        read_range: ReadRange,
+    ) -> None:
+        self.stores = stores
+        self.tables = tuple(tables)
+        self._last_offsets = last_offsets
+        self._read_range = read_range
+        # (table, partition) -> the offset its store must be at; absent until checked against
+        # the broker in the current assignment.
+        self.expected: dict[tuple[str, int], int | None] = {}
+
+    def forget(self) -> None:
+        """A new assignment: every partition is checked against the broker again."""
+        self.expected.clear()
+
+    def applied(self, table: str, partition: int, offset: int) -> None:
+        """This worker's commit wrote its store up to ``offset``."""
+        if (table, partition) in self.expected:
+            self.expected[(table, partition)] = offset
+
+    async def ensure_current(self, partition: int) -> int:
+        """Check (and bring up to date) the partition's stores; returns how many were behind."""
+        found = "later"
+        if any((table, partition) not in self.expected for table in self.tables):
+            tps = {
+                table: TopicPartition(self.stores.changelog_topic(table), partition)
+                for table in self.tables
+            }
+            lasts = await self._last_offsets(list(tps.values()))
+            for table, tp in tps.items():
+                self.expected[(table, partition)] = lasts[tp]
+            found = "assigned"
+        repaired = 0
+        for table in self.tables:
+            last = self.expected[(table, partition)]
+            stored = self.stores.persisted(table, partition)
+            verdict = store_verdict(stored, last)
+            if verdict == "current":
+                continue
+            log.error(
+                "a table store is not at the end of its committed changelog",
+                table=table,
+                partition=partition,
+                store_offset=stored,
+                changelog_last=last,
+                verdict=verdict,
+                found=found,
+            )
+            STORE_REPAIRS.labels(table, found).inc()
+            if verdict == "ahead" or last is None:
+                raise StoreAhead(
+                    f"the {table} store of partition {partition} is at changelog offset "
+                    f"{stored}, past the last committed record ({last})"
+                )
+            tp = TopicPartition(self.stores.changelog_topic(table), partition)
+            records = await self._read_range(tp, 0 if stored is None else stored + 1, last)
+            self.stores.replay(table, partition, records, last)
+            repaired += 1
+        return repaired
