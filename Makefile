@@ -3,16 +3,34 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The locks pin every package with its hashes; `make lock` regenerates them after a change to
+# pyproject.toml. dev.txt holds the runtime, the demo's and emulator's extras and the test tools.
+LOCKS := requirements/build.txt requirements/runtime.txt requirements/dev.txt
+UV_VERSION := 0.13.9
+LOCK_VENV := .venv-lock
+COMPILE = $(LOCK_VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 \
+	--generate-hashes --custom-compile-command "make lock"
 
-.PHONY: install demo test lint typecheck pytest bench schemas clean
+.PHONY: install lock demo test lint typecheck pytest bench schemas clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCKS)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements/build.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# runtime.txt is compiled first and constrains dev.txt, so the image and the tests run the same
+# versions of every package they share.
+lock:
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet uv==$(UV_VERSION)
+	$(COMPILE) requirements/build.in -o requirements/build.txt
+	$(COMPILE) pyproject.toml -o requirements/runtime.txt
+	$(COMPILE) pyproject.toml --extra demo --extra emulator --extra dev \
+		-c requirements/runtime.txt -o requirements/dev.txt
 
 demo: $(STAMP)
 	$(BIN)/pulse demo $(ARGS)
@@ -36,4 +54,4 @@ schemas: $(STAMP)
 	$(BIN)/python -m schemas.export
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LOCK_VENV) .mypy_cache .pytest_cache .ruff_cache

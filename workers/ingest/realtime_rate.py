@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-from workers.emulator.config import EmulatorConfig
-from workers.emulator.server import Emulator
 from workers.ingest.rate_load import SITES, SourceRate, write_event_rows
 from workers.ingest.realtime_options import RealtimeIngestOptions
 from workers.ingest.realtime_runner import RealtimeProgress, run_realtime_ingest
@@ -23,6 +21,11 @@ ROWS_PER_TRANSACTION = 100
 
 async def measure_realtime_rate(dsn: str, kafka: KafkaSettings, rows: int) -> SourceRate:
     """Serve the emulator on ``dsn``, run the source, commit ``rows`` events, time the acks."""
+    # Imported here: `pulse` imports every subcommand at start, and the emulator's PyJWT is an
+    # extra that the runtime image leaves out.
+    from workers.emulator.config import EmulatorConfig
+    from workers.emulator.server import Emulator
+
     emulator = Emulator(EmulatorConfig(dsn=dsn))
     await emulator.start()
     options = RealtimeIngestOptions(
