@@ -17,9 +17,9 @@ import pytest
 
 from workers.services.apache_kafka import start_kafka
 from workers.services.containers import (
-    KAFKA_IMAGE,
     docker_available,
     kafka_container,
+    kafka_image,
     postgres_container,
 )
 from workers.services.database import create_database, drop_database
@@ -63,7 +63,7 @@ def bootstrap_servers(pytestconfig: pytest.Config) -> Iterator[str]:
         return
     if docker_available():
         with kafka_container() as bootstrap:
-            announce(pytestconfig, f"broker: {KAFKA_IMAGE} in Docker at {bootstrap}")
+            announce(pytestconfig, f"broker: {kafka_image()} in Docker at {bootstrap}")
             yield bootstrap
         return
     broker = start_kafka(say=lambda line: announce(pytestconfig, line.strip()))

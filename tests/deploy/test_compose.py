@@ -1,14 +1,19 @@
 """docker-compose.yml agrees with the code: real ``pulse`` subcommands, known settings, wiring.
 
-No Docker engine runs here, so the file is parsed and checked rather than started.
+No Docker engine runs here, so the file is parsed and checked rather than started; where
+`docker compose` exists, it validates the file too.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import json
-from pathlib import Path
+import re
+import shutil
+import subprocess
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,7 +21,11 @@ import pytest
 import yaml
 
 from workers.cli.main import build_parser
+from workers.observability import container_health
+from workers.observability.container_health import configured_port
+from workers.services.kafka_dist import kafka_version
 from workers.settings_catalog import known_variables
+from workers.stream.settings import WorkerSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 PULSE_SERVICES = ("ingest", "worker-1", "worker-2")
@@ -152,3 +161,116 @@ def test_each_worker_has_its_own_state_and_identity(
         assert any(str(mapping).endswith(f":{port}") for mapping in worker["ports"])
     assert len(volumes_seen) == 2, "two workers must never share a RocksDB directory"
     assert len(identities) == 2, "static members need distinct instance IDs"
+
+
+def test_kafka_is_the_version_the_tests_run(services: dict[str, dict[str, Any]]) -> None:
+    assert services["kafka"]["image"] == f"apache/kafka:{kafka_version()}"
+
+
+def dockerfile_workdir() -> PurePosixPath:
+    workdirs = [
+        line.split()[1]
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.startswith("WORKDIR ")
+    ]
+    return PurePosixPath(workdirs[-1])
+
+
+def written_at(name: str, service: dict[str, Any]) -> list[PurePosixPath]:
+    """Where the service's image keeps its state, given the service's environment.
+
+    The defaults are the images' own: apache/kafka's server.properties sets log.dirs to
+    /tmp/kraft-combined-logs, the postgres image's PGDATA is /var/lib/postgresql/data up to
+    major 17, and a stream worker resolves PULSE_DATA_DIR against the Dockerfile's WORKDIR.
+    """
+    env = environment(service)
+    image = str(service.get("image", ""))
+    if image.startswith("apache/kafka:"):
+        return [
+            PurePosixPath(d)
+            for d in env.get("KAFKA_LOG_DIRS", "/tmp/kraft-combined-logs").split(",")
+        ]
+    if image.startswith("postgres:"):
+        assert int(image.split(":")[1].split(".")[0]) <= 17, "postgres 18 moved PGDATA"
+        return [PurePosixPath(env.get("PGDATA", "/var/lib/postgresql/data"))]
+    if name.startswith("worker"):
+        default = str(WorkerSettings.model_fields["data_dir"].default)
+        return [dockerfile_workdir() / env.get("PULSE_DATA_DIR", default)]
+    return []
+
+
+@pytest.mark.parametrize("name", ["kafka", "postgres", "worker-1", "worker-2"])
+def test_state_is_written_to_a_named_volume(
+    services: dict[str, dict[str, Any]], compose: dict[str, Any], name: str
+) -> None:
+    service = services[name]
+    named = {
+        PurePosixPath(volume.split(":")[1])
+        for volume in service.get("volumes", [])
+        if volume.split(":")[0] in compose["volumes"]
+    }
+    directories = written_at(name, service)
+    assert directories, f"{name}: where its image writes is unknown"
+    for directory in directories:
+        assert any(directory == mount or mount in directory.parents for mount in named), (
+            f"{name} writes to {directory}, which no named volume holds: `down`/`up` loses it"
+        )
+
+
+def test_the_volume_check_catches_the_kafka_default(services: dict[str, dict[str, Any]]) -> None:
+    kafka = dict(services["kafka"])
+    kafka["environment"] = {k: v for k, v in environment(kafka).items() if k != "KAFKA_LOG_DIRS"}
+    assert written_at("kafka", kafka) == [PurePosixPath("/tmp/kraft-combined-logs")]
+
+
+@pytest.mark.parametrize("name", PULSE_SERVICES)
+def test_pulse_services_check_their_health_endpoint(
+    services: dict[str, dict[str, Any]], name: str
+) -> None:
+    check = services[name]["healthcheck"]
+    test = check["test"]
+    assert test[:3] == ["CMD", "python", "-m"]
+    assert importlib.util.find_spec(test[3]) is not None, test[3]
+    assert test[3] == container_health.__name__
+    env = environment(services[name])
+    ports = {configured_port(env, model, field) for model, field in container_health.SERVED_PORTS}
+    served = env.get("PULSE_WEB_PORT") or env["PULSE_INGEST_METRICS_PORT"]
+    assert int(served) in ports, f"{name}: the check does not ask the port it serves"
+    assert seconds(check["start_period"]) >= 30, "a worker restoring tables must not be killed"
+
+
+def seconds(duration: str) -> float:
+    """A compose duration such as ``1m30s`` in seconds."""
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", duration)
+    assert parts and "".join(n + u for n, u in parts) == duration, duration
+    return sum(float(number) * units[unit] for number, unit in parts)
+
+
+@pytest.mark.parametrize(
+    ("name", "role"), [("ingest", "ingest"), *((w, "worker") for w in ("worker-1", "worker-2"))]
+)
+def test_stop_grace_period_is_the_charts(
+    services: dict[str, dict[str, Any]], name: str, role: str
+) -> None:
+    values = yaml.safe_load((ROOT / "helm" / "values.yaml").read_text())
+    chart = values[role]["terminationGracePeriodSeconds"]
+    assert seconds(services[name]["stop_grace_period"]) == chart
+
+
+def test_docker_compose_accepts_the_file() -> None:
+    docker = shutil.which("docker")
+    if (
+        docker is None
+        or subprocess.run(
+            [docker, "compose", "version"], capture_output=True, check=False
+        ).returncode
+    ):
+        pytest.skip("no `docker compose` on this machine: the file is checked by parsing it above")
+    result = subprocess.run(
+        [docker, "compose", "-f", str(ROOT / "docker-compose.yml"), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
