@@ -41,6 +41,40 @@ app.kubernetes.io/component: {{ .component }}
 {{- default (printf "%s-secrets" (include "pulse.fullname" .)) .Values.secrets.existingSecret -}}
 {{- end -}}
 
+{{/* The Faust app id, which is also the workers' consumer group. */}}
+{{- define "pulse.appId" -}}
+{{- default (include "pulse.fullname" .) .Values.worker.appId -}}
+{{- end -}}
+
+{{- define "pulse.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "pulse.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Most stream workers one release may run: the partition count caps a consumer group. */}}
+{{- define "pulse.maxWorkers" -}}
+{{- if .Values.autoscaling.enabled -}}
+{{- default .Values.kafka.partitions .Values.autoscaling.maxReplicas -}}
+{{- else -}}
+{{- .Values.worker.replicas -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Pod-level fields both workloads share. */}}
+{{- define "pulse.podSpecCommon" -}}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+serviceAccountName: {{ include "pulse.serviceAccountName" . }}
+automountServiceAccountToken: false
+securityContext:
+  {{- toYaml .Values.podSecurityContext | nindent 2 }}
+{{- end -}}
+
 {{- define "pulse.bootstrapServers" -}}
 {{- required "kafka.bootstrapServers is required: the brokers of the existing Kafka cluster" .Values.kafka.bootstrapServers -}}
 {{- end -}}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -9,12 +11,18 @@ from typing import Any
 import helm_python as helm
 import pytest
 import yaml
+from packaging.version import Version
 
+from tests.deploy.pod_security import restricted_violations
 from workers.cli.main import build_parser
+from workers.observability.metrics_table import label_names, metric_name, project_metrics
 from workers.settings_catalog import known_variables
 
 CHART = Path(__file__).resolve().parents[2] / "helm"
-REQUIRED = {"kafka": {"bootstrapServers": "kafka-0.kafka:9092,kafka-1.kafka:9092"}}
+REQUIRED = {
+    "kafka": {"bootstrapServers": "kafka-0.kafka:9092,kafka-1.kafka:9092"},
+    "secrets": {"databaseUrl": "postgresql://pulse:pw@db:5432/pulse"},
+}
 Objects = dict[tuple[str, str], dict[str, Any]]
 
 
@@ -105,6 +113,7 @@ def test_default_objects(chart: helm.Chart) -> None:
         "Secret",
         "Service",
         "Service",
+        "ServiceAccount",
         "StatefulSet",
     ]
 
@@ -229,13 +238,14 @@ def test_realtime_source_needs_url_and_key(chart: helm.Chart) -> None:
     assert "SUPABASE_URL" not in wal_env
 
     with pytest.raises(helm.HelmRenderError, match=r"supabase\.url is required"):
-        render(chart, {"ingest": {"source": "realtime"}})
-    realtime = one(
-        render(
-            chart, {"ingest": {"source": "realtime"}, "supabase": {"url": "https://x.supabase.co"}}
-        ),
-        "Deployment",
-    )
+        render(chart, {"ingest": {"source": "realtime"}, "secrets": {"supabaseKey": "k"}})
+    realtime_values = {
+        "ingest": {"source": "realtime"},
+        "supabase": {"url": "https://x.supabase.co"},
+    }
+    with pytest.raises(helm.HelmRenderError, match=r"secrets\.supabaseKey is required"):
+        render(chart, realtime_values)
+    realtime = one(render(chart, realtime_values, {"secrets": {"supabaseKey": "k"}}), "Deployment")
     env = env_of(realtime)
     assert env["SUPABASE_URL"]["value"] == "https://x.supabase.co"
     assert env["SUPABASE_SERVICE_KEY"]["valueFrom"]["secretKeyRef"]["optional"] is False
@@ -259,4 +269,268 @@ def test_optional_service_monitor_scrapes_both_services(chart: helm.Chart) -> No
 
 def test_missing_bootstrap_servers_is_named(chart: helm.Chart) -> None:
     with pytest.raises(helm.HelmRenderError, match=r"kafka\.bootstrapServers is required"):
-        chart.render({}, name="pulse")
+        chart.render({"secrets": {"existingSecret": "pulse-prod"}}, name="pulse")
+
+
+WORKLOADS = ("Deployment", "StatefulSet")
+
+
+def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = workload["spec"]["template"]["spec"]
+    return spec
+
+
+@pytest.mark.parametrize("kind", WORKLOADS)
+def test_pods_pass_pod_security_restricted(chart: helm.Chart, kind: str) -> None:
+    pod = pod_spec(one(render(chart), kind))
+    assert restricted_violations(pod) == []
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+
+
+def test_the_restricted_check_catches_a_missing_seccomp_profile(chart: helm.Chart) -> None:
+    pod = pod_spec(one(render(chart), "StatefulSet"))
+    del pod["securityContext"]["seccompProfile"]
+    assert restricted_violations(pod) == ["worker: seccompProfile is None"]
+
+
+@pytest.mark.parametrize("kind", WORKLOADS)
+def test_pods_run_as_the_charts_account_without_a_token(chart: helm.Chart, kind: str) -> None:
+    objects = render(chart)
+    account = one(objects, "ServiceAccount")
+    assert account["automountServiceAccountToken"] is False
+    pod = pod_spec(one(objects, kind))
+    assert pod["serviceAccountName"] == account["metadata"]["name"]
+    assert pod["automountServiceAccountToken"] is False
+
+    existing = render(chart, {"serviceAccount": {"create": False, "name": "pulse-sa"}})
+    assert "ServiceAccount" not in {k for k, _ in existing}
+    pod = pod_spec(one(existing, kind))
+    assert pod["serviceAccountName"] == "pulse-sa"
+    assert pod["automountServiceAccountToken"] is False
+
+
+@pytest.mark.parametrize("kind", WORKLOADS)
+def test_a_changed_secret_restarts_both_workloads(chart: helm.Chart, kind: str) -> None:
+    def checksum(url: str) -> str:
+        workload = one(render(chart, {"secrets": {"databaseUrl": url}}), kind)
+        value: str = workload["spec"]["template"]["metadata"]["annotations"]["checksum/secret"]
+        return value
+
+    assert checksum("postgresql://a@db/x") != checksum("postgresql://b@db/x")
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ({"typo": 1}, "typo"),
+        ({"worker": {"replica": 3}}, "replica"),
+        ({"kafka": {"bootstrapServer": "k:9092"}}, "bootstrapServer"),
+        ({"ingest": {"sorce": "wal"}}, "sorce"),
+        ({"serviceMonitor": {"enable": True}}, "enable"),
+        ({"autoscaling": {"maxReplica": 4}}, "maxReplica"),
+        ({"worker": {"persistence": {"sise": "1Gi"}}}, "sise"),
+    ],
+)
+def test_an_unknown_value_fails_the_render(
+    chart: helm.Chart, override: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(helm.HelmValuesError, match=f"additional properties '{named}' not allowed"):
+        render(chart, override)
+
+
+def closed_objects(node: dict[str, Any], path: str = "") -> Iterator[tuple[str, bool]]:
+    """(path, whether unknown keys are refused) of every object in the schema with properties."""
+    if "properties" in node:
+        yield path or "/", node.get("additionalProperties") is False
+        for key, child in node["properties"].items():
+            yield from closed_objects(child, f"{path}/{key}")
+
+
+def test_every_object_in_the_schema_refuses_unknown_keys() -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    found = dict(closed_objects(schema))
+    assert len(found) > 10
+    assert [path for path, closed in found.items() if not closed] == []
+
+
+def test_an_empty_database_url_fails_the_render(chart: helm.Chart) -> None:
+    with pytest.raises(helm.HelmRenderError, match=r"secrets\.databaseUrl is required"):
+        render(chart, {"secrets": {"databaseUrl": ""}})
+    with pytest.raises(helm.HelmRenderError, match=r"secrets\.databaseUrl is required"):
+        render(chart, {"secrets": {"databaseUrl": ""}, "ingest": {"enabled": False}})
+    # An existing Secret is the operator's to fill; the chart cannot see into it.
+    external = render(chart, {"secrets": {"databaseUrl": "", "existingSecret": "pulse-prod"}})
+    assert "Secret" not in {kind for kind, _ in external}
+
+
+# The newest Kubernetes minor each rendered feature needs (the release where it is on by default).
+FEATURE_MINORS = {
+    "persistentVolumeClaimRetentionPolicy": "1.27",
+    "PodDisruptionBudget policy/v1": "1.21",
+    "seccompProfile": "1.19",
+}
+
+
+def features_used(objects: Objects) -> set[str]:
+    used = set()
+    for (kind, _), obj in objects.items():
+        if "persistentVolumeClaimRetentionPolicy" in obj.get("spec", {}):
+            used.add("persistentVolumeClaimRetentionPolicy")
+        if kind == "PodDisruptionBudget" and obj["apiVersion"] == "policy/v1":
+            used.add("PodDisruptionBudget policy/v1")
+        if "seccompProfile" in json.dumps(obj):
+            used.add("seccompProfile")
+    return used
+
+
+def test_kube_version_is_what_the_features_need(chart: helm.Chart) -> None:
+    constraint = yaml.safe_load((CHART / "Chart.yaml").read_text())["kubeVersion"]
+    found = re.fullmatch(r">=(\d+\.\d+)\.0-0", constraint)
+    assert found, f"expected a plain lower bound, got {constraint!r}"
+    used = features_used(render(chart))
+    assert used == set(FEATURE_MINORS)
+    needed = max(Version(FEATURE_MINORS[feature]) for feature in used)
+    assert Version(found.group(1)) == needed
+
+
+def test_no_network_policy_unless_asked(chart: helm.Chart) -> None:
+    assert "NetworkPolicy" not in {kind for kind, _ in render(chart)}
+
+
+def test_network_policy_admits_scrapers_only(chart: helm.Chart) -> None:
+    prometheus = [{"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}]
+    objects = render(chart, {"networkPolicy": {"enabled": True, "metricsFrom": prometheus}})
+    policy = one(objects, "NetworkPolicy")["spec"]
+    selector = policy["podSelector"]["matchLabels"]
+    for kind in WORKLOADS:
+        workload = one(objects, kind)
+        assert selector.items() <= workload["spec"]["template"]["metadata"]["labels"].items()
+        assert "http-metrics" in {p["name"] for p in container(workload)["ports"]}
+    assert policy["policyTypes"] == ["Ingress"], "egress stays open until rules are given"
+    (rule,) = policy["ingress"]
+    assert rule["ports"] == [{"port": "http-metrics", "protocol": "TCP"}]
+    assert rule["from"] == prometheus
+
+
+def test_network_policy_egress_keeps_dns(chart: helm.Chart) -> None:
+    kafka = {"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}], "ports": [{"port": 9092}]}
+    policy = one(
+        render(chart, {"networkPolicy": {"enabled": True, "egress": [kafka]}}), "NetworkPolicy"
+    )["spec"]
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    dns, given = policy["egress"]
+    assert {(p["port"], p["protocol"]) for p in dns["ports"]} == {(53, "UDP"), (53, "TCP")}
+    assert given == kafka
+
+
+def exposed_series() -> dict[str, tuple[str, ...]]:
+    """Series names the workers expose, with their labels."""
+    series: dict[str, tuple[str, ...]] = {}
+    for metric in project_metrics():
+        name, labels = metric_name(metric), label_names(metric)
+        kind = next(iter(metric.describe())).type
+        suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"]}
+        for suffix in ["", *suffixes.get(kind, [])]:
+            series[name + suffix] = labels
+    return series
+
+
+def test_alerts_use_the_workers_metrics(chart: helm.Chart) -> None:
+    objects = render(chart, {"prometheusRule": {"enabled": True, "labels": {"release": "prom"}}})
+    rule = one(objects, "PrometheusRule")
+    assert rule["metadata"]["labels"]["release"] == "prom"
+    (group,) = rule["spec"]["groups"]
+    alerts = {r["alert"]: r for r in group["rules"]}
+    assert set(alerts) == {
+        "PulseConsumerLagHigh",
+        "PulseRejectRateHigh",
+        "PulseReplicationSlotLagHigh",
+        "PulseWorkerStalled",
+    }
+    services = {name for kind, name in objects if kind == "Service"}
+    series = exposed_series()
+    for name, alert in alerts.items():
+        for metric, selector in re.findall(r"(pulse_[a-z_]+)\{([^}]*)\}", alert["expr"]):
+            assert metric in series, f"{name}: no metric {metric}"
+            labels = dict(item.split("=", 1) for item in selector.split(","))
+            assert labels.pop("namespace") == '"analytics"'
+            if "job" in labels:
+                assert labels.pop("job").strip('"') in services, f"{name}: job is no Service"
+            assert set(labels) <= set(series[metric]), f"{name}: {metric} has no {set(labels)}"
+    assert alerts["PulseConsumerLagHigh"]["expr"].endswith("> 10000")
+    assert alerts["PulseReplicationSlotLagHigh"]["expr"].endswith("> 1073741824")
+    assert alerts["PulseWorkerStalled"]["for"] == "10m"
+
+
+def test_alert_thresholds_come_from_values(chart: helm.Chart) -> None:
+    values = {
+        "prometheusRule": {
+            "enabled": True,
+            "consumerLag": {"threshold": 500, "for": "2m"},
+            "rejectRatio": {"threshold": 0.2},
+        }
+    }
+    (group,) = one(render(chart, values), "PrometheusRule")["spec"]["groups"]
+    alerts = {r["alert"]: r for r in group["rules"]}
+    assert alerts["PulseConsumerLagHigh"]["expr"].endswith("> 500")
+    assert alerts["PulseConsumerLagHigh"]["for"] == "2m"
+    assert alerts["PulseRejectRateHigh"]["expr"].endswith("> 0.2")
+
+
+def test_no_slot_alert_without_a_slot(chart: helm.Chart) -> None:
+    values = {
+        "prometheusRule": {"enabled": True},
+        "ingest": {"source": "realtime"},
+        "supabase": {"url": "https://x.supabase.co"},
+        "secrets": {"supabaseKey": "k"},
+    }
+    (group,) = one(render(chart, values), "PrometheusRule")["spec"]["groups"]
+    assert "PulseReplicationSlotLagHigh" not in {r["alert"] for r in group["rules"]}
+
+
+def test_keda_scales_the_workers_on_the_groups_lag(chart: helm.Chart) -> None:
+    objects = render(chart, {"autoscaling": {"enabled": True, "lagThreshold": 250}})
+    scaled = one(objects, "ScaledObject")["spec"]
+    workers = one(objects, "StatefulSet")
+    assert "replicas" not in workers["spec"], "KEDA owns the replica count"
+    assert scaled["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "name": workers["metadata"]["name"],
+    }
+    assert scaled["maxReplicaCount"] == 8, "defaults to kafka.partitions"
+    (trigger,) = scaled["triggers"]
+    env = env_of(workers)
+    assert trigger["type"] == "kafka"
+    assert trigger["metadata"]["consumerGroup"] == env["PULSE_APP_ID"]["value"]
+    assert trigger["metadata"]["topic"] == env["PULSE_CHANGES_TOPIC"]["value"]
+    assert trigger["metadata"]["bootstrapServers"] == env["KAFKA_BOOTSTRAP_SERVERS"]["value"]
+    assert trigger["metadata"]["lagThreshold"] == "250"
+    assert trigger["metadata"]["allowIdleConsumers"] == "false"
+
+
+def test_keda_is_capped_at_the_partition_count(chart: helm.Chart) -> None:
+    at_cap = render(chart, {"kafka": {"partitions": 4}, "autoscaling": {"enabled": True}})
+    assert one(at_cap, "ScaledObject")["spec"]["maxReplicaCount"] == 4
+    with pytest.raises(
+        helm.HelmRenderError, match=r"autoscaling.maxReplicas \(5\) exceeds kafka.partitions \(4\)"
+    ):
+        render(
+            chart, {"kafka": {"partitions": 4}, "autoscaling": {"enabled": True, "maxReplicas": 5}}
+        )
+    with pytest.raises(helm.HelmRenderError, match=r"autoscaling.minReplicas \(3\) exceeds"):
+        render(chart, {"autoscaling": {"enabled": True, "minReplicas": 3, "maxReplicas": 2}})
+
+
+def test_lint_is_clean_with_every_option() -> None:
+    values = merged(
+        {
+            "serviceMonitor": {"enabled": True},
+            "prometheusRule": {"enabled": True},
+            "networkPolicy": {"enabled": True, "egress": [{"to": [{"podSelector": {}}]}]},
+            "autoscaling": {"enabled": True},
+        }
+    )
+    report = helm.lint(CHART, values, strict=True, namespace="analytics")
+    assert report["errors"] == []
+    assert [m for m in report["messages"] if m["severity"] >= 2] == []
