@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
-import json
 import re
 import shutil
 import subprocess
@@ -20,6 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from tests.deploy.dockerfile import parse as parse_dockerfile
 from workers.cli.main import build_parser
 from workers.observability import container_health
 from workers.observability.container_health import configured_port
@@ -87,12 +87,8 @@ def test_postgres_has_logical_replication_and_our_schema(
 
 
 def test_pulse_services_run_the_project_image(services: dict[str, dict[str, Any]]) -> None:
-    entrypoints = [
-        json.loads(line.removeprefix("ENTRYPOINT"))
-        for line in (ROOT / "Dockerfile").read_text().splitlines()
-        if line.startswith("ENTRYPOINT")
-    ]
-    assert entrypoints == [["pulse"]], "commands below are arguments of `pulse`"
+    entrypoint = parse_dockerfile().exec_form("ENTRYPOINT")
+    assert entrypoint[-1] == "pulse", "commands below are arguments of `pulse`"
     for name in PULSE_SERVICES:
         assert services[name]["build"] == ".", name
 
@@ -168,12 +164,7 @@ def test_kafka_is_the_version_the_tests_run(services: dict[str, dict[str, Any]])
 
 
 def dockerfile_workdir() -> PurePosixPath:
-    workdirs = [
-        line.split()[1]
-        for line in (ROOT / "Dockerfile").read_text().splitlines()
-        if line.startswith("WORKDIR ")
-    ]
-    return PurePosixPath(workdirs[-1])
+    return PurePosixPath(parse_dockerfile().stages[-1].arguments("WORKDIR")[-1])
 
 
 def written_at(name: str, service: dict[str, Any]) -> list[PurePosixPath]:
