@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from datetime import date
 from typing import Any
@@ -11,9 +12,14 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from workers.settings import KafkaSettings, require
+from workers.settings import KafkaSettings
 from workers.tools.audit import AuditReport, audit, rows
-from workers.tools.command import add_broker_argument, bootstrap, database_url, run_tool
+from workers.tools.command import (
+    add_broker_argument,
+    bootstrap,
+    required_database_url,
+    tool_command,
+)
 from workers.tools.reading import TopicReader
 from workers.tools.sites import connect
 
@@ -44,11 +50,12 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=handle)
 
 
+@tool_command
 def handle(args: argparse.Namespace) -> int:
     settings = KafkaSettings()
     servers = bootstrap(args, settings)
-    dsn = require(database_url(), "DATABASE_URL", "to recompute the KPIs from Postgres")
-    return run_tool(run(dsn, servers, settings.updates_topic, args.site, args.day, args.json))
+    dsn = required_database_url("to recompute the KPIs from Postgres")
+    return asyncio.run(run(dsn, servers, settings.updates_topic, args.site, args.day, args.json))
 
 
 async def run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from rich.table import Table
 from workers.settings import KafkaSettings
 from workers.stream.settings import WorkerSettings
 from workers.tools.audit import show
-from workers.tools.command import add_broker_argument, bootstrap, run_tool
+from workers.tools.command import add_broker_argument, bootstrap, tool_command
 from workers.tools.rebuild import RebuildReport, rebuild
 
 EXIT_DIFFERENT = 1
@@ -51,11 +52,12 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=handle)
 
 
+@tool_command
 def handle(args: argparse.Namespace) -> int:
     settings = KafkaSettings()
     servers = bootstrap(args, settings)
     live = args.live_app_id or WorkerSettings().app_id
-    return run_tool(run(settings, servers, args.app_id, live, args.data_dir, args.timeout))
+    return asyncio.run(run(settings, servers, args.app_id, live, args.data_dir, args.timeout))
 
 
 async def run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from typing import Any
 
@@ -12,7 +13,7 @@ from workers.tools.command import (
     bootstrap,
     database_url,
     position,
-    run_tool,
+    tool_command,
 )
 from workers.tools.offsets import Position
 from workers.tools.reading import TopicReader
@@ -52,10 +53,11 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=handle)
 
 
+@tool_command
 def handle(args: argparse.Namespace) -> int:
     settings = KafkaSettings()
     servers = bootstrap(args, settings)
-    return run_tool(
+    return asyncio.run(
         replay_to_stdout(
             servers,
             args.topic,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from typing import Any
 
@@ -14,7 +15,7 @@ from workers.tools.command import (
     bootstrap,
     database_url,
     position,
-    run_tool,
+    tool_command,
 )
 from workers.tools.offsets import Beginning, Position
 from workers.tools.reading import TopicReader
@@ -50,10 +51,11 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=handle)
 
 
+@tool_command
 def handle(args: argparse.Namespace) -> int:
     settings = KafkaSettings()
     servers = bootstrap(args, settings)
-    return run_tool(
+    return asyncio.run(
         tail(servers, settings.updates_topic, args.site, args.start, args.follow, args.json)
     )
 

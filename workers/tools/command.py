@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
+import functools
 import sys
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Callable
 
-from workers.settings import DatabaseSettings, KafkaSettings, require
-from workers.tools.errors import ToolError
+from pydantic import ValidationError
+
+from workers.settings import DatabaseSettings, KafkaSettings
+from workers.tools.errors import MissingSetting, describe
 from workers.tools.offsets import Position, parse_position
 
 EXIT_ERROR = 2
+
+Handler = Callable[[argparse.Namespace], int]
 
 
 def position(text: str) -> Position:
@@ -32,17 +35,41 @@ def add_broker_argument(parser: argparse.ArgumentParser) -> None:
 
 def bootstrap(args: argparse.Namespace, settings: KafkaSettings) -> str:
     value: str | None = args.bootstrap_servers or settings.bootstrap_servers
-    return require(value, "KAFKA_BOOTSTRAP_SERVERS", "to reach Kafka (or pass --bootstrap-servers)")
+    if not value:
+        raise MissingSetting(
+            "KAFKA_BOOTSTRAP_SERVERS is not set; it is needed to reach Kafka "
+            "(or pass --bootstrap-servers)"
+        )
+    return value
 
 
 def database_url() -> str | None:
     return DatabaseSettings().database_url
 
 
-def run_tool(work: Coroutine[Any, Any, int]) -> int:
-    """Runs a tool; a ``ToolError`` becomes one line on stderr and exit status 2."""
-    try:
-        return asyncio.run(work)
-    except ToolError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+def required_database_url(purpose: str) -> str:
+    value = database_url()
+    if not value:
+        raise MissingSetting(f"DATABASE_URL is not set; it is needed {purpose}")
+    return value
+
+
+def tool_command(handle: Handler) -> Handler:
+    """A tool's handler that never crashes: any error is one line on stderr and exit status 2.
+
+    Status 1 keeps its own meaning (the audit's and the rebuild's "KPIs differ"), so an error
+    must never fall through to the interpreter's default of 1. Settings errors go on to the
+    entry point, which names the variable.
+    """
+
+    @functools.wraps(handle)
+    def guarded(args: argparse.Namespace) -> int:
+        try:
+            return handle(args)
+        except ValidationError:
+            raise
+        except Exception as exc:
+            print(f"error: {describe(exc)}", file=sys.stderr)
+            return EXIT_ERROR
+
+    return guarded

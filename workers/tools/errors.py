@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import psycopg
+from aiokafka.errors import KafkaError
+
 
 class ToolError(Exception):
     """A problem with the user's input or environment; ``str()`` is the message to print."""
+
+
+class MissingSetting(ToolError):
+    pass
 
 
 class BrokerUnreachable(ToolError):
@@ -25,3 +32,25 @@ class OffsetOutOfRange(ToolError):
 
 class ReadStalled(ToolError):
     pass
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def describe(exc: BaseException) -> str:
+    """Any error as one line for stderr: what failed, where (Postgres, Kafka), and why."""
+    if isinstance(exc, BaseExceptionGroup):
+        return describe(exc.exceptions[0])
+    if isinstance(exc, ToolError):
+        return one_line(str(exc))
+    if isinstance(exc, psycopg.Error):
+        # The primary message alone: the rest repeats the query with a caret under it.
+        primary = exc.diag.message_primary if exc.diag is not None else None
+        return f"Postgres: {one_line(primary or str(exc)) or type(exc).__name__}"
+    detail = one_line(str(exc))
+    if isinstance(exc, KafkaError):
+        # aiokafka's own text starts with the class name.
+        return f"Kafka: {detail}"
+    name = type(exc).__name__
+    return f"{name}: {detail}" if detail else name

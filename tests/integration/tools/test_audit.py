@@ -15,6 +15,7 @@ from schemas.updates import KpiUpdated
 from tests.integration.tools.conftest import send_updates
 from workers.cli.main import main
 from workers.kpis.sql import recompute_kpis
+from workers.services.database import create_database, drop_database
 from workers.settings import KafkaSettings
 from workers.tools.audit import MISSING, audit
 from workers.tools.errors import UnknownSite
@@ -153,3 +154,22 @@ def test_audit_command_prints_the_table_and_exits_1(
     assert main(["tail", "--site", site, "--json"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == len(updates) and all(site in line for line in lines)
+
+
+def test_an_error_in_the_audits_query_is_one_line_and_status_2(
+    pg_admin_dsn: str,
+    kafka_settings: KafkaSettings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A database without the project's tables: the KPI query itself fails.
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    dsn = create_database(pg_admin_dsn, name, with_schema=False)
+    try:
+        monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", str(kafka_settings.bootstrap_servers))
+        monkeypatch.setenv("DATABASE_URL", dsn)
+        assert main(["audit"]) == 2
+        err = capsys.readouterr().err
+        assert err.splitlines() == ['error: Postgres: relation "sessions" does not exist']
+    finally:
+        drop_database(pg_admin_dsn, name)
