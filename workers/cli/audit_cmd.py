@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from workers.settings import KafkaSettings
-from workers.tools.audit import AuditReport, audit, rows
+from workers.tools.audit import AuditReport, audit, quarantine_note, rows
 from workers.tools.command import (
     add_broker_argument,
     bootstrap,
@@ -71,6 +71,10 @@ async def run(
             file=sys.stderr,
         )
     if as_json:
+        # Lines on stdout are differences only; the note goes beside the warnings.
+        note = quarantine_note(report)
+        if note is not None:
+            print(f"note: {note}", file=sys.stderr)
         print_json(report)
     else:
         print_table(report)
@@ -87,6 +91,9 @@ def print_json(report: AuditReport) -> None:
 def print_table(report: AuditReport) -> None:
     # Off a terminal, a wide console keeps site ids and timestamps on one line for grep.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+    note = quarantine_note(report)
+    if note is not None:
+        console.print(note, style="yellow")
     if not report.differences:
         console.print(f"audit passed: {report.compared} site-day(s) agree", style="green")
         return

@@ -1,12 +1,13 @@
 """KPIs recomputed from Postgres against the latest ``kpi_updated`` each site published.
 
 The SQL (``workers.kpis.sql.recompute_kpis``) is the definition; Kafka holds what dashboards were
-told. "Latest" is the highest per-site ``seq``, the later offset breaking a tie, since a worker
+told. Rows the stream quarantines for their timestamps are left out of both and reported apart. "Latest" is the highest per-site ``seq``, the later offset breaking a tie, since a worker
 restarting after a crash may publish the same update again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -15,7 +16,7 @@ from typing import Any
 import psycopg
 
 from schemas.updates import KpiSnapshot, KpiUpdated
-from workers.kpis.sql import recompute_kpis
+from workers.kpis.sql import quarantined_rows, recompute_kpis
 from workers.tools.offsets import Beginning
 from workers.tools.reading import TopicReader
 from workers.tools.sites import ensure_site_known
@@ -54,8 +55,12 @@ class KpiDifference:
 
 @dataclass(frozen=True)
 class AuditReport:
+    """``quarantined``: rows per table left out of the SQL because the stream quarantines them
+    (a timestamp Python cannot hold)."""
+
     compared: int
     differences: list[KpiDifference]
+    quarantined: dict[str, int] = dataclasses.field(default_factory=dict)
 
     @property
     def sites_differing(self) -> list[str]:
@@ -149,7 +154,20 @@ async def audit(
     latest, invalid = await published_kpis(reader, site_id)
     published = narrowed(latest, site_id, day)
     differences = compare(expected, published)
-    return AuditReport(len(expected.keys() | published.keys()), differences), invalid
+    quarantined = quarantined_rows(conn, site_id)
+    return AuditReport(len(expected.keys() | published.keys()), differences, quarantined), invalid
+
+
+def quarantine_note(report: AuditReport) -> str | None:
+    """One line on the rows left out of the comparison, or None when there are none."""
+    if not report.quarantined:
+        return None
+    total = sum(report.quarantined.values())
+    tables = ", ".join(f"{table} {n}" for table, n in sorted(report.quarantined.items()))
+    return (
+        f"{total} row(s) quarantined in the stream ({tables}): a timestamp Python cannot hold; "
+        "left out of the SQL too"
+    )
 
 
 def rows(report: AuditReport) -> Iterable[tuple[str, str, str, str, str]]:
