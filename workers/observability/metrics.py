@@ -80,3 +80,13 @@ SOURCE_REREADS = Counter(
     "pulse_source_rereads_total",
     "Source messages Faust's consumer skipped that the stream worker read directly.",
 )
+RECONNECTS = Counter(
+    "pulse_reconnects_total",
+    "Links to a dependency re-established in-process after it was lost, by component and dependency.",
+    ["component", "dependency"],
+)
+DEPENDENCY_UP = Gauge(
+    "pulse_dependency_up",
+    "1 while the component's link to the dependency works, 0 while it is reconnecting.",
+    ["component", "dependency"],
+)

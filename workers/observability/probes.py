@@ -38,10 +38,13 @@ def health_response(readiness: Readiness) -> ProbeResponse:
 
 
 def ready_response(readiness: Readiness) -> ProbeResponse:
-    body = {
+    body: dict[str, object] = {
         "status": "ready" if readiness.ready else "not ready",
         "conditions": readiness.conditions(),
     }
+    away = readiness.dependencies_away()
+    if away:
+        body["reconnecting_to"] = away
     if readiness.failure is not None:
         body["reason"] = readiness.failure
     return ProbeResponse(200 if readiness.ready else 503, JSON, orjson.dumps(body))

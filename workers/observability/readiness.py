@@ -7,9 +7,12 @@ How to wire it (either worker):
     readiness.set(RECOVERED)                 # once tables are restored / the slot position is known
     readiness.set(SOURCE_LIVE)               # once the source streams (and again after a reconnect)
     readiness.clear(SOURCE_LIVE)             # when the source drops; /readyz answers 503 meanwhile
+    readiness.dependency_away("postgres")    # a dependency is reconnecting; /readyz says which
+    readiness.dependency_back("postgres")
     readiness.fail("wal reader died: ...")   # unrecoverable: /healthz answers 503 so the pod restarts
 
-``/readyz`` is 200 only while every condition holds; ``/healthz`` is 200 until ``fail`` is called.
+``/readyz`` is 200 only while every condition holds and no dependency is away; ``/healthz`` is
+200 until ``fail`` is called.
 Each condition is also exported as the gauge ``pulse_readiness_condition{condition=...}``.
 """
 
@@ -32,6 +35,7 @@ class Readiness:
         if not self._conditions:
             raise ValueError("a Readiness needs at least one condition")
         self._failure: str | None = None
+        self._away: set[str] = set()
         for name in self._conditions:
             READINESS.labels(name).set(0)
 
@@ -45,13 +49,22 @@ class Readiness:
     def clear(self, name: str) -> None:
         self.set(name, False)
 
+    def dependency_away(self, name: str) -> None:
+        self._away.add(name)
+
+    def dependency_back(self, name: str) -> None:
+        self._away.discard(name)
+
+    def dependencies_away(self) -> list[str]:
+        return sorted(self._away)
+
     def fail(self, reason: str) -> None:
         """Mark the process broken for good: liveness fails, so the orchestrator restarts it."""
         self._failure = reason
 
     @property
     def ready(self) -> bool:
-        return self._failure is None and all(self._conditions.values())
+        return self._failure is None and not self._away and all(self._conditions.values())
 
     @property
     def alive(self) -> bool:

@@ -1,0 +1,1 @@
+"""Staying up through a dependency's restart: backoff between attempts, and the link's state."""
