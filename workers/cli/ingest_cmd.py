@@ -9,7 +9,7 @@ from typing import Any
 import structlog
 
 from workers.collector import quiet_collector
-from workers.ingest.replication import ReplicationSetupError
+from workers.ingest.replication import ReplicationSetupError, SlotGone
 from workers.kafka.topics import BrokerUnreachable
 from workers.logs import configure_logging
 from workers.settings import DatabaseSettings, KafkaSettings, require
@@ -104,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
     configure_logging()
     try:
         asyncio.run(_run_realtime() if args.source == "realtime" else _run_wal())
+    except SlotGone as exc:
+        log.error("replication slot gone", error=str(exc))
+        return 2
     except (ReplicationSetupError, BrokerUnreachable) as exc:
         log.error("ingest cannot start", error=str(exc))
         return 2

@@ -31,6 +31,20 @@ class ReplicationSetupError(RuntimeError):
     pass
 
 
+class SlotGone(ReplicationSetupError):
+    """The slot the ingest streamed from no longer exists: changes since its last confirmed
+    position are lost, and only an operator can decide to start over from a new snapshot."""
+
+    def __init__(self, slot: str) -> None:
+        super().__init__(
+            f"replication slot {slot!r} is gone (dropped, or this server is a new primary "
+            "without it): the changes since its last confirmed position cannot be read. To start "
+            "over from a new snapshot of every row, run "
+            f"DELETE FROM realtime_pulse.ingest_state WHERE slot_name = '{slot}'; "
+            "and start the ingest again (rows deleted meanwhile stay counted downstream)"
+        )
+
+
 @dataclass(frozen=True)
 class SlotState:
     exists: bool

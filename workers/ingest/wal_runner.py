@@ -3,6 +3,10 @@
 The slot's confirmed LSN only ever moves to the end of a transaction (or a heartbeat) whose
 records Kafka has acknowledged, so a crash at any point replays from there: at-least-once, and
 the event IDs let the stream worker drop what was sent twice.
+
+Losing Postgres or Kafka while streaming is the same kind of event in-process: the session
+(replication connection, buffers, unacknowledged sends) is dropped, the lost dependency is
+reconnected with backoff, and streaming resumes from the slot's confirmed position.
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import psycopg
+import psycopg2
 import structlog
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from schemas.changes import RejectedRecord
 from workers.changes.keying import KeyedChange, Rejection
@@ -23,6 +30,7 @@ from workers.ingest.publisher import ChangePublisher, Delivery, make_producer
 from workers.ingest.replication import (
     ReplicationSetupError,
     ReplicationStream,
+    SlotGone,
     drop_slot,
     emit_heartbeat,
     ensure_publication,
@@ -43,12 +51,20 @@ from workers.observability.metrics import (
 )
 from workers.observability.metrics import SOURCE_LIVE as SOURCE_LIVE_GAUGE
 from workers.observability.readiness import RECOVERED, SOURCE_LIVE, Readiness
+from workers.resilience.backoff import Backoff
+from workers.resilience.link import DependencyLink
+from workers.resilience.settings import ReconnectSettings
 from workers.settings import KafkaSettings, require
 
 log = structlog.get_logger("pulse.ingest.wal")
 
 HEARTBEAT_PREFIX = "realtime_pulse.heartbeat"
 KEEPALIVE_INTERVAL_S = 5.0
+
+# What losing the server looks like from psycopg2's replication connection (a restart gives
+# "no COPY in progress", a plain DatabaseError), from psycopg's admin connection, and from a
+# reconnect attempt that cannot get through yet.
+POSTGRES_ERRORS = (psycopg2.Error, psycopg.Error, ReplicationSetupError, OSError)
 
 
 @dataclass
@@ -112,6 +128,13 @@ class _Acks:
         self._pending.append((lsn, delivery, oldest_commit))
         self.queued_lsn = max(self.queued_lsn, lsn)
 
+    async def abandon(self) -> None:
+        """Wait out every send of a session that failed, confirming nothing: the slot replays
+        them. Waiting keeps the old session's records from landing after the new one's."""
+        futures = [future for _, delivery, _ in self._pending for future in delivery.futures]
+        self._pending.clear()
+        await asyncio.gather(*futures, return_exceptions=True)
+
     async def settle(self, wait_all: bool = False, wait_one: bool = False) -> None:
         while self._pending and (wait_all or wait_one or self._pending[0][1].done()):
             lsn, delivery, commit_s = self._pending.popleft()
@@ -164,6 +187,9 @@ def _prepare_slot(
             f"replication slot {options.slot_name!r} is in use by another process; "
             "only one ingest worker may read a slot"
         )
+    if not state.exists and state.snapshot_done:
+        admin.close()
+        raise SlotGone(options.slot_name)
     if state.exists and not state.snapshot_done and options.snapshot:
         log.warning(
             "previous initial snapshot did not finish; recreating the slot", slot=options.slot_name
@@ -179,6 +205,93 @@ def _prepare_slot(
     return admin, snapshot_name
 
 
+def _resume_slot(
+    dsn: str, options: WalIngestOptions
+) -> tuple[ReplicationStream, psycopg.Connection[tuple[object, ...]]]:
+    """A new replication connection streaming from the slot's confirmed position, and a new
+    admin connection; SlotGone when the slot no longer exists."""
+    stream = ReplicationStream(dsn)
+    admin: psycopg.Connection[tuple[object, ...]] | None = None
+    try:
+        admin = psycopg.connect(dsn, autocommit=True)
+        state = slot_state(admin, options.slot_name)
+        if not state.exists:
+            raise SlotGone(options.slot_name)
+        if state.active:
+            # The walsender of the lost connection may not have noticed yet; retried.
+            raise ReplicationSetupError(f"replication slot {options.slot_name!r} is still active")
+        stream.start(options.slot_name, options.publication)
+    except BaseException:
+        stream.close()
+        if admin is not None:
+            admin.close()
+        raise
+    return stream, admin
+
+
+class _Links:
+    """The ingest's two dependencies, their backoff, and the readiness they feed."""
+
+    def __init__(self, readiness: Readiness, reconnect: ReconnectSettings) -> None:
+        self.postgres = DependencyLink("ingest", "postgres", readiness, log)
+        self.kafka = DependencyLink("ingest", "kafka", readiness, log)
+        self.readiness = readiness
+        self.policy = reconnect.policy()
+
+    def live(self, live: bool) -> None:
+        SOURCE_LIVE_GAUGE.labels("wal").set(1 if live else 0)
+        self.readiness.set(SOURCE_LIVE, live)
+
+
+async def _pause(seconds: float, stop: asyncio.Event) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+async def _new_producer(
+    bootstrap: str, links: _Links, stop: asyncio.Event
+) -> AIOKafkaProducer | None:
+    """A started producer, or None when asked to stop first."""
+    backoff = Backoff(links.policy)
+    while not stop.is_set():
+        await _pause(backoff.next_delay(), stop)
+        if stop.is_set():
+            break
+        producer = make_producer(bootstrap)
+        try:
+            await producer.start()
+        except KafkaError as exc:
+            await producer.stop()
+            links.kafka.lost(exc)
+            log.debug("kafka reconnect attempt failed", attempts=backoff.attempts)
+            continue
+        links.kafka.restored()
+        return producer
+    return None
+
+
+async def _new_session(
+    dsn: str, options: WalIngestOptions, links: _Links, stop: asyncio.Event
+) -> tuple[ReplicationStream, psycopg.Connection[tuple[object, ...]]] | None:
+    """Streaming again from the slot, or None when asked to stop first."""
+    backoff = Backoff(links.policy)
+    while not stop.is_set():
+        await _pause(backoff.next_delay(), stop)
+        if stop.is_set():
+            break
+        try:
+            session = await asyncio.to_thread(_resume_slot, dsn, options)
+        except SlotGone:
+            raise
+        except POSTGRES_ERRORS as exc:
+            links.postgres.lost(exc)
+            log.debug("postgres reconnect attempt failed", attempts=backoff.attempts)
+            continue
+        links.postgres.restored()
+        return session
+    return None
+
+
 async def run_wal_ingest(
     dsn: str,
     kafka: KafkaSettings,
@@ -186,38 +299,61 @@ async def run_wal_ingest(
     stop: asyncio.Event,
     progress: IngestProgress | None = None,
     readiness: Readiness | None = None,
+    reconnect: ReconnectSettings | None = None,
 ) -> IngestProgress:
     progress = progress or IngestProgress()
     readiness = readiness or Readiness()
+    links = _Links(readiness, reconnect or ReconnectSettings())
     bootstrap = require(kafka.bootstrap_servers, "KAFKA_BOOTSTRAP_SERVERS", "to publish changes")
     await ensure_project_topics(bootstrap, kafka)
-    producer = make_producer(bootstrap)
-    await producer.start()
-    stream = ReplicationStream(dsn)
+    first = make_producer(bootstrap)
+    await first.start()
+    producer: AIOKafkaProducer | None = first
+    stream: ReplicationStream | None = ReplicationStream(dsn)
     admin: psycopg.Connection[tuple[object, ...]] | None = None
     try:
-        publisher = ChangePublisher(producer, kafka)
-        admin, snapshot_name = await asyncio.to_thread(_prepare_slot, dsn, stream, options)
-        assert admin is not None
+        assert stream is not None
+        prepared, snapshot_name = await asyncio.to_thread(_prepare_slot, dsn, stream, options)
+        admin = prepared
         readiness.set(RECOVERED)
         if snapshot_name is not None:
             log.info("initial snapshot started", slot=options.slot_name)
+            publisher = ChangePublisher(producer, kafka)
             progress.snapshot_rows = await _run_snapshot(dsn, snapshot_name, publisher, options)
-            mark_snapshot_done(admin, options.slot_name, progress.snapshot_rows)
+            mark_snapshot_done(prepared, options.slot_name, progress.snapshot_rows)
             log.info("initial snapshot done", rows=progress.snapshot_rows)
         stream.start(options.slot_name, options.publication)
-        SOURCE_LIVE_GAUGE.labels("wal").set(1)
-        readiness.set(SOURCE_LIVE)
         progress.streaming.set()
         log.info("streaming", slot=options.slot_name, publication=options.publication)
-        await _stream(stream, admin, publisher, options, stop, progress)
+        while stream is not None and admin is not None and producer is not None:
+            links.live(True)
+            try:
+                publisher = ChangePublisher(producer, kafka)
+                await _stream(stream, admin, publisher, options, stop, progress)
+                break
+            except KafkaError as exc:
+                links.kafka.lost(exc)
+            except POSTGRES_ERRORS as exc:
+                links.postgres.lost(exc)
+            links.live(False)
+            stream.close()
+            admin.close()
+            stream, admin = None, None
+            if not links.kafka.up:
+                await producer.stop()
+                producer = await _new_producer(bootstrap, links, stop)
+            if producer is not None:
+                session = await _new_session(dsn, options, links, stop)
+                if session is not None:
+                    stream, admin = session
     finally:
-        SOURCE_LIVE_GAUGE.labels("wal").set(0)
-        readiness.clear(SOURCE_LIVE)
-        stream.close()
+        links.live(False)
+        if stream is not None:
+            stream.close()
         if admin is not None:
             admin.close()
-        await producer.stop()
+        if producer is not None:
+            await producer.stop()
     log.info("ingest stopped", acked=progress.changes_acked, rejected=progress.rejected_acked)
     return progress
 
@@ -232,7 +368,9 @@ async def _stream(
 ) -> None:
     loop = asyncio.get_running_loop()
     readable = asyncio.Event()
-    loop.add_reader(stream.fileno(), readable.set)
+    # Kept: a lost connection has no descriptor left to ask for.
+    fd = stream.fileno()
+    loop.add_reader(fd, readable.set)
     assembler = TransactionAssembler(heartbeat_prefix=HEARTBEAT_PREFIX)
     acks = _Acks(stream, progress)
     records_in = _RecordsIn()
@@ -301,8 +439,11 @@ async def _stream(
         elif position > acks.queued_lsn:
             acks.push(position, Delivery([], 0, 0), time.time())
         await acks.settle(wait_all=True)
+    except Exception:
+        await acks.abandon()
+        raise
     finally:
-        loop.remove_reader(stream.fileno())
+        loop.remove_reader(fd)
 
 
 async def _first(readable: asyncio.Event, stop: asyncio.Event) -> None:

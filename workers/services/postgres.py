@@ -74,6 +74,42 @@ class PostgresCluster:
             return list(args)
         return ["runuser", "-u", self.run_as, "--", *args]
 
+    def stop_server(self, mode: str = "fast") -> None:
+        """Stop the server and keep its data (``mode``: fast, a clean shutdown; immediate, as
+        in a crash); ``start_server`` brings it back on the same port."""
+        subprocess.run(
+            self.cmd(
+                str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"
+            ),
+            check=True,
+            capture_output=True,
+        )
+        if self.postmaster_pid is not None:
+            lifeline.forget(self.postmaster_pid)
+            self.postmaster_pid = None
+
+    def start_server(self) -> None:
+        # The log file keeps the server off pg_ctl's stdout, which subprocess.run would wait on.
+        subprocess.run(
+            self.cmd(
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.datadir),
+                "-l",
+                str(self.datadir.parent / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ),
+            check=True,
+            capture_output=True,
+        )
+        # pg_ctl makes the postmaster a session leader, so its group is the whole server.
+        self.postmaster_pid = int((self.datadir / "postmaster.pid").read_text().split()[0])
+        lifeline.watch(self.postmaster_pid)
+        wait_for_port(self.port, 30, "PostgreSQL")
+
     def stop(self) -> None:
         if (self.datadir / "postmaster.pid").exists():
             subprocess.run(
@@ -119,26 +155,7 @@ def start_postgres(log: bool = False) -> PostgresCluster:
         with (datadir / "postgresql.conf").open("a") as conf:
             for key, value in {**SERVER_SETTINGS, "port": str(cluster.port)}.items():
                 conf.write(f"{key} = {value}\n")
-        logfile = base / "server.log"
-        subprocess.run(
-            cluster.cmd(
-                str(bindir / "pg_ctl"),
-                "-D",
-                str(datadir),
-                "-l",
-                str(logfile),
-                "-w",
-                "-t",
-                "60",
-                "start",
-            ),
-            check=True,
-            capture_output=True,
-        )
-        # pg_ctl makes the postmaster a session leader, so its group is the whole server.
-        cluster.postmaster_pid = int((datadir / "postmaster.pid").read_text().split()[0])
-        lifeline.watch(cluster.postmaster_pid)
-        wait_for_port(cluster.port, 30, "PostgreSQL")
+        cluster.start_server()
     except subprocess.CalledProcessError as exc:
         cluster.stop()
         detail = (exc.stderr or b"").decode(errors="replace").strip()
