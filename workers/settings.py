@@ -72,6 +72,13 @@ class LogSettings(BaseSettings):
     )
 
 
+class SettingError(Exception):
+    """A setting or option that is missing or cannot work; ``str()`` is the one line to print.
+
+    ``pulse`` reports it with exit status 2, like an invalid value.
+    """
+
+
 def require(value: str | None, variable: str, purpose: str) -> str:
     if not value:
         raise SystemExit(f"error: {variable} is not set; it is needed {purpose}")

@@ -10,7 +10,7 @@ import structlog
 
 from workers.collector import quiet_collector
 from workers.ingest.replication import ReplicationSetupError, SlotGone
-from workers.kafka.topics import BrokerUnreachable
+from workers.kafka.access import KafkaAccessError
 from workers.logs import configure_logging
 from workers.settings import DatabaseSettings, KafkaSettings, require
 
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     except SlotGone as exc:
         log.error("replication slot gone", error=str(exc))
         return 2
-    except (ReplicationSetupError, BrokerUnreachable) as exc:
+    except (ReplicationSetupError, KafkaAccessError) as exc:
         log.error("ingest cannot start", error=str(exc))
         return 2
     return 0

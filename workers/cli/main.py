@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from pydantic import ValidationError
 
 import workers.cli as cli_package
+from workers.kafka.access import KafkaAccessError
+from workers.settings import SettingError
 
 Handler = Callable[[argparse.Namespace], int]
 SECRET_WORDS = ("KEY", "TOKEN", "PASSWORD", "SECRET", "URL")
@@ -46,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             secret = any(word in variable.upper() for word in SECRET_WORDS)
             shown = "" if secret else f" (got {error.get('input')!r})"
             print(f"error: {variable}: {error['msg']}{shown}", file=sys.stderr)
+        return 2
+    except (SettingError, KafkaAccessError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("pulse: interrupted", file=sys.stderr)

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from workers.kafka.topics import BrokerUnreachable, ensure_project_topics
+from workers.kafka.access import KafkaAccessError
+from workers.kafka.topics import ensure_project_topics
 from workers.logs import configure_logging
 from workers.settings import DatabaseSettings, KafkaSettings, require
 
@@ -73,7 +74,7 @@ def serve(processor: Processor | None = None) -> int:
     )
     try:
         asyncio.run(ensure_project_topics(bootstrap, kafka))
-    except BrokerUnreachable as exc:
+    except KafkaAccessError as exc:
         log.error("worker cannot start", error=str(exc))
         return 2
     asyncio.set_event_loop(asyncio.new_event_loop())

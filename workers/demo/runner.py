@@ -40,7 +40,8 @@ from workers.demo.progress import step
 from workers.demo.stack import DemoStack, child_environment, delete_run_topics
 from workers.demo.summary import AuditOutcome, DemoOutcome, audit_outcome, render_summary
 from workers.demo.view import Header, run_view
-from workers.kafka.topics import BrokerUnreachable, ensure_project_topics
+from workers.kafka.access import KafkaAccessError
+from workers.kafka.topics import ensure_project_topics
 from workers.kpis.sql import recompute_kpis
 from workers.services.postgres import PostgresNotFound
 from workers.settings import DatabaseSettings, KafkaSettings
@@ -92,7 +93,7 @@ def run_demo(options: DemoOptions, console: Console) -> int:
         console.print("[yellow]interrupted[/yellow]")
         outcome.interrupted = True
         status = 130
-    except (DemoFailure, PostgresNotFound, BrokerUnreachable) as exc:
+    except (DemoFailure, PostgresNotFound, KafkaAccessError) as exc:
         console.print(f"[red]demo failed:[/red] {exc}", highlight=False)
         outcome.failure = str(exc)
         status = 2

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
-from aiokafka.admin import AIOKafkaAdminClient
 from psycopg import sql
 from rich.console import Console
 
 from workers.demo.children import Child, spawn
 from workers.demo.progress import step
+from workers.kafka.clients import new_admin
 from workers.services import lifeline
 from workers.services.broker import start_broker
 from workers.services.database import apply_schema, create_database
@@ -181,7 +181,7 @@ def delete_run_topics(bootstrap: str, run_id: str) -> None:
 
 
 async def _delete_run_topics(bootstrap: str, run_id: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = new_admin(bootstrap)
     await admin.start()
     try:
         ours = [name for name in await admin.list_topics() if run_id in name]

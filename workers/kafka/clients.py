@@ -4,7 +4,8 @@ Every producer of ours is idempotent (acks=all, producer IDs and sequence number
 send never writes a record twice. Every consumer reads committed records only, so nothing a
 transaction aborted (a worker that crashed or was fenced mid-batch) is ever seen downstream.
 The fallback broker for the demo lacks producer IDs and transactions: ``broker_quirks`` is the
-one place that relaxes these defaults for it.
+one place that relaxes these defaults for it. TLS and SASL come from ``security``, so every
+client made here reaches a secured cluster.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from workers.kafka import broker_quirks
+from workers.kafka.security import client_security
 
 
 def new_producer(bootstrap: str, **options: Any) -> AIOKafkaProducer:
     """An idempotent producer (``options`` add to or override aiokafka's settings)."""
     settings: dict[str, Any] = {"acks": "all", "enable_idempotence": True}
+    settings.update(client_security().aiokafka_options())
     settings.update(options)
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap, **broker_quirks.producer_settings(settings)
@@ -31,9 +34,17 @@ def new_producer(bootstrap: str, **options: Any) -> AIOKafkaProducer:
 def new_consumer(bootstrap: str, *topics: str, **options: Any) -> AIOKafkaConsumer:
     """A consumer of committed records that commits nothing unless told to."""
     settings: dict[str, Any] = {"isolation_level": "read_committed", "enable_auto_commit": False}
+    settings.update(client_security().aiokafka_options())
     settings.update(options)
     return AIOKafkaConsumer(
         *topics, bootstrap_servers=bootstrap, **broker_quirks.consumer_settings(settings)
+    )
+
+
+def new_admin(bootstrap: str, **options: Any) -> AIOKafkaAdminClient:
+    """An admin client (``options`` add to aiokafka's settings)."""
+    return AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, **client_security().aiokafka_options(), **options
     )
 
 
@@ -43,7 +54,7 @@ async def partitions_of(bootstrap: str, topic: str, wait_s: float = 0.0) -> set[
     Asked of the cluster's metadata directly: a consumer keeps metadata only of the topics it
     subscribed to, not of those it is assigned by hand.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = new_admin(bootstrap)
     await admin.start()
     try:
         deadline = time.monotonic() + wait_s

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
-from workers.kafka.clients import new_consumer
+from workers.kafka.clients import new_admin, new_consumer
 
 
 def resume_offset(committed: int | None, log_start: int | None) -> int | None:
@@ -31,7 +30,7 @@ async def resume_offsets(
     tps = [TopicPartition(topic, partition) for partition in sorted(set(partitions))]
     if not tps:
         return {}
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = new_admin(bootstrap)
     await admin.start()
     try:
         committed = await admin.list_consumer_group_offsets(group_id, partitions=tps)

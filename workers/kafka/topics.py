@@ -10,15 +10,13 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
+from workers.kafka.access import KafkaAccessError, check_access
+from workers.kafka.clients import new_admin
 from workers.settings import KafkaSettings
 
 # Kafka answers CreateTopics once the controller has recorded the topic; its partitions get
 # leaders, and clients' metadata shows them, a moment later.
 READY_TIMEOUT_S = 30.0
-
-
-class BrokerUnreachable(RuntimeError):
-    pass
 
 
 def unready(topics: list[Any], names: list[str]) -> list[str]:
@@ -47,11 +45,12 @@ async def wait_until_ready(admin: AIOKafkaAdminClient, names: list[str]) -> None
 async def ensure_topics(
     bootstrap: str, names: list[str], partitions: int, replication: int = 1
 ) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    await check_access(bootstrap)
+    admin = new_admin(bootstrap, request_timeout_ms=15000)
     try:
         await admin.start()
     except KafkaConnectionError as exc:
-        raise BrokerUnreachable(f"cannot reach Kafka at {bootstrap}: {exc}") from exc
+        raise KafkaAccessError(f"cannot reach Kafka at {bootstrap}: {exc}") from exc
     try:
         existing = set(await admin.list_topics())
         missing = [name for name in names if name not in existing]

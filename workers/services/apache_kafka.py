@@ -3,6 +3,9 @@
 The jars come from ``kafka_dist``; the node's configuration, metadata and logs live in a temp
 directory that ``stop`` removes. Unlike the memory-only fallback broker, its data survive
 ``restart``, and a SIGTERM gives the controlled shutdown a real deployment sees.
+
+An optional second listener speaks SASL_SSL with SCRAM logins, as managed clusters do; its users
+are written into the metadata when the log directory is formatted, with Kafka's own storage tool.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,17 +50,69 @@ log4j.logger.kafka.server.KafkaRaftServer=INFO
 """
 
 
-def server_properties(port: int, controller_port: int, log_dir: Path) -> dict[str, str]:
+SCRAM_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512")
+SCRAM_LOGIN = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+
+
+@dataclass(frozen=True)
+class SecuredListener:
+    """A SASL_SSL listener: TLS with ``keystore``, a PEM file holding the broker's unencrypted
+    PKCS#8 private key and its certificate chain, and SCRAM logins (both SHA-256 and SHA-512)
+    for ``users``, name to password."""
+
+    keystore: Path
+    users: Mapping[str, str]
+
+
+def secured_properties(listener: SecuredListener) -> dict[str, str]:
+    """What the SASL_SSL listener adds to (or changes in) a node's settings."""
+    properties = {
+        "sasl.enabled.mechanisms": ",".join(SCRAM_MECHANISMS),
+        "listener.name.sasl_ssl.ssl.keystore.type": "PEM",
+        "listener.name.sasl_ssl.ssl.keystore.location": str(listener.keystore),
+    }
+    for mechanism in SCRAM_MECHANISMS:
+        properties[f"listener.name.sasl_ssl.{mechanism.lower()}.sasl.jaas.config"] = SCRAM_LOGIN
+    return properties
+
+
+def scram_arguments(users: Mapping[str, str]) -> list[str]:
+    """``kafka-storage format`` arguments that create ``users`` with every SCRAM mechanism."""
+    arguments: list[str] = []
+    for name, password in users.items():
+        if not name.isidentifier() or any(c in password for c in ',[]="\\'):
+            raise ValueError(f"the storage tool cannot quote SCRAM user {name!r} or its password")
+        for mechanism in SCRAM_MECHANISMS:
+            arguments.append(f"--add-scram={mechanism}=[name={name},password={password}]")
+    return arguments
+
+
+def server_properties(
+    port: int,
+    controller_port: int,
+    log_dir: Path,
+    secured_port: int | None = None,
+    secured: SecuredListener | None = None,
+) -> dict[str, str]:
     """A single node's settings: every internal topic with one replica, groups formed at once."""
+    listeners = [f"PLAINTEXT://127.0.0.1:{port}", f"CONTROLLER://127.0.0.1:{controller_port}"]
+    advertised = [f"PLAINTEXT://127.0.0.1:{port}"]
+    protocols = ["PLAINTEXT:PLAINTEXT", "CONTROLLER:PLAINTEXT"]
+    extra: dict[str, str] = {}
+    if secured is not None and secured_port is not None:
+        listeners.append(f"SASL_SSL://127.0.0.1:{secured_port}")
+        advertised.append(f"SASL_SSL://127.0.0.1:{secured_port}")
+        protocols.append("SASL_SSL:SASL_SSL")
+        extra = secured_properties(secured)
     return {
         "process.roles": "broker,controller",
         "node.id": "1",
         "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
-        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "listeners": ",".join(listeners),
+        "advertised.listeners": ",".join(advertised),
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "listener.security.protocol.map": ",".join(protocols),
         "log.dirs": str(log_dir),
         "num.partitions": "1",
         "offsets.topic.replication.factor": "1",
@@ -67,6 +122,7 @@ def server_properties(port: int, controller_port: int, log_dir: Path) -> dict[st
         "transaction.state.log.num.partitions": "8",
         "group.initial.rebalance.delay.ms": "0",
         "auto.create.topics.enable": "true",
+        **extra,
     }
 
 
@@ -84,6 +140,7 @@ class ApacheKafka:
     version: str
     process: subprocess.Popen[bytes] | None = None
     pid: int = 0
+    secured_port: int | None = None
     _stopped: bool = field(default=False)
 
     @property
@@ -93,6 +150,13 @@ class ApacheKafka:
     @property
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def secured_bootstrap_servers(self) -> str:
+        """The SASL_SSL listener's address (only with a ``SecuredListener``)."""
+        if self.secured_port is None:
+            raise RuntimeError(f"{self.name} was started without a secured listener")
+        return f"127.0.0.1:{self.secured_port}"
 
     @property
     def files(self) -> Path:
@@ -163,17 +227,24 @@ class ApacheKafka:
         lifeline.forget_path(self.home)
 
 
-def start_kafka(say: Callable[[str], None] = print, heap: str | None = None) -> ApacheKafka:
-    """Format and start a fresh node; ``PULSE_KAFKA_HEAP`` (default 512m) caps its heap."""
+def start_kafka(
+    say: Callable[[str], None] = print,
+    heap: str | None = None,
+    secured: SecuredListener | None = None,
+) -> ApacheKafka:
+    """Format and start a fresh node; ``PULSE_KAFKA_HEAP`` (default 512m) caps its heap.
+
+    With ``secured``, the node also listens on a SASL_SSL port (``secured_bootstrap_servers``).
+    """
     java = require_java()
     classpath = kafka_classpath(say)
     home = Path(tempfile.mkdtemp(prefix="pulse-kafka-"))
     lifeline.watch_path(home)
-    port, controller_port = free_port(), free_port()
-    while controller_port == port:
-        controller_port = free_port()
+    ports = distinct_free_ports(3 if secured else 2)
+    port, controller_port = ports[0], ports[1]
+    secured_port = ports[2] if secured else None
     config = home / "server.properties"
-    properties = server_properties(port, controller_port, home / "data")
+    properties = server_properties(port, controller_port, home / "data", secured_port, secured)
     config.write_text("".join(f"{key}={value}\n" for key, value in properties.items()))
     log4j = home / "log4j.properties"
     log4j.write_text(LOG4J.format(logfile=home / "server.log"))
@@ -193,6 +264,7 @@ def start_kafka(say: Callable[[str], None] = print, heap: str | None = None) -> 
         home=home,
         command=[*jvm, "kafka.Kafka", str(config)],
         version=kafka_version(),
+        secured_port=secured_port,
     )
     try:
         formatted = subprocess.run(
@@ -205,6 +277,7 @@ def start_kafka(say: Callable[[str], None] = print, heap: str | None = None) -> 
                 f"--cluster-id={random_cluster_id()}",
                 "--config",
                 str(config),
+                *scram_arguments(secured.users if secured else {}),
             ],
             capture_output=True,
             text=True,
@@ -221,6 +294,15 @@ def start_kafka(say: Callable[[str], None] = print, heap: str | None = None) -> 
         broker.stop()
         raise
     return broker
+
+
+def distinct_free_ports(count: int) -> list[int]:
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
 
 
 @contextlib.contextmanager

@@ -11,12 +11,14 @@ from typing import Any
 import faust
 
 from workers.kafka import broker_quirks
+from workers.kafka.security import client_security
 from workers.observability.consumer_lag import install_lag_sampler
 from workers.observability.faust_readiness import track_faust_readiness
 from workers.observability.faust_views import install_web_views
 from workers.observability.readiness import Readiness
 from workers.settings import KafkaSettings
 from workers.stream.agents import StreamRunner, register_agents
+from workers.stream.broker_credentials import faust_credentials
 from workers.stream.checkpoint import Checkpoint, ProducerOptions
 from workers.stream.faust_adapter import PulseApp
 from workers.stream.processing import Processor, SessionLookup
@@ -38,6 +40,7 @@ def create_app(
     app = PulseApp(
         worker.app_id,
         broker=brokers,
+        broker_credentials=faust_credentials(client_security()),
         store=STORE_URL,
         datadir=str(worker.data_dir),
         autodiscover=False,

@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError, OffsetOutOfRangeError
 
 from workers.kafka import broker_quirks
+from workers.kafka.access import KafkaAccessError, check_access
 from workers.kafka.clients import new_consumer, partitions_of
 from workers.kafka.partitioner import partition_for
 from workers.tools.errors import (
@@ -105,6 +106,11 @@ class TopicReader:
         )
 
     async def __aenter__(self) -> TopicReader:
+        try:
+            await check_access(self.bootstrap)
+        except KafkaAccessError as exc:
+            await self._consumer.stop()
+            raise BrokerUnreachable(str(exc)) from None
         try:
             await self._consumer.start()
         except KafkaConnectionError as exc:
