@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import structlog
 
 from workers.observability.redaction import redact_secrets
 from workers.settings import LogSettings
+
+
+def stderr_logger(*_args: Any) -> structlog.PrintLogger:
+    # sys.stderr is looked up for each new logger, not once at configuration, so a stream
+    # replaced later (pytest's capture) is written to rather than a closed one.
+    return structlog.PrintLogger(file=sys.stderr)
 
 
 def configure_logging(settings: LogSettings | None = None) -> None:
@@ -30,7 +37,7 @@ def configure_logging(settings: LogSettings | None = None) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=stderr_logger,
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=max(level, logging.WARNING), stream=sys.stderr)

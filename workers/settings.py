@@ -81,5 +81,5 @@ class SettingError(Exception):
 
 def require(value: str | None, variable: str, purpose: str) -> str:
     if not value:
-        raise SystemExit(f"error: {variable} is not set; it is needed {purpose}")
+        raise SettingError(f"{variable} is not set; it is needed {purpose}")
     return value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from workers.cli import exit_status
 from workers.docs_blocks import README, read_block
 from workers.observability import metrics_table
 from workers.settings_catalog import settings_fields
@@ -21,6 +22,12 @@ def test_metrics_table_is_current() -> None:
     assert read_block(README.read_text(encoding="utf-8"), metrics_table.BLOCK) == expected, (
         "README metrics table is stale: run `python -m workers.observability.metrics_table --write`"
     )
+
+
+def test_exit_status_table_is_current() -> None:
+    assert read_block(README.read_text(encoding="utf-8"), exit_status.BLOCK) == (
+        exit_status.render_table()
+    ), "README exit status table is stale: run `python -m workers.cli.exit_status --write`"
 
 
 def test_every_setting_and_metric_is_listed() -> None:

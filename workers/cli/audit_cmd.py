@@ -12,6 +12,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from workers.cli.exit_status import ExitStatus
 from workers.settings import KafkaSettings
 from workers.tools.audit import AuditReport, audit, quarantine_note, rows
 from workers.tools.command import (
@@ -22,8 +23,6 @@ from workers.tools.command import (
 )
 from workers.tools.reading import TopicReader
 from workers.tools.sites import connect
-
-EXIT_DIFFERENT = 1
 
 
 def day_argument(text: str) -> date:
@@ -78,7 +77,7 @@ async def run(
         print_json(report)
     else:
         print_table(report)
-    return EXIT_DIFFERENT if report.differences else 0
+    return ExitStatus.DIFFERENT if report.differences else ExitStatus.OK
 
 
 def print_json(report: AuditReport) -> None:

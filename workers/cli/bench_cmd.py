@@ -14,7 +14,7 @@ from workers.cli.arguments import positive
 from workers.collector import quiet_collector
 from workers.logs import configure_logging
 from workers.services.embedded import Endpoints, embedded_services
-from workers.settings import KafkaSettings
+from workers.settings import KafkaSettings, SettingError
 
 STAGES = ("stream", "ingest", "latency", "memory")
 
@@ -105,8 +105,8 @@ def run(args: argparse.Namespace) -> int:
     stages = [stage.strip() for stage in args.stages.split(",") if stage.strip()]
     unknown = set(stages) - set(STAGES)
     if unknown:
-        raise SystemExit(
-            f"error: unknown stage(s) {', '.join(sorted(unknown))}; choose from {', '.join(STAGES)}"
+        raise SettingError(
+            f"unknown stage(s) {', '.join(sorted(unknown))}; choose from {', '.join(STAGES)}"
         )
     configure_logging()
     # The code this run measures is what is checked out now; edits made while it runs are not.

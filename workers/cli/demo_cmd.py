@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from workers.cli.arguments import positive
+from workers.settings import SettingError
 
 NON_TERMINAL_WIDTH = 120
 
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from workers.logs import configure_logging
 
     if args.sites < 2 and args.forged > 0:
-        raise SystemExit("error: --forged needs at least two sites (use --forged 0 with one site)")
+        raise SettingError("--forged needs at least two sites (use --forged 0 with one site)")
     configure_logging()
     options = DemoOptions(
         duration_s=args.duration,

@@ -8,6 +8,7 @@ from typing import Any
 
 import structlog
 
+from workers.cli.exit_status import ExitStatus
 from workers.collector import quiet_collector
 from workers.ingest.replication import ReplicationSetupError, SlotGone
 from workers.kafka.access import KafkaAccessError
@@ -109,5 +110,5 @@ def run(args: argparse.Namespace) -> int:
         return 2
     except (ReplicationSetupError, KafkaAccessError) as exc:
         log.error("ingest cannot start", error=str(exc))
-        return 2
-    return 0
+        return ExitStatus.FAILED
+    return ExitStatus.OK

@@ -10,11 +10,14 @@ import argparse
 import importlib
 import pkgutil
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 
+import structlog
 from pydantic import ValidationError
 
 import workers.cli as cli_package
+from workers.cli.exit_status import ExitStatus
 from workers.kafka.access import KafkaAccessError
 from workers.settings import SettingError
 
@@ -47,14 +50,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             variable = ".".join(str(part) for part in error["loc"]) or exc.title
             secret = any(word in variable.upper() for word in SECRET_WORDS)
             shown = "" if secret else f" (got {error.get('input')!r})"
-            print(f"error: {variable}: {error['msg']}{shown}", file=sys.stderr)
-        return 2
+            report_failure(f"{variable}: {error['msg']}{shown}")
+        return ExitStatus.FAILED
     except (SettingError, KafkaAccessError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        report_failure(str(exc))
+        return ExitStatus.FAILED
     except KeyboardInterrupt:
         print("pulse: interrupted", file=sys.stderr)
-        return 130
+        return ExitStatus.INTERRUPTED
+    except Exception:
+        # A bug, not bad input: keep the traceback, but never exit 1, which means "KPIs differ".
+        traceback.print_exc()
+        return ExitStatus.FAILED
+
+
+def report_failure(message: str) -> None:
+    """One line on stderr: a log record once the command set up logging (JSON lines stay JSON),
+    else plain text."""
+    if structlog.is_configured():
+        structlog.get_logger("pulse.cli").error("command failed", error=message)
+    else:
+        print(f"error: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":

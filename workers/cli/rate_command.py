@@ -13,7 +13,7 @@ from workers.collector import quiet_collector
 from workers.ingest.rate_load import SourceRate
 from workers.logs import configure_logging
 from workers.services.embedded import embedded_services
-from workers.settings import KafkaSettings
+from workers.settings import KafkaSettings, SettingError
 
 Measure = Callable[[str, KafkaSettings, int], Coroutine[Any, Any, SourceRate]]
 
@@ -21,7 +21,7 @@ Measure = Callable[[str, KafkaSettings, int], Coroutine[Any, Any, SourceRate]]
 def run_rate_command(args: argparse.Namespace, name: str, source: str, measure: Measure) -> int:
     """Run ``measure`` on embedded (or configured) services; print the rate as text or JSON."""
     if args.rows < 1:
-        raise SystemExit("error: --rows must be at least 1")
+        raise SettingError("--rows must be at least 1")
     configure_logging()
     say = (lambda _text: None) if args.json else print
     with embedded_services(name, say=say) as services:

@@ -11,13 +11,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from workers.cli.exit_status import ExitStatus
 from workers.settings import KafkaSettings
 from workers.stream.settings import WorkerSettings
 from workers.tools.audit import show
 from workers.tools.command import add_broker_argument, bootstrap, tool_command
 from workers.tools.rebuild import RebuildReport, rebuild
-
-EXIT_DIFFERENT = 1
 
 
 def register(subparsers: Any) -> None:
@@ -78,7 +77,7 @@ async def run(
         progress=lambda message: print(message, file=sys.stderr, flush=True),
     )
     print_report(report, live)
-    return EXIT_DIFFERENT if report.differences else 0
+    return ExitStatus.DIFFERENT if report.differences else ExitStatus.OK
 
 
 def print_report(report: RebuildReport, live: str) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from workers.cli.exit_status import ExitStatus
 from workers.kafka.access import KafkaAccessError
 from workers.kafka.topics import ensure_project_topics
 from workers.logs import configure_logging
@@ -76,7 +77,7 @@ def serve(processor: Processor | None = None) -> int:
         asyncio.run(ensure_project_topics(bootstrap, kafka))
     except KafkaAccessError as exc:
         log.error("worker cannot start", error=str(exc))
-        return 2
+        return ExitStatus.FAILED
     asyncio.set_event_loop(asyncio.new_event_loop())
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr="127.0.0.1")
@@ -91,5 +92,9 @@ def serve(processor: Processor | None = None) -> int:
     # changes/s with PULSE_WORKER_LOG_LEVEL=warning, profiled with py-spy).
     worker.spinner = None
     quiet_collector()
-    worker.execute_from_commandline()
-    return 0
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        # mode exits 1 when the worker failed, and 1 is pulse's "KPIs differ".
+        return ExitStatus.OK if exc.code in (0, None) else ExitStatus.FAILED
+    return ExitStatus.OK

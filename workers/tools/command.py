@@ -9,11 +9,10 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
+from workers.cli.exit_status import ExitStatus
 from workers.settings import DatabaseSettings, KafkaSettings
 from workers.tools.errors import MissingSetting, describe
 from workers.tools.offsets import Position, parse_position
-
-EXIT_ERROR = 2
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -70,6 +69,6 @@ def tool_command(handle: Handler) -> Handler:
             raise
         except Exception as exc:
             print(f"error: {describe(exc)}", file=sys.stderr)
-            return EXIT_ERROR
+            return ExitStatus.FAILED
 
     return guarded

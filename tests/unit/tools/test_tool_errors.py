@@ -11,7 +11,8 @@ from pydantic import ValidationError
 
 from workers.cli.main import main
 from workers.settings import KafkaSettings
-from workers.tools.command import EXIT_ERROR, tool_command
+from workers.cli.exit_status import ExitStatus
+from workers.tools.command import tool_command
 from workers.tools.errors import describe
 
 TOOLS = (
@@ -35,7 +36,7 @@ def test_a_missing_broker_address_is_one_line_and_status_2(
 ) -> None:
     monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
     monkeypatch.setenv("DATABASE_URL", "postgresql://127.0.0.1:1/none")
-    assert main(command) == EXIT_ERROR
+    assert main(command) == ExitStatus.FAILED
     line = one_error_line(capsys.readouterr().err)
     assert "KAFKA_BOOTSTRAP_SERVERS is not set" in line
 
@@ -45,7 +46,7 @@ def test_the_audit_without_a_database_is_status_2_not_1(
 ) -> None:
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    assert main(["audit"]) == EXIT_ERROR
+    assert main(["audit"]) == ExitStatus.FAILED
     assert "DATABASE_URL is not set" in one_error_line(capsys.readouterr().err)
 
 
@@ -55,7 +56,7 @@ def test_an_unreachable_database_is_one_line(
     # Port 1 on loopback refuses at once; psycopg's own message spans two lines.
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
     monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:1/none")
-    assert main(["audit"]) == EXIT_ERROR
+    assert main(["audit"]) == ExitStatus.FAILED
     assert "cannot connect to Postgres" in one_error_line(capsys.readouterr().err)
 
 
@@ -86,7 +87,7 @@ def failing_handler(args: argparse.Namespace) -> int:
 def test_any_error_of_a_tool_is_one_line_and_status_2(
     exc: BaseException, expected: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert failing_handler(raising(exc)) == EXIT_ERROR
+    assert failing_handler(raising(exc)) == ExitStatus.FAILED
     assert one_error_line(capsys.readouterr().err).startswith(expected)
 
 
@@ -96,7 +97,7 @@ def test_settings_errors_go_on_to_the_entry_point_which_names_the_variable(
     monkeypatch.setenv("PULSE_PARTITIONS", "eight")
     with pytest.raises(ValidationError):
         KafkaSettings()
-    assert main(["tail", "--site", "s", "--bootstrap-servers", "127.0.0.1:1"]) == EXIT_ERROR
+    assert main(["tail", "--site", "s", "--bootstrap-servers", "127.0.0.1:1"]) == ExitStatus.FAILED
     line = one_error_line(capsys.readouterr().err)
     assert "PULSE_PARTITIONS" in line and "'eight'" in line
 
