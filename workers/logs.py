@@ -1,8 +1,15 @@
-"""structlog set-up: JSON lines when not on a terminal, pretty output on one."""
+"""structlog set-up: JSON lines when not on a terminal, pretty output on one.
+
+Records of the standard library's loggers (aiokafka, Faust, mode, psycopg) go through the same
+renderer via structlog's ``ProcessorFormatter``, so with JSON output every line on stderr is JSON.
+The stream worker hands ``stdlib_logging_config`` to Faust's worker, which replaces the root
+logger's handlers with whatever configuration it is given.
+"""
 
 from __future__ import annotations
 
 import logging
+import logging.config
 import sys
 from typing import Any
 
@@ -18,15 +25,54 @@ def stderr_logger(*_args: Any) -> structlog.PrintLogger:
     return structlog.PrintLogger(file=sys.stderr)
 
 
+def renders_json(settings: LogSettings) -> bool:
+    return settings.log_format == "json" or (
+        settings.log_format == "auto" and not sys.stderr.isatty()
+    )
+
+
+def _renderer(settings: LogSettings) -> structlog.types.Processor:
+    if renders_json(settings):
+        return structlog.processors.JSONRenderer()
+    return structlog.dev.ConsoleRenderer()
+
+
+def stdlib_logging_config(settings: LogSettings, level: int) -> dict[str, Any]:
+    """A ``logging.config.dictConfig`` that renders the root logger's records like ours."""
+    return {
+        "version": 1,
+        # Loggers created at import (aiokafka's, Faust's) must keep working.
+        "disable_existing_loggers": False,
+        "formatters": {
+            "pulse": {
+                "()": structlog.stdlib.ProcessorFormatter,
+                "foreign_pre_chain": [
+                    structlog.stdlib.add_log_level,
+                    structlog.stdlib.add_logger_name,
+                    structlog.processors.TimeStamper(fmt="iso", utc=True),
+                ],
+                "processors": [
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info,
+                    redact_secrets,
+                    _renderer(settings),
+                ],
+            }
+        },
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "pulse",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"level": level, "handlers": ["stderr"]},
+    }
+
+
 def configure_logging(settings: LogSettings | None = None) -> None:
     settings = settings or LogSettings()
     level = getattr(logging, settings.log_level.upper())
-    as_json = settings.log_format == "json" or (
-        settings.log_format == "auto" and not sys.stderr.isatty()
-    )
-    renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
-    )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -34,10 +80,11 @@ def configure_logging(settings: LogSettings | None = None) -> None:
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
             redact_secrets,
-            renderer,
+            _renderer(settings),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=stderr_logger,
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=max(level, logging.WARNING), stream=sys.stderr)
+    # Other libraries' info lines (aiokafka's connection chatter) are noise below a warning.
+    logging.config.dictConfig(stdlib_logging_config(settings, max(level, logging.WARNING)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -12,8 +13,8 @@ import structlog
 from workers.cli.exit_status import ExitStatus
 from workers.kafka.access import KafkaAccessError
 from workers.kafka.topics import ensure_project_topics
-from workers.logs import configure_logging
-from workers.settings import DatabaseSettings, KafkaSettings, require
+from workers.logs import configure_logging, stdlib_logging_config
+from workers.settings import DatabaseSettings, KafkaSettings, LogSettings, require
 
 if TYPE_CHECKING:
     from workers.stream.processing import Processor
@@ -58,9 +59,9 @@ def serve(processor: Processor | None = None) -> int:
     ``processor`` replaces the worker's logic; only the bench's floor measurement passes one.
     """
     import faust
-    from prometheus_client import start_http_server
 
     from workers.collector import quiet_collector
+    from workers.observability.metrics_server import serve_worker_metrics
     from workers.stream.allocator import fix_mmap_threshold
     from workers.stream.app import create_app
     from workers.stream.session_lookup import PostgresSessionLookup
@@ -79,13 +80,19 @@ def serve(processor: Processor | None = None) -> int:
         log.error("worker cannot start", error=str(exc))
         return ExitStatus.FAILED
     asyncio.set_event_loop(asyncio.new_event_loop())
-    if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr="127.0.0.1")
+    serve_worker_metrics(settings)
     app, _runner = create_app(
         settings, kafka, PostgresSessionLookup(DatabaseSettings().database_url), processor
     )
     log.info("stream worker starting", app_id=settings.app_id, data_dir=str(settings.data_dir))
-    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
+    worker = faust.Worker(
+        app,
+        loglevel=settings.log_level,
+        quiet=True,
+        logging_config=stdlib_logging_config(
+            LogSettings(), getattr(logging, settings.log_level.upper())
+        ),
+    )
     # At a log level of warning or above Faust keeps its terminal spinner, which turns on every
     # log record: it sets the root logger to DEBUG, so every debug call in aiokafka, Faust and
     # mode built a record only for the handlers to drop it (12 % of the worker's time at 1,000

@@ -163,3 +163,9 @@ class WorkerSettings(BaseSettings):
         validation_alias="PULSE_WORKER_METRICS_PORT",
         description="Port of the Prometheus /metrics endpoint (0: off).",
     )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        validation_alias="PULSE_WORKER_METRICS_HOST",
+        description="Address of that endpoint; 0.0.0.0 (all interfaces) for a Prometheus "
+        "outside the pod or container.",
+    )

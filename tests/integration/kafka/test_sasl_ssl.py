@@ -216,6 +216,13 @@ async def test_ingest_worker_audit_and_subscriber_work_over_sasl_ssl(
                     break
     assert first_kpi is not None and first_kpi.site_id == site
 
+    # PULSE_LOG_FORMAT=json: the worker's own lines and Faust's, mode's and aiokafka's alike.
+    process.send_signal(signal.SIGTERM)
+    process.wait(60)
+    lines = [line for line in log_path.read_text().splitlines() if line.strip()]
+    loggers = {json.loads(line).get("logger") for line in lines}
+    assert any(name and name.startswith(("faust", "mode")) for name in loggers), loggers
+
 
 def _run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
