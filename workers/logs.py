@@ -19,12 +19,6 @@ from workers.observability.redaction import redact_secrets
 from workers.settings import LogSettings
 
 
-def stderr_logger(*_args: Any) -> structlog.PrintLogger:
-    # sys.stderr is looked up for each new logger, not once at configuration, so a stream
-    # replaced later (pytest's capture) is written to rather than a closed one.
-    return structlog.PrintLogger(file=sys.stderr)
-
-
 def renders_json(settings: LogSettings) -> bool:
     return settings.log_format == "json" or (
         settings.log_format == "auto" and not sys.stderr.isatty()
@@ -83,7 +77,8 @@ def configure_logging(settings: LogSettings | None = None) -> None:
             _renderer(settings),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=stderr_logger,
+        # The stderr of now: Faust's worker later swaps sys.stderr for a proxy into logging.
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
     # Other libraries' info lines (aiokafka's connection chatter) are noise below a warning.
