@@ -9,9 +9,9 @@ import pytest
 from aiokafka.errors import KafkaConnectionError
 from pydantic import ValidationError
 
+from workers.cli.exit_status import ExitStatus
 from workers.cli.main import main
 from workers.settings import KafkaSettings
-from workers.cli.exit_status import ExitStatus
 from workers.tools.command import tool_command
 from workers.tools.errors import describe
 
