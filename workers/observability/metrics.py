@@ -94,3 +94,36 @@ DEPENDENCY_UP = Gauge(
     "1 while the component's link to the dependency works, 0 while it is reconnecting.",
     ["component", "dependency"],
 )
+GATEWAY_CLIENTS = Gauge(
+    "pulse_gateway_clients",
+    "SSE clients connected to the gateway, by site bucket (a hash of the site id into 16).",
+    ["site_bucket"],
+)
+GATEWAY_MESSAGES = Counter(
+    "pulse_gateway_messages_total", "Updates queued to SSE clients (one per client per update)."
+)
+GATEWAY_CLOSED = Counter(
+    "pulse_gateway_streams_closed_total",
+    "SSE streams ended, by reason (slow_client, auth_expired, access_revoked, client_gone, "
+    "shutdown).",
+    ["reason"],
+)
+GATEWAY_AUTH_FAILURES = Counter(
+    "pulse_gateway_auth_failures_total",
+    "Stream requests refused (401/403/503), by reason.",
+    ["reason"],
+)
+GATEWAY_REPLAY_DEPTH = Histogram(
+    "pulse_gateway_replay_depth_updates",
+    "Updates replayed to a client that resumed by Last-Event-ID.",
+    buckets=(0, 1, 5, 10, 50, 100, 250, 500, 1000),
+)
+GATEWAY_RESETS = Counter(
+    "pulse_gateway_resets_total",
+    "Resumes from a position no longer held, answered with reset and a snapshot.",
+)
+GATEWAY_SKIPPED_UPDATES = Counter(
+    "pulse_gateway_skipped_updates_total",
+    "Records of dashboard_updates not streamed, by reason (invalid, key_mismatch, not_newer).",
+    ["reason"],
+)

@@ -1,0 +1,1 @@
+"""``pulse gateway``: per-site Server-Sent Events from ``dashboard_updates`` to browsers."""
