@@ -534,3 +534,49 @@ def test_lint_is_clean_with_every_option() -> None:
     report = helm.lint(CHART, values, strict=True, namespace="analytics")
     assert report["errors"] == []
     assert [m for m in report["messages"] if m["severity"] >= 2] == []
+
+
+def gateway_objects(chart: helm.Chart, *overrides: dict[str, Any]) -> Objects:
+    return render(chart, {"gateway": {"enabled": True}}, *overrides)
+
+
+def test_the_gateway_is_opt_in() -> None:
+    with helm.Chart.load(CHART) as loaded:
+        names = {name for _, name in render(loaded)}
+    assert not any(name.endswith("-gateway") for name in names)
+
+
+def test_gateway_deployment_and_service(chart: helm.Chart) -> None:
+    objects = gateway_objects(
+        chart, {"gateway": {"replicas": 3, "port": 8181}, "secrets": {"jwtSecret": "s3cret"}}
+    )
+    gateway = objects[("Deployment", "pulse-realtime-pulse-gateway")]
+    assert gateway["spec"]["replicas"] == 3
+    main = container(gateway)
+    assert build_parser().parse_args(main["args"]).command == "gateway"
+    assert main["ports"] == [{"name": "http-metrics", "containerPort": 8181}]
+    env = env_of(gateway)
+    assert env["PULSE_GATEWAY_PORT"]["value"] == "8181"
+    assert env["PULSE_GATEWAY_HOST"]["value"] == "0.0.0.0", "the kubelet probes from outside"
+    assert not set(env) - known_variables()
+    ref = env["SUPABASE_JWT_SECRET"]["valueFrom"]["secretKeyRef"]
+    secret = one(objects, "Secret")
+    assert secret["stringData"][ref["key"]] == "s3cret"
+    probes = {name: main[name]["httpGet"] for name in ("livenessProbe", "readinessProbe")}
+    assert probes["readinessProbe"] == {"path": "/readyz", "port": "http-metrics"}
+    assert probes["livenessProbe"] == {"path": "/healthz", "port": "http-metrics"}
+    service = objects[("Service", "pulse-realtime-pulse-gateway")]
+    assert service["spec"]["ports"] == [
+        {"name": "http-metrics", "port": 8181, "targetPort": "http-metrics"}
+    ]
+    assert (
+        service["spec"]["selector"].items()
+        <= gateway["spec"]["template"]["metadata"]["labels"].items()
+    )
+
+
+def test_gateway_with_a_jwks_needs_no_secret_key(chart: helm.Chart) -> None:
+    objects = gateway_objects(chart, {"gateway": {"jwksUrl": "https://x.supabase.co/jwks"}})
+    env = env_of(objects[("Deployment", "pulse-realtime-pulse-gateway")])
+    assert env["SUPABASE_JWKS_URL"]["value"] == "https://x.supabase.co/jwks"
+    assert env["SUPABASE_JWT_SECRET"]["valueFrom"]["secretKeyRef"]["optional"] is True

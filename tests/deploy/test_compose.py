@@ -28,7 +28,7 @@ from workers.settings_catalog import known_variables
 from workers.stream.settings import WorkerSettings
 
 ROOT = Path(__file__).resolve().parents[2]
-PULSE_SERVICES = ("ingest", "worker-1", "worker-2")
+PULSE_SERVICES = ("ingest", "worker-1", "worker-2", "gateway")
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,8 @@ def test_commands_are_real_pulse_subcommands(
             args = build_parser().parse_args(argv)
     except SystemExit:
         pytest.fail(f"{name}: `pulse {' '.join(argv)}` is refused by the CLI: {stderr.getvalue()}")
-    assert args.command == ("ingest" if name == "ingest" else "worker")
+    expected = {"ingest": "ingest", "gateway": "gateway"}.get(name, "worker")
+    assert args.command == expected
 
 
 @pytest.mark.parametrize("name", PULSE_SERVICES)
