@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The locks pin every package with its hashes; `make lock` regenerates them after a change to
-# pyproject.toml. dev.txt holds the runtime, the demo's and emulator's extras and the test tools.
+# pyproject.toml. dev.txt holds the runtime, the demo's extra and the test tools.
 LOCKS := requirements/build.txt requirements/runtime.txt requirements/dev.txt
 UV_VERSION := 0.13.9
 LOCK_VENV := .venv-lock
@@ -29,7 +29,7 @@ lock:
 	$(LOCK_VENV)/bin/pip install --quiet uv==$(UV_VERSION)
 	$(COMPILE) requirements/build.in -o requirements/build.txt
 	$(COMPILE) pyproject.toml -o requirements/runtime.txt
-	$(COMPILE) pyproject.toml --extra demo --extra emulator --extra dev \
+	$(COMPILE) pyproject.toml --extra demo --extra dev \
 		-c requirements/runtime.txt -o requirements/dev.txt
 
 demo: $(STAMP)

@@ -226,7 +226,11 @@ def test_pulse_services_check_their_health_endpoint(
     assert test[3] == container_health.__name__
     env = environment(services[name])
     ports = {configured_port(env, model, field) for model, field in container_health.SERVED_PORTS}
-    served = env.get("PULSE_WEB_PORT") or env["PULSE_INGEST_METRICS_PORT"]
+    served = (
+        env.get("PULSE_WEB_PORT")
+        or env.get("PULSE_GATEWAY_PORT")
+        or env["PULSE_INGEST_METRICS_PORT"]
+    )
     assert int(served) in ports, f"{name}: the check does not ask the port it serves"
     assert seconds(check["start_period"]) >= 30, "a worker restoring tables must not be killed"
 

