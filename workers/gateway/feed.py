@@ -41,6 +41,7 @@ async def run_feed(
         bootstrap,
         fetch_max_wait_ms=20,
         max_partition_fetch_bytes=1024 * 1024,
+        auto_offset_reset="earliest",
     )
     await consumer.start()
     try:
@@ -49,7 +50,10 @@ async def run_feed(
         beginnings = await consumer.beginning_offsets(tps)
         ends = await consumer.end_offsets(tps)
         hub.set_partitions(len(tps), {tp.partition for tp in tps if beginnings[tp] > 0})
-        await consumer.seek_to_beginning(*tps)
+        # An explicit position: a lazy reset to the beginning can lose the race with the
+        # assignment's own reset, and a partition then looks read before any record was taken.
+        for tp in tps:
+            consumer.seek(tp, beginnings[tp])
         log.info(
             "reading dashboard_updates",
             topic=topic,
