@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
+from tests.cli_command import PULSE
 from workers.settings import KafkaSettings
 
 
@@ -41,10 +41,9 @@ def log_events(logfile: Path) -> list[str]:
 
 def start_ingest(env: dict[str, str], logfile: Path) -> subprocess.Popen[bytes]:
     """Start ``pulse ingest --source wal`` logging to a new file; return once it streams."""
-    pulse = Path(sys.executable).parent / "pulse"
     with logfile.open("wb") as log:
         process = subprocess.Popen(
-            [str(pulse), "ingest", "--source", "wal"], env=env, stdout=log, stderr=log
+            [*PULSE, "ingest", "--source", "wal"], env=env, stdout=log, stderr=log
         )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -22,6 +22,7 @@ import psycopg
 import pytest
 from aiokafka.structs import ConsumerRecord
 
+from tests.cli_command import PULSE
 from tests.integration.realtime.conftest import RunningEmulator
 from tests.integration.realtime.harness import (
     Writer,
@@ -40,7 +41,6 @@ from workers.settings import KafkaSettings
 
 pytestmark = pytest.mark.integration
 
-PULSE = str(Path(__file__).resolve().parents[3] / ".venv" / "bin" / "pulse")
 KPI_FIELDS = (
     "sessions",
     "events",
@@ -72,7 +72,7 @@ def _start_worker(kafka: KafkaSettings, dsn: str, data_dir: Path) -> subprocess.
     )
     log = (data_dir.parent / "worker.log").open("wb")
     return subprocess.Popen(
-        [PULSE, "worker"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        [*PULSE, "worker"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
 
 

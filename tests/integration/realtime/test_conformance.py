@@ -10,7 +10,6 @@ import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -19,6 +18,7 @@ import pytest
 import websockets
 from realtime import AsyncRealtimeClient, RealtimePostgresChangesListenEvent
 
+from tests.cli_command import PULSE
 from tests.integration.realtime.conftest import JWT_SECRET, RunningEmulator
 from tests.integration.realtime.recorder import Recorder, subscribe_tables
 from workers.emulator.config import EmulatorConfig
@@ -28,7 +28,6 @@ from workers.services.ports import free_port
 
 pytestmark = pytest.mark.integration
 
-PULSE = str(Path(__file__).resolve().parents[3] / ".venv" / "bin" / "pulse")
 
 TABLES = ["sessions", "calls", "intents"]
 
@@ -355,7 +354,7 @@ async def test_idle_socket_is_closed(emulator: RunningEmulator) -> None:
 async def test_pulse_emulator_command_serves_the_client(fresh_db: str) -> None:
     port = free_port()
     process = await asyncio.create_subprocess_exec(
-        PULSE,
+        *PULSE,
         "emulator",
         "--port",
         str(port),

@@ -10,14 +10,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.cli_command import PULSE
 from tests.integration.realtime.conftest import JWT_SECRET
 from tests.integration.realtime.harness import database_rows, missing_final_states, topic_changes
 from workers.services.ports import free_port
 from workers.settings import KafkaSettings
 
 pytestmark = pytest.mark.integration
-
-PULSE = str(Path(__file__).resolve().parents[3] / ".venv" / "bin" / "pulse")
 
 
 async def _insert_sessions(dsn: str, site: str, count: int) -> None:
@@ -38,7 +37,7 @@ async def test_ingest_command_streams_and_rebuilds_on_sighup(
     port = free_port()
     base_env = {**os.environ, "DATABASE_URL": fresh_db, "PULSE_LOG_FORMAT": "json"}
     emulator = await asyncio.create_subprocess_exec(
-        PULSE,
+        *PULSE,
         "emulator",
         "--port",
         str(port),
@@ -70,7 +69,7 @@ async def test_ingest_command_streams_and_rebuilds_on_sighup(
         }
         with log_path.open("wb") as log:
             ingest = await asyncio.create_subprocess_exec(
-                PULSE, "ingest", "--source", "realtime", env=env, stdout=log, stderr=log
+                *PULSE, "ingest", "--source", "realtime", env=env, stdout=log, stderr=log
             )
 
         def log_text() -> str:

@@ -25,14 +25,13 @@ import psycopg
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
+from tests.cli_command import PULSE
 from workers.kafka.clients import new_consumer, partitions_of
 from workers.kpis.sql import recompute_kpis
 from workers.services import lifeline
 from workers.settings import KafkaSettings
 from workers.stream.accounting import TALLY_KEY, Tally
 from workers.stream.kpis import KINDS, Contribution, DayAggregate
-
-PULSE = str(Path(__file__).resolve().parents[3] / ".venv" / "bin" / "pulse")
 
 
 @dataclass
@@ -93,7 +92,7 @@ def start_worker(
         variables.pop("DATABASE_URL", None)
     with logfile.open("wb") as out:
         process = subprocess.Popen(
-            [PULSE, "worker"],
+            [*PULSE, "worker"],
             env=variables,
             stdout=out,
             stderr=subprocess.STDOUT,
