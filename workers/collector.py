@@ -3,17 +3,12 @@
 The worker's batches and the ingest's changes are freed by reference counting: neither builds
 reference cycles (unit tests check both). The collector still runs on allocation counts, and each
 full collection walks every object the process holds, most of them modules, classes and
-functions loaded at start. Timed with ``gc.callbacks``:
+functions loaded at start. So the start-up objects are frozen out of the collector's view and
+young objects are collected far less often than by default (timings: ``bench/RESULTS.md``).
 
-- the worker over the bench's stream stage (220,000 changes): 1.9-2.1 s with the defaults; 0.6 s
-  with the start-up objects frozen out of the collector's view; 0.1 s frozen and with young
-  collections every 50,000 net allocations instead of 700;
-- the WAL ingest of ``pulse ingest-rate --rows 200000``: 0.43 s of a 6.2-6.5 s run with the
-  defaults (5 full collections); none at all with both settings.
-
-What cyclic garbage aiokafka, Faust and asyncio leave is still collected, at most 50,000 objects
-late. ``pulse worker``, ``pulse ingest``, and the processes that measure them (``pulse bench``,
-``pulse ingest-rate``, ``pulse realtime-rate``) all run this way.
+What cyclic garbage aiokafka, Faust and asyncio leave is still collected, at most
+``YOUNG_THRESHOLD`` objects late. ``pulse worker``, ``pulse ingest``, and the processes that
+measure them (``pulse bench``, ``pulse ingest-rate``, ``pulse realtime-rate``) all run this way.
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ from aiokafka import TopicPartition
 from workers.changes.values import parse_timestamp
 from workers.kafka.clients import new_consumer, partitions_of
 
-# The bundled broker's fetches slow down as partitions fill (README, Performance), so the
-# figures also say how p99 moved through the run.
+# Tansu's fetches slowed down as partitions filled (bench/RESULTS.md), so the figures also
+# say how p99 moves through the run.
 WINDOW_S = 10.0
 PER_CHANGE_TYPES = frozenset(
     {

@@ -95,8 +95,7 @@ def serve(processor: Processor | None = None) -> int:
     )
     # At a log level of warning or above Faust keeps its terminal spinner, which turns on every
     # log record: it sets the root logger to DEBUG, so every debug call in aiokafka, Faust and
-    # mode built a record only for the handlers to drop it (12 % of the worker's time at 1,000
-    # changes/s with PULSE_WORKER_LOG_LEVEL=warning, profiled with py-spy).
+    # mode built a record only for the handlers to drop it.
     worker.spinner = None
     quiet_collector()
     try:

@@ -1,5 +1,6 @@
 """A Supabase emulator for tests and local runs: Realtime ``postgres_changes`` plus a PostgREST subset.
 
-It follows ``shared/reference/supabase-realtime.md`` section 5, so the unmodified ``realtime`` and
-``postgrest`` clients cannot tell it from the real services for what the ingest worker uses.
+It speaks the hosted services' protocols closely enough that the unmodified ``realtime`` and
+``postgrest`` clients cannot tell it from them for what the ingest worker uses;
+``tests/integration/realtime/test_conformance.py`` lists what that covers.
 """

@@ -1,4 +1,4 @@
-"""``postgres_changes`` bindings: public ids, parsing (as Realtime's ``subscriptions.ex``) and matching.
+"""``postgres_changes`` bindings: public ids, parsing (as the Realtime server does) and matching.
 
 Filters are evaluated like ``realtime.is_visible_through_filters``: both sides are brought to the
 column's type before comparing, and a filter on a column absent from the row is false.

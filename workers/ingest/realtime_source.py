@@ -5,7 +5,7 @@ other failure rebuilds the whole client on a new topic (``<prefix>_<instance>_<g
 
 - CHANNEL_ERROR while the socket is up (a ``system`` error, ``phx_error``, a binding mismatch):
   the client would rejoin the same topic on the same socket, a duplicate join that the server
-  answers with ``phx_close`` (reference §1.10), so the source rebuilds instead;
+  answers with ``phx_close``, so the source rebuilds instead;
 - TIMED_OUT: the late reply may still come, with the same duplicate-join ending;
 - CLOSED: the client dropped the channel (token expired, server close);
 - no "Subscribed to PostgreSQL" within ``live_deadline_s`` of losing it, which covers the client

@@ -60,8 +60,7 @@ def create_app(
         producer_request_timeout=worker.producer_request_timeout_s,
         producer_max_request_size=8_388_608,
         # Record batches are filled directly (``producing``): large ones mean few requests, and
-        # they are complete when handed over, so lingering would only add latency (5 ms of
-        # linger cost about 5 ms on each of the two sends per batch at 1,000 changes/s).
+        # they are complete when handed over, so lingering would only add latency.
         producer_max_batch_size=1_048_576,
         producer_linger=0.0,
         # Faust pauses fetching when an agent's buffer is full: a small buffer bounds the memory

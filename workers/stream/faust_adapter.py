@@ -13,10 +13,10 @@ change to Faust's behaviour, and why:
   can reach is the offset after the last record (``kafka.end_offsets``); with Faust's own end the
   restore never finishes.
 - Runs: Faust hands every record to its agent on its own (two tasks for the flow-control wait, a
-  channel put, an event, stream processors, an ack), about 200 us of CPU per message, which was
-  most of the worker's time (profiled with py-spy). ``supabase_changes`` records are delivered as
-  one ``SourceRun`` per partition and fetch instead: the consecutive records of that partition in
-  order. Other topics (changelogs read by restores and standbys) keep Faust's path.
+  channel put, an event, stream processors, an ack), which was most of the worker's time
+  (``bench/RESULTS.md``). ``supabase_changes`` records are delivered as one ``SourceRun`` per
+  partition and fetch instead: the consecutive records of that partition in order. Other topics
+  (changelogs read by restores and standbys) keep Faust's path.
 - Gaps: Faust counts a jump in a partition's offsets as a "gap" acknowledged already.
   ``supabase_changes`` is neither compacted nor transactional, so a jump there only comes from a
   fetch race around a rebalance, which ``stream.continuity`` repairs; nothing is counted here.

@@ -1,10 +1,8 @@
 """One memory budget for all of the worker's RocksDB stores, whatever the partition count.
 
-Faust opens a RocksDB per table and partition (4 tables x 8 partitions here), each with its own
-memtables and block cache, so the worker's memory grew with the partitions it owned: 32 stores
-with 2 MB memtables (two each) and a 2 MB cache came to about 190 MB of a 440 MB RSS after
-1,000,000 event IDs. Here every store shares one block cache and one write buffer manager, which
-flushes memtables early once their total passes its budget.
+Faust opens a RocksDB per table and partition, each with its own memtables and block cache, so
+the worker's memory grew with the partitions it owned. Here every store shares one block cache
+and one write buffer manager, which flushes memtables early once their total passes its budget.
 
 Faust builds the options of each store itself (``RocksDBOptions.as_options``); the ``Store``
 below is Faust's RocksDB store with those options built around the shared objects, registered

@@ -84,9 +84,8 @@ class WorkerSettings(BaseSettings):
         description="Largest input processed in one round (then published and persisted): "
         "bounds the worker's memory.",
     )
-    # Fewer, larger batches mean fewer produce requests (three per batch), and the bundled broker's
-    # cost per request grows with the data it holds: at 1,000 changes/s over 60 s, 2 ms gave an
-    # end-to-end p99 of 252 ms, 10 ms 179 ms and 20 ms 138 ms.
+    # Fewer, larger batches mean fewer produce requests and transaction round trips per change,
+    # which lowered end-to-end latency under load (bench/RESULTS.md).
     batch_within_s: float = Field(
         default=0.02,
         gt=0,

@@ -2,11 +2,10 @@
 
 Around a rebalance, Faust resumes the source partitions before it seeks them back to the
 committed offsets, so runs fetched before the seek and runs fetched after it can both be in
-flight. Sometimes (after 7 of 39 takeovers in the two-worker test) a run fetched after the seek
-never reaches the agent, although the consumer's position has moved past it. Nothing
-acknowledges those records, so the committed offset stays put and nothing is lost; but when no
-later run of that partition comes to reveal the hole (``continuity``), the worker waits forever
-with unprocessed changes (4 of about 90 runs of that test timed out so).
+flight. Sometimes a run fetched after the seek never reaches the agent, although the
+consumer's position has moved past it. Nothing acknowledges those records, so the committed
+offset stays put and nothing is lost; but when no later run of that partition comes to reveal
+the hole (``continuity``), the worker waits forever with unprocessed changes.
 
 The check: a partition whose fetch position is past the next offset the agent expects, on two
 checks in a row, with no batch handled in between and none in progress, is stalled. The worker

@@ -1,4 +1,4 @@
-"""The unmodified ``realtime`` 2.34 client against the emulator: §5's conformance list.
+"""The unmodified ``realtime`` client against the emulator: what it must do to pass for the server.
 
 Each test drives real Postgres writes through the emulator's slot to the client, so it checks
 the framing, the join/reply/system sequence and the payload shapes together.
