@@ -1,10 +1,13 @@
-"""Generated blocks of README.md, each between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``."""
+"""Generated blocks of the README and the documents under ``docs/``, each between
+``<!-- NAME:start -->`` and ``<!-- NAME:end -->``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
 
 
 def markers(name: str) -> tuple[str, str]:

@@ -1,4 +1,4 @@
-"""The README's generated tables match the code they describe."""
+"""The generated tables of the README and docs/operations.md match the code they describe."""
 
 from __future__ import annotations
 
@@ -19,8 +19,10 @@ def test_settings_table_is_current() -> None:
 
 def test_metrics_table_is_current() -> None:
     expected = metrics_table.render_table(metrics_table.project_metrics())
-    assert read_block(README.read_text(encoding="utf-8"), metrics_table.BLOCK) == expected, (
-        "README metrics table is stale: run `python -m workers.observability.metrics_table --write`"
+    document = metrics_table.DOCUMENT.read_text(encoding="utf-8")
+    assert read_block(document, metrics_table.BLOCK) == expected, (
+        "docs/operations.md metrics table is stale: "
+        "run `python -m workers.observability.metrics_table --write`"
     )
 
 
@@ -31,8 +33,9 @@ def test_exit_status_table_is_current() -> None:
 
 
 def test_every_setting_and_metric_is_listed() -> None:
-    document = README.read_text(encoding="utf-8")
+    readme = README.read_text(encoding="utf-8")
     for field in settings_fields():
-        assert f"`{field.variable}`" in document
+        assert f"`{field.variable}`" in readme
+    operations = metrics_table.DOCUMENT.read_text(encoding="utf-8")
     for metric in metrics_table.project_metrics():
-        assert metrics_table.metric_name(metric) in document
+        assert metrics_table.metric_name(metric) in operations

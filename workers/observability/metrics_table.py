@@ -1,7 +1,7 @@
-"""The README's list of metrics, generated from ``metrics.py``.
+"""The list of metrics in ``docs/operations.md``, generated from ``metrics.py``.
 
 python -m workers.observability.metrics_table            # print the Markdown table
-python -m workers.observability.metrics_table --write    # update README.md in place
+python -m workers.observability.metrics_table --write    # update docs/operations.md in place
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ import sys
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
-from workers.docs_blocks import write_block
+from workers.docs_blocks import DOCS, write_block
 from workers.observability import metrics
 
 BLOCK = "metrics-table"
+DOCUMENT = DOCS / "operations.md"
 _KINDS: dict[type[MetricWrapperBase], tuple[str, str]] = {
     Counter: ("counter", "_total"),
     Gauge: ("gauge", ""),
@@ -53,11 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m workers.observability.metrics_table", description=__doc__
     )
-    parser.add_argument("--write", action="store_true", help="update README.md in place")
+    parser.add_argument("--write", action="store_true", help="update docs/operations.md in place")
     args = parser.parse_args(argv)
     table = render_table(project_metrics())
     if args.write:
-        write_block(BLOCK, table)
+        write_block(BLOCK, table, DOCUMENT)
     else:
         sys.stdout.write(table)
     return 0
