@@ -75,6 +75,11 @@ SOURCE_REDELIVERIES = Counter(
     "pulse_source_redeliveries_total",
     "Source messages delivered again below the offset this worker had committed; skipped.",
 )
+OWN_CHANGELOG_RECORDS_DROPPED = Counter(
+    "pulse_own_changelog_records_dropped_total",
+    "Changelog records of the worker's own table partitions fetched outside a restore; not applied "
+    "again.",
+)
 STORE_REPAIRS = Counter(
     "pulse_store_repairs_total",
     "Table stores found behind their committed changelog before a batch, and brought up to date.",

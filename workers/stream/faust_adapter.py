@@ -26,11 +26,18 @@ change to Faust's behaviour, and why:
   (``PULSE_FETCH_MAX_WAIT_MS``).
 - Stores: the worker reads and writes a table partition's RocksDB directly (``store_db``),
   because Faust's access path is tied to the current event, which a batch does not have.
+- Own changelogs: outside a restore, the changelog records of the table partitions the worker
+  holds are its own commits, which ``checkpoint`` has written to the stores already. Faust's
+  recovery service would apply them again whenever the consumer still fetches those partitions
+  (a restore that ran twice in one rebalance leaves them resumed), buffered and late: an older
+  record written back over a newer batch's value, which the next batch then reads. They are
+  dropped here (``replays_own_commit``); ``stream.store_guard`` stops a batch that finds a store
+  moved anyway.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence, Set
 from typing import Any
 
 import faust
@@ -43,8 +50,15 @@ from mode.utils.futures import notify
 
 from workers.kafka import broker_quirks
 from workers.kafka.end_offsets import changelog_ends
+from workers.observability.metrics import OWN_CHANGELOG_RECORDS_DROPPED
 
 log = structlog.get_logger("pulse.stream")
+
+
+def replays_own_commit(tp: TP, active_changelogs: Set[TP], in_recovery: bool) -> bool:
+    """Whether records fetched for ``tp`` would make Faust apply this worker's own commits again:
+    a changelog partition of a table partition it holds, fetched while no restore is running."""
+    return not in_recovery and tp in active_changelogs
 
 
 class SourceRun(ConsumerMessage):
@@ -204,9 +218,17 @@ def pulse_transport(
                 self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
                 if tp.topic == source_topic:
                     yield tp, SourceRun(tp, tp_records, generation_id)
+                elif replays_own_commit(tp, self._active_changelogs(), self.app.in_recovery):
+                    OWN_CHANGELOG_RECORDS_DROPPED.inc(len(tp_records))
                 else:
                     for record in tp_records:
                         yield tp, self._to_message(tp, record)
+
+        def _active_changelogs(self) -> Set[TP]:
+            """The changelog partitions of the table partitions this worker holds (not standbys)."""
+            tables: Any = self.app.tables
+            active: Set[TP] = tables.recovery.active_tps
+            return active
 
         def ack(self, message: Any) -> bool:
             if not isinstance(message, SourceRun):

@@ -11,9 +11,11 @@ from importlib.metadata import version
 import aiokafka
 import pytest
 from faust.stores import rocksdb
+from faust.tables.recovery import Recovery
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types.tuples import TP
 
-from workers.stream.faust_adapter import pulse_transport
+from workers.stream.faust_adapter import pulse_transport, replays_own_commit
 from workers.stream.tables import FAUST_OFFSET_KEY
 
 
@@ -68,3 +70,20 @@ def test_the_transport_replaces_faust_consumer_and_producer() -> None:
     transport = pulse_transport(100, "source", "127.0.0.1:9092")
     assert issubclass(transport.Consumer, faust_aiokafka.Consumer)
     assert issubclass(transport.Producer, faust_aiokafka.Producer)
+
+
+def test_recovery_keeps_the_active_changelogs_and_says_when_it_restores() -> None:
+    # ``replays_own_commit`` reads these: the set Faust restores active partitions from, and the
+    # flag set around a restore (on the app too).
+    assert "active_tps" in Recovery.__init__.__code__.co_names
+    assert Recovery.in_recovery is False
+    started = inspect.getsource(Recovery._set_recovery_started)
+    assert "self.app.in_recovery = True" in started
+    assert "self.app.in_recovery = False" in inspect.getsource(Recovery._set_recovery_ended)
+
+
+def test_own_changelog_records_are_dropped_only_outside_a_restore() -> None:
+    mine, standby = TP("app-days-changelog", 0), TP("app-days-changelog", 1)
+    assert replays_own_commit(mine, {mine}, in_recovery=False)
+    assert not replays_own_commit(mine, {mine}, in_recovery=True)
+    assert not replays_own_commit(standby, {mine}, in_recovery=False)
