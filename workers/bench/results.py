@@ -55,6 +55,67 @@ class BenchFigures:
         return [_cell(value) for value in values.values()]
 
 
+FANOUT_SECTION = """
+## Fan-out: `pulse bench --stages fanout`
+
+N SSE clients over M sites read one `pulse gateway` process from a separate load process, while
+events are written to Postgres and go through the WAL ingest and a stream worker. Targets, with
+the load generator on the same 2 cores: 10,000 clients, 50,000 delivered messages/s at
+`fanout_p95_ms` <= 250 (Postgres commit to the client), `gateway_rss_mb` <= 1,024.
+`gateway_cpu_pct` is the gateway's CPU over the measured window, in % of one core.
+
+| when (UTC) | commit | broker | clients | sites | connected | delivered_rate | fanout_p50_ms | fanout_p95_ms | fanout_p99_ms | gateway_rss_mb | gateway_cpu_pct | notes |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|
+"""
+
+
+@dataclass
+class FanoutFigures:
+    broker: str
+    clients: int
+    sites: int
+    connected: int = 0
+    delivered_rate: float | None = None
+    fanout_p50_ms: float | None = None
+    fanout_p95_ms: float | None = None
+    fanout_p99_ms: float | None = None
+    gateway_rss_mb: float | None = None
+    gateway_cpu_pct: float | None = None
+    notes: str = ""
+
+    def as_json(self) -> dict[str, float | int | str | None]:
+        values = asdict(self)
+        del values["broker"]
+        values["fanout_clients"] = values.pop("clients")
+        values["fanout_sites"] = values.pop("sites")
+        values["fanout_connected"] = values.pop("connected")
+        values["fanout_delivered_rate"] = values.pop("delivered_rate")
+        values["fanout_notes"] = values.pop("notes")
+        return values
+
+    def add_note(self, text: str) -> None:
+        self.notes = f"{self.notes}; {text}" if self.notes else text
+
+    def row_cells(self) -> list[str]:
+        return [_cell(value) for value in asdict(self).values()]
+
+
+def insert_row(history: str, columns: str, row: str) -> str:
+    """``history`` with ``row`` after the last row of the last table whose column line is
+    ``columns``; at the end when there is no such table."""
+    lines = history.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    found = [i for i, line in enumerate(lines) if line.rstrip("\n") == columns]
+    if not found:
+        return "".join(lines) + row + "\n"
+    at = found[-1] + 1
+    while at < len(lines) and lines[at].startswith("|"):
+        at += 1
+    lines.insert(at, row + "\n")
+    return "".join(lines)
+
+
 def current_commit(repo: Path = Path(".")) -> str:
     """HEAD's short hash, with ``+dirty`` when tracked files other than the history differ.
 
@@ -102,7 +163,24 @@ def append_results(figures: BenchFigures, commit: str, path: Path = RESULTS_FILE
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(HEADER)
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
-    cells = [when, commit, *figures.row_cells()]
-    with path.open("a") as out:
-        out.write("| " + " | ".join(cells) + " |\n")
+    cells = [_now(), commit, *figures.row_cells()]
+    path.write_text(insert_row(path.read_text(), HEADER.splitlines()[-2], _row(cells)))
+
+
+def append_fanout(figures: FanoutFigures, commit: str, path: Path = RESULTS_FILE) -> None:
+    """One row in the history's fan-out table, made with its section when it has none yet."""
+    history = path.read_text() if path.exists() else HEADER
+    columns = FANOUT_SECTION.splitlines()[-2]
+    if columns not in history.splitlines():
+        history = history.rstrip("\n") + "\n" + FANOUT_SECTION
+    cells = [_now(), commit, *figures.row_cells()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(insert_row(history, columns, _row(cells)))
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"

@@ -15,9 +15,9 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from workers.bench.process_usage import cpu_seconds, rss_mb
 from workers.services import lifeline
 from workers.services.ports import free_port
-from workers.services.processes import STIME, UTIME, stat_fields
 from workers.settings import KafkaSettings
 
 
@@ -49,19 +49,11 @@ class WorkerProcess:
 
     def cpu_seconds(self) -> float:
         """User plus system CPU time the worker has used so far, from /proc."""
-        fields = stat_fields(self.process.pid)
-        if fields is None:
-            raise RuntimeError("the worker exited")
-        return (int(fields[UTIME]) + int(fields[STIME])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.process.pid)
 
     def rss_mb(self) -> tuple[float, float]:
         """(current RSS, peak RSS) in MiB, from /proc."""
-        fields: dict[str, float] = {}
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                fields[key] = float(value.split()[0]) / 1024
-        return fields.get("VmRSS", 0.0), fields.get("VmHWM", 0.0)
+        return rss_mb(self.process.pid)
 
     def wait_until_serving(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout

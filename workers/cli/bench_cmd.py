@@ -1,4 +1,5 @@
-"""``pulse bench``: passthrough, stream, ingest, end-to-end latency and memory, in one run."""
+"""``pulse bench``: passthrough, stream, ingest, end-to-end latency and memory, in one run; the
+gateway's fan-out when asked for."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ import json
 import sys
 from typing import Any
 
-from workers.bench.results import RESULTS_FILE, BenchFigures, append_results, current_commit
+from workers.bench.fanout import FanoutOptions, fanout_stage
+from workers.bench.results import (
+    RESULTS_FILE,
+    BenchFigures,
+    FanoutFigures,
+    append_fanout,
+    append_results,
+    current_commit,
+)
 from workers.bench.run import ingest_stage, latency_stage, memory_stage, stream_stage
 from workers.cli.arguments import positive
 from workers.collector import quiet_collector
@@ -16,7 +25,10 @@ from workers.logs import configure_logging
 from workers.services.embedded import Endpoints, embedded_services
 from workers.settings import KafkaSettings, SettingError
 
-STAGES = ("stream", "ingest", "latency", "memory")
+DEFAULT_STAGES = ("stream", "ingest", "latency", "memory")
+# The fan-out stage needs the machine to itself for minutes: it runs only when named.
+STAGES = (*DEFAULT_STAGES, "fanout")
+FANOUT = FanoutOptions()
 
 
 def register(subparsers: Any) -> None:
@@ -55,7 +67,33 @@ def register(subparsers: Any) -> None:
         help="partitions of the bench's topics (default: PULSE_PARTITIONS, 8)",
     )
     parser.add_argument(
-        "--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)}"
+        "--fanout-clients",
+        type=positive(int),
+        default=FANOUT.clients,
+        help=f"SSE clients of the fanout stage (default {FANOUT.clients})",
+    )
+    parser.add_argument(
+        "--fanout-sites",
+        type=positive(int),
+        default=FANOUT.sites,
+        help=f"sites the fanout stage's clients are spread over (default {FANOUT.sites})",
+    )
+    parser.add_argument(
+        "--fanout-rate",
+        type=positive(float),
+        default=FANOUT.rate,
+        help=f"events/s written during the fanout stage (default {FANOUT.rate:g})",
+    )
+    parser.add_argument(
+        "--fanout-seconds",
+        type=positive(float),
+        default=FANOUT.seconds,
+        help=f"measured length of the fanout stage (default {FANOUT.seconds:g})",
+    )
+    parser.add_argument(
+        "--stages",
+        default=",".join(DEFAULT_STAGES),
+        help=f"comma-separated subset of {','.join(STAGES)} (default: all but fanout)",
     )
     parser.add_argument(
         "--json", action="store_true", help="print one JSON object instead of a table"
@@ -66,10 +104,11 @@ def register(subparsers: Any) -> None:
 
 async def _run(
     args: argparse.Namespace, services: Endpoints, stages: list[str], say: Any
-) -> BenchFigures:
+) -> tuple[BenchFigures, FanoutFigures | None]:
     figures = BenchFigures(
         partitions=args.partitions or KafkaSettings().partitions, broker=services.broker
     )
+    fanout = None
     if "stream" in stages:
         await stream_stage(services, args.changes, figures, say)
     if "ingest" in stages:
@@ -78,7 +117,29 @@ async def _run(
         await latency_stage(services, args.rate, args.latency_seconds, figures, say)
     if "memory" in stages:
         await memory_stage(services, args.memory_ids, figures, say)
-    return figures
+    if "fanout" in stages:
+        options = FanoutOptions(
+            clients=args.fanout_clients,
+            sites=args.fanout_sites,
+            rate=args.fanout_rate,
+            seconds=args.fanout_seconds,
+        )
+        fanout = FanoutFigures(broker=services.broker, clients=options.clients, sites=options.sites)
+        await fanout_stage(services, options, figures.partitions, fanout, say)
+    return figures, fanout
+
+
+def _fanout_table(figures: FanoutFigures) -> str:
+    rows = [
+        ("clients", figures.connected, "connected", f"of {figures.clients:,}; >= 10,000"),
+        ("delivered_rate", figures.delivered_rate, "messages/s", ">= 50,000"),
+        ("fanout_p50_ms", figures.fanout_p50_ms, "ms", ""),
+        ("fanout_p95_ms", figures.fanout_p95_ms, "ms", "<= 250"),
+        ("fanout_p99_ms", figures.fanout_p99_ms, "ms", ""),
+        ("gateway_rss_mb", figures.gateway_rss_mb, "MiB", "<= 1,024"),
+        ("gateway_cpu_pct", figures.gateway_cpu_pct, "% core", ""),
+    ]
+    return _rows(rows, figures.notes)
 
 
 def _table(figures: BenchFigures) -> str:
@@ -92,12 +153,16 @@ def _table(figures: BenchFigures) -> str:
         ("e2e_p99_ms", figures.e2e_p99_ms, "ms", "<= 150"),
         ("worker_rss_mb", figures.worker_rss_mb, "MiB", "<= 400"),
     ]
+    return _rows(rows, figures.notes)
+
+
+def _rows(rows: list[tuple[str, float | int | None, str, str]], notes: str) -> str:
     lines = [f"{'figure':<18}{'value':>14}  {'unit':<10}target"]
     for name, value, unit, target in rows:
         shown = "—" if value is None else (f"{value:,.2f}" if value < 10 else f"{value:,.0f}")
         lines.append(f"{name:<18}{shown:>14}  {unit:<10}{target}")
-    if figures.notes:
-        lines.append(f"notes: {figures.notes}")
+    if notes:
+        lines.append(f"notes: {notes}")
     return "\n".join(lines)
 
 
@@ -118,12 +183,22 @@ def run(args: argparse.Namespace) -> int:
     with embedded_services("bench", say=say) as services:
         # The ingest stages run in this process, so it runs as `pulse ingest` does.
         quiet_collector()
-        figures = asyncio.run(_run(args, services, stages, say))
+        figures, fanout = asyncio.run(_run(args, services, stages, say))
+    pipeline = any(stage in DEFAULT_STAGES for stage in stages)
     if args.json:
-        print(json.dumps(figures.as_json()))
+        merged = figures.as_json() if pipeline else {"broker": figures.broker}
+        print(json.dumps(merged | (fanout.as_json() if fanout else {})))
     else:
-        print(_table(figures))
+        print(
+            "\n\n".join(
+                ([_table(figures)] if pipeline else [])
+                + ([_fanout_table(fanout)] if fanout else [])
+            )
+        )
     if not args.no_record:
-        append_results(figures, commit)
+        if pipeline:
+            append_results(figures, commit)
+        if fanout is not None:
+            append_fanout(fanout, commit)
         say(f"figures appended to {RESULTS_FILE}")
     return 0

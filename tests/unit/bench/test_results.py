@@ -2,11 +2,15 @@ import subprocess
 from pathlib import Path
 
 from workers.bench.results import (
+    FANOUT_SECTION,
     HEADER,
     RESULTS_FILE,
     BenchFigures,
+    FanoutFigures,
+    append_fanout,
     append_results,
     current_commit,
+    insert_row,
 )
 
 
@@ -79,3 +83,36 @@ def test_a_row_names_the_commit_it_is_given_not_the_tree_at_the_end(tmp_path: Pa
     rows = history.read_text().splitlines()
     assert rows[: len(HEADER.splitlines())] == HEADER.splitlines()
     assert [row.split(" | ")[1] for row in rows[-2:]] == ["abc1234", "def5678+dirty"]
+
+
+def fanout(notes: str = "") -> FanoutFigures:
+    return FanoutFigures(
+        broker="Apache Kafka 3.9.2", clients=10, sites=2, connected=10, notes=notes
+    )
+
+
+def test_a_fanout_row_goes_into_its_own_table_made_on_first_use(tmp_path: Path) -> None:
+    history = tmp_path / "RESULTS.md"
+    append_results(BenchFigures(partitions=8), "aaa", history)
+    append_fanout(fanout("first"), "bbb", history)
+    append_fanout(fanout("second"), "ccc", history)
+    append_results(BenchFigures(partitions=8), "ddd", history)
+    lines = history.read_text().splitlines()
+    columns = FANOUT_SECTION.splitlines()[-2]
+    assert lines.count(columns) == 1
+    rows = [line.split(" | ")[1] for line in lines if line.startswith("| 20")]
+    assert rows == ["aaa", "ddd", "bbb", "ccc"]
+    first_fanout = lines.index(columns) + 2
+    assert lines[first_fanout].endswith("| first |")
+    assert lines[first_fanout + 1].endswith("| second |")
+
+
+def test_a_fanout_row_has_a_cell_per_column() -> None:
+    columns = FANOUT_SECTION.splitlines()[-2]
+    assert len(fanout().row_cells()) == len(columns.split("|")) - 2 - 2
+
+
+def test_insert_row_goes_after_the_last_table_with_those_columns() -> None:
+    history = "| a |\n|---|\n| 1 |\n\ntext\n\n| a |\n|---|\n| 2 |\n\n## later\n"
+    assert insert_row(history, "| a |", "| 3 |") == history.replace("| 2 |\n", "| 2 |\n| 3 |\n")
+    assert insert_row("| b |", "| a |", "| 3 |") == "| b |\n| 3 |\n"

@@ -1,0 +1,26 @@
+"""CPU time and resident memory of a process the benchmark started, from /proc."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from workers.services.processes import STIME, UTIME, stat_fields
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used so far."""
+    fields = stat_fields(pid)
+    if fields is None:
+        raise RuntimeError(f"process {pid} exited")
+    return (int(fields[UTIME]) + int(fields[STIME])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    """(current RSS, peak RSS) in MiB."""
+    fields: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = float(value.split()[0]) / 1024
+    return fields.get("VmRSS", 0.0), fields.get("VmHWM", 0.0)
