@@ -11,6 +11,7 @@ gateway's share.
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import threading
 import time
@@ -142,11 +143,6 @@ async def fanout_stage(
             running_gateway(services.dsn, kafka, secret) as gateway,
             load_process() as load,
         ):
-            writer = asyncio.create_task(
-                asyncio.to_thread(
-                    write_events, services.dsn, audience.sessions, options.rate, stop_writing
-                )
-            )
             started = time.monotonic()
             connected = await load.connect("127.0.0.1", gateway.port, audience.clients)
             figures.connected = int(connected["connected"])
@@ -154,7 +150,14 @@ async def fanout_stage(
                 f"  {connected['connected']:,} connected, {connected['refused']:,} refused, "
                 f"{connected['failed']:,} failed in {time.monotonic() - started:.0f} s"
             )
-            # The stream must run before the clock means anything: groups joined, fetches warm.
+            # Writing starts once every client is in: updates written while thousands connect
+            # would pile up behind the connections and be timed as fan-out. The stream must then
+            # run before the clock means anything: groups joined, fetches warm.
+            writer = asyncio.create_task(
+                asyncio.to_thread(
+                    write_events, services.dsn, audience.sessions, options.rate, stop_writing
+                )
+            )
             await asyncio.sleep(WARM_UP_S)
             probe = LatencyProbe(
                 services.bootstrap_servers, kafka.updates_topic, kafka.changes_topic
@@ -162,9 +165,11 @@ async def fanout_stage(
             await probe.start()
             say(f"  measuring for {options.seconds:.0f} s at {options.rate:,.0f} events/s ...")
             before = _usage(gateway)
+            load_average = os.getloadavg()[0]
             load.measure()
             await asyncio.sleep(options.seconds)
             after = _usage(gateway)
+            load_average_end = os.getloadavg()[0]
             read = await load.stop()
             stop_writing.set()
             kafka_side = await probe.stop()
@@ -193,6 +198,8 @@ async def fanout_stage(
         f"RSS {read['rss_mb']:,.0f} MiB",
         f"{read['samples']:,} latency samples, max {read['max_ms']:,.0f} ms",
         f"streams lost while measuring {read['lost']:,}",
+        f"machine load average (1 min) {load_average:.1f} at the start, "
+        f"{load_average_end:.1f} at the end",
     ]
     if closed:
         notes.append("gateway closed " + ", ".join(f"{k} {v:,.0f}" for k, v in closed.items()))
