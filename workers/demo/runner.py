@@ -1,6 +1,6 @@
 """``pulse demo``: the whole pipeline on throwaway services, with traffic and a live dashboard.
 
-Phases: start (Postgres, broker, topics, ingest, stream worker), traffic (the generator writes
+Phases: start (Postgres, broker, topics, ingest, stream worker, gateway), traffic (the generator writes
 rows at ``--rate`` for ``--duration``), duplicates (a share of ``supabase_changes`` is published
 again), catching up (until the dashboard's KPIs equal SQL), audit (``--check``), stop.
 
@@ -36,6 +36,7 @@ from workers.demo.failures import DemoFailure
 from workers.demo.feed import follow
 from workers.demo.launch import python_module, require_running, start_ingest, start_worker
 from workers.demo.observers import refresh_site_names, watch_metrics
+from workers.demo.page import announce_page, start_gateway
 from workers.demo.progress import step
 from workers.demo.stack import DemoStack, child_environment, delete_run_topics
 from workers.demo.summary import AuditOutcome, DemoOutcome, audit_outcome, render_summary
@@ -46,6 +47,7 @@ from workers.kpis.sql import recompute_kpis
 from workers.services.postgres import PostgresNotFound
 from workers.settings import DatabaseSettings, KafkaSettings
 from workers.traffic import redeliver
+from workers.traffic.plan import plan_site_ids
 
 # Without --duration the generator writes this long at most; the dashboard stays up until Ctrl-C.
 OPEN_ENDED_TRAFFIC_S = 900.0
@@ -116,7 +118,11 @@ def run_demo(options: DemoOptions, console: Console) -> int:
 
 def missing_commands(options: DemoOptions) -> list[tuple[str, str]]:
     """The ``pulse`` subcommands the demo runs as child processes that are not installed."""
-    needed = {"ingest": "the WAL ingest", "worker": "the stream worker"}
+    needed = {
+        "ingest": "the WAL ingest",
+        "worker": "the stream worker",
+        "gateway": "the dashboard page's gateway",
+    }
     if options.check:
         needed["audit"] = "the KPI audit"
     return [
@@ -194,6 +200,7 @@ async def _pipeline(
 
     ingest = await start_ingest(stack, dsn, kafka)
     worker, metrics_url = await start_worker(stack, dsn, kafka)
+    gateway = await start_gateway(stack, dsn, kafka)
 
     state = outcome.state = DashboardState()
     header = Header(duration_s=options.duration_s, sites=options.sites, rate=options.rate)
@@ -211,10 +218,16 @@ async def _pipeline(
         header.phase = "traffic"
         tasks.append(asyncio.create_task(run_view(console, state, header, stop_view)))
         health = _Health(
-            [ingest, worker], {"the dashboard's topic reader": tasks[0], "the live view": tasks[-1]}
+            [ingest, worker, gateway.child],
+            {"the dashboard's topic reader": tasks[0], "the live view": tasks[-1]},
         )
         outcome.traffic_started = True
+        page = asyncio.create_task(
+            announce_page(stack, gateway, dsn, plan_site_ids(options.sites, seed))
+        )
+        tasks.append(page)
         traffic = await _run_traffic(options, seed, stack, dsn, signals, health, header)
+        await page
         traffic_end = header.traffic_ended_at = time.monotonic()
         # From here on there is no traffic left to end: the next Ctrl-C quits at once.
         signals.finish.set()

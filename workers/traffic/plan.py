@@ -68,6 +68,17 @@ def _uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
+def plan_site_ids(sites: int, seed: int) -> list[str]:
+    """The ids of the sites ``plan_traffic`` creates for ``sites`` and ``seed``, known before the
+    traffic runs (the demo grants its page's user these sites)."""
+    return _site_ids(random.Random(seed), sites)
+
+
+def _site_ids(rng: random.Random, sites: int) -> list[str]:
+    # The plan's first draws: the ids depend on the seed alone.
+    return [_uuid(rng) for _ in range(sites)]
+
+
 def plan_traffic(
     *,
     sites: int,
@@ -94,7 +105,7 @@ def plan_traffic(
     def moment() -> datetime:
         return start + timedelta(seconds=rng.randrange(span_s), microseconds=rng.randrange(10**6))
 
-    site_ids = [_uuid(rng) for _ in range(sites)]
+    site_ids = _site_ids(rng, sites)
     statements = [
         Statement(
             "sites", "INSERT", "INSERT INTO sites (id, name) VALUES (%s, %s)", (site, f"site {n}")

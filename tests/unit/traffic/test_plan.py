@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from workers.traffic.plan import plan_traffic
+from workers.traffic.plan import plan_site_ids, plan_traffic
 
 
 def test_plan_has_the_requested_changes_and_forgeries() -> None:
@@ -49,3 +49,9 @@ def test_plan_is_deterministic_for_a_seed() -> None:
     first = plan_traffic(sites=2, changes=300, forged_ratio=0.02, seed=5)
     second = plan_traffic(sites=2, changes=300, forged_ratio=0.02, seed=5)
     assert [s.params for s in first.statements] == [s.params for s in second.statements]
+
+
+def test_the_sites_of_a_plan_are_known_from_its_seed_alone() -> None:
+    plan = plan_traffic(sites=4, changes=200, forged_ratio=0.05, seed=11)
+    assert plan_site_ids(4, 11) == plan.site_ids
+    assert plan_site_ids(4, 12) != plan.site_ids
