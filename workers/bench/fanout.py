@@ -25,7 +25,7 @@ import psycopg
 from workers.bench.gateway_process import GatewayProcess, running_gateway
 from workers.bench.latency import LatencyProbe
 from workers.bench.load_process import load_process
-from workers.bench.process_usage import cpu_seconds, rss_mb
+from workers.bench.process_usage import cpu_seconds, cpu_wait_seconds, rss_mb
 from workers.bench.results import FanoutFigures
 from workers.bench.run import Say, fresh_topics
 from workers.bench.worker_process import running_worker
@@ -165,10 +165,12 @@ async def fanout_stage(
             await probe.start()
             say(f"  measuring for {options.seconds:.0f} s at {options.rate:,.0f} events/s ...")
             before = _usage(gateway)
+            load_wait = cpu_wait_seconds(load.pid)
             load_average = os.getloadavg()[0]
             load.measure()
             await asyncio.sleep(options.seconds)
             after = _usage(gateway)
+            load_wait = cpu_wait_seconds(load.pid) - load_wait
             load_average_end = os.getloadavg()[0]
             read = await load.stop()
             stop_writing.set()
@@ -194,8 +196,10 @@ async def fanout_stage(
         f"commit to dashboard_updates p50/p95/p99 {kafka_side.p50_ms:.0f}/"
         f"{kafka_side.p95_ms:.0f}/{kafka_side.p99_ms:.0f} ms",
         f"gateway queued {queued:,.0f} messages/s",
-        f"load process CPU {read['cpu_s'] / read['seconds'] * 100:.0f} % of a core, "
-        f"RSS {read['rss_mb']:,.0f} MiB",
+        f"gateway waited for a CPU {(after['wait'] - before['wait']) / seconds * 100:.0f} % "
+        "of the window",
+        f"load process CPU {read['cpu_s'] / read['seconds'] * 100:.0f} % of a core, waited for "
+        f"one {load_wait / seconds * 100:.0f} %, RSS {read['rss_mb']:,.0f} MiB",
         f"{read['samples']:,} latency samples, max {read['max_ms']:,.0f} ms",
         f"streams lost while measuring {read['lost']:,}",
         f"machine load average (1 min) {load_average:.1f} at the start, "
@@ -219,6 +223,7 @@ def _usage(gateway: GatewayProcess) -> dict[str, Any]:
     return {
         "wall": time.monotonic(),
         "cpu": cpu_seconds(gateway.pid),
+        "wait": cpu_wait_seconds(gateway.pid),
         "peak_rss": rss_mb(gateway.pid)[1],
         "queued": gateway.counter("pulse_gateway_messages_total"),
         "closed": {
