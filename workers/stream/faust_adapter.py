@@ -108,6 +108,13 @@ def pulse_transport(
             return consumer
 
     class Consumer(faust_aiokafka.Consumer):
+        # Changelog partition -> the assignment in which its dropped records were last logged.
+        _own_changelogs_logged: dict[TP, int]
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._own_changelogs_logged = {}
+
         def _new_consumer_thread(self) -> ConsumerThread:
             return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
@@ -220,6 +227,16 @@ def pulse_transport(
                     yield tp, SourceRun(tp, tp_records, generation_id)
                 elif replays_own_commit(tp, self._active_changelogs(), self.app.in_recovery):
                     OWN_CHANGELOG_RECORDS_DROPPED.inc(len(tp_records))
+                    if self._own_changelogs_logged.get(tp) != generation_id:
+                        # Once per partition and assignment: enough to see that it happens.
+                        self._own_changelogs_logged[tp] = generation_id
+                        log.info(
+                            "own changelog records fetched outside a restore; not applied",
+                            topic=tp.topic,
+                            partition=tp.partition,
+                            first=tp_records[0].offset,
+                            generation=generation_id,
+                        )
                 else:
                     for record in tp_records:
                         yield tp, self._to_message(tp, record)
