@@ -75,10 +75,10 @@ SOURCE_REDELIVERIES = Counter(
     "pulse_source_redeliveries_total",
     "Source messages delivered again below the offset this worker had committed; skipped.",
 )
-OWN_CHANGELOG_RECORDS_DROPPED = Counter(
-    "pulse_own_changelog_records_dropped_total",
-    "Changelog records of the worker's own table partitions fetched outside a restore; not applied "
-    "again.",
+CHANGELOG_EVENTS_SKIPPED = Counter(
+    "pulse_changelog_events_skipped_total",
+    "Changelog records Faust's restore or standby service would have applied to a store the "
+    "worker writes itself; skipped.",
 )
 STORE_REPAIRS = Counter(
     "pulse_store_repairs_total",

@@ -161,6 +161,7 @@ class StreamRunner:
             TABLES,
             lambda tps: last_record_offsets(bootstrap, tps),
             lambda tp, first, last: read_changelog(bootstrap, tp, first, last),
+            written=getattr(app, "written_partitions", None),
         )
         state.on_applied = self.guard.applied
         self.continuity = OffsetContinuity()

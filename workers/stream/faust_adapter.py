@@ -26,18 +26,17 @@ change to Faust's behaviour, and why:
   (``PULSE_FETCH_MAX_WAIT_MS``).
 - Stores: the worker reads and writes a table partition's RocksDB directly (``store_db``),
   because Faust's access path is tied to the current event, which a batch does not have.
-- Own changelogs: outside a restore, the changelog records of the table partitions the worker
-  holds are its own commits, which ``checkpoint`` has written to the stores already. Faust's
-  recovery service would apply them again whenever the consumer still fetches those partitions
-  (a restore that ran twice in one rebalance leaves them resumed), buffered and late: an older
-  record written back over a newer batch's value, which the next batch then reads. They are
-  dropped here (``replays_own_commit``); ``stream.store_guard`` stops a batch that finds a store
-  moved anyway.
+- Own changelogs: once the worker writes a table partition's stores itself (from its first
+  batch in an assignment, ``stream.store_guard``), the changelog records of that partition are
+  its own commits, which ``checkpoint`` has written to the stores already. Faust's recovery
+  service still applies such records when its consumer hands them over, buffered and late, so
+  an older record could land over a newer batch's value, which the next batch would read. The
+  store (``rocksdb_memory.Store.apply_changelog_batch``) skips them (``not_written_here``).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence, Set
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence, Set
 from typing import Any
 
 import faust
@@ -50,15 +49,24 @@ from mode.utils.futures import notify
 
 from workers.kafka import broker_quirks
 from workers.kafka.end_offsets import changelog_ends
-from workers.observability.metrics import OWN_CHANGELOG_RECORDS_DROPPED
+from workers.observability.metrics import CHANGELOG_EVENTS_SKIPPED
 
 log = structlog.get_logger("pulse.stream")
 
 
-def replays_own_commit(tp: TP, active_changelogs: Set[TP], in_recovery: bool) -> bool:
-    """Whether records fetched for ``tp`` would make Faust apply this worker's own commits again:
-    a changelog partition of a table partition it holds, fetched while no restore is running."""
-    return not in_recovery and tp in active_changelogs
+def not_written_here(events: Iterable[Any], written: Set[int]) -> list[Any]:
+    """The changelog events of a restore or standby batch that Faust may apply: those of table
+    partitions this worker does not write itself in the current assignment."""
+    kept: list[Any] = []
+    skipped = 0
+    for event in events:
+        if event.message.partition in written:
+            skipped += 1
+        else:
+            kept.append(event)
+    if skipped:
+        CHANGELOG_EVENTS_SKIPPED.inc(skipped)
+    return kept
 
 
 class SourceRun(ConsumerMessage):
@@ -108,13 +116,6 @@ def pulse_transport(
             return consumer
 
     class Consumer(faust_aiokafka.Consumer):
-        # Changelog partition -> the assignment in which its dropped records were last logged.
-        _own_changelogs_logged: dict[TP, int]
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._own_changelogs_logged = {}
-
         def _new_consumer_thread(self) -> ConsumerThread:
             return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
@@ -225,27 +226,9 @@ def pulse_transport(
                 self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
                 if tp.topic == source_topic:
                     yield tp, SourceRun(tp, tp_records, generation_id)
-                elif replays_own_commit(tp, self._active_changelogs(), self.app.in_recovery):
-                    OWN_CHANGELOG_RECORDS_DROPPED.inc(len(tp_records))
-                    if self._own_changelogs_logged.get(tp) != generation_id:
-                        # Once per partition and assignment: enough to see that it happens.
-                        self._own_changelogs_logged[tp] = generation_id
-                        log.info(
-                            "own changelog records fetched outside a restore; not applied",
-                            topic=tp.topic,
-                            partition=tp.partition,
-                            first=tp_records[0].offset,
-                            generation=generation_id,
-                        )
                 else:
                     for record in tp_records:
                         yield tp, self._to_message(tp, record)
-
-        def _active_changelogs(self) -> Set[TP]:
-            """The changelog partitions of the table partitions this worker holds (not standbys)."""
-            tables: Any = self.app.tables
-            active: Set[TP] = tables.recovery.active_tps
-            return active
 
         def ack(self, message: Any) -> bool:
             if not isinstance(message, SourceRun):
@@ -282,6 +265,13 @@ class PulseApp(faust.App):
     # Called with the source partitions and generation of each new assignment, before Faust
     # acts on it.
     claim_sources: Callable[[set[int], int], Awaitable[None]] | None = None
+    # The table partitions whose stores the worker writes itself in this assignment
+    # (``stream.store_guard`` keeps it); Faust's restores and standbys leave them alone.
+    written_partitions: set[int]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.written_partitions = set()
+        super().__init__(*args, **kwargs)
 
     def _new_transport(self) -> Any:
         transport = pulse_transport(

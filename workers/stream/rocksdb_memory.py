@@ -6,17 +6,21 @@ and one write buffer manager, which flushes memtables early once their total pas
 
 Faust builds the options of each store itself (``RocksDBOptions.as_options``); the ``Store``
 below is Faust's RocksDB store with those options built around the shared objects, registered
-as the ``pulse-rocksdb://`` store.
+as the ``pulse-rocksdb://`` store. It also keeps Faust's restores out of the stores the worker
+writes itself (``faust_adapter.not_written_here``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import rocksdict
 from faust.stores import STORES
 from faust.stores import rocksdb as faust_rocksdb
+
+from workers.stream.faust_adapter import not_written_here
 
 SHARED_MEMORY_OPTION = "pulse_shared_memory"
 STORE_URL = "pulse-rocksdb://"
@@ -79,6 +83,16 @@ class Store(faust_rocksdb.Store):
             ttl=base.ttl,
             **extra,
         )
+
+    def apply_changelog_batch(
+        self,
+        batch: Iterable[Any],
+        to_key: Callable[[Any], Any],
+        to_value: Callable[[Any], Any],
+    ) -> None:
+        # Restores and standbys write here too; never into a store the worker writes itself.
+        written: set[int] = getattr(self.app, "written_partitions", set())
+        super().apply_changelog_batch(not_written_here(batch, written), to_key, to_value)
 
 
 STORES.aliases["pulse-rocksdb"] = f"{__name__}:Store"

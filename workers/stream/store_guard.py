@@ -15,6 +15,8 @@ and checks that nothing but this worker's own commits moves a store afterwards:
 
 A store behind is brought up to date from its changelog first (the records a restore would
 apply, in the same order), and the error log line and ``pulse_store_repairs_total`` record it.
+Once checked, the partition is in ``written``: from then on only this worker's commits write its
+stores, and Faust's restore and standby service skips it (``faust_adapter.not_written_here``).
 A store ahead of its committed changelog holds writes that nobody committed, which no replay can
 take back: the batch raises ``StoreAhead`` and the worker stops, uncommitted.
 """
@@ -68,8 +70,11 @@ class StoreGuard:
         tables: Iterable[str],
         last_offsets: LastOffsets,
         read_range: ReadRange,
+        written: set[int] | None = None,
     ) -> None:
         self.stores = stores
+        # Shared with the stores: the partitions checked in this assignment.
+        self.written = set() if written is None else written
         self.tables = tuple(tables)
         self._last_offsets = last_offsets
         self._read_range = read_range
@@ -80,6 +85,7 @@ class StoreGuard:
     def forget(self) -> None:
         """A new assignment: every partition is checked against the broker again."""
         self.expected.clear()
+        self.written.clear()
 
     def applied(self, table: str, partition: int, offset: int) -> None:
         """This worker's commit wrote its store up to ``offset``."""
@@ -124,4 +130,5 @@ class StoreGuard:
             records = await self._read_range(tp, 0 if stored is None else stored + 1, last)
             self.stores.replay(table, partition, records, last)
             repaired += 1
+        self.written.add(partition)
         return repaired

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import inspect
 from importlib.metadata import version
+from types import SimpleNamespace
+from typing import Any
 
 import aiokafka
 import pytest
 from faust.stores import rocksdb
+from faust.tables.base import Collection
 from faust.tables.recovery import Recovery
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types.tuples import TP
 
-from workers.stream.faust_adapter import pulse_transport, replays_own_commit
+from workers.stream.faust_adapter import not_written_here, pulse_transport
 from workers.stream.tables import FAUST_OFFSET_KEY
 
 
@@ -72,18 +74,20 @@ def test_the_transport_replaces_faust_consumer_and_producer() -> None:
     assert issubclass(transport.Producer, faust_aiokafka.Producer)
 
 
-def test_recovery_keeps_the_active_changelogs_and_says_when_it_restores() -> None:
-    # ``replays_own_commit`` reads these: the set Faust restores active partitions from, and the
-    # flag set around a restore (on the app too).
-    assert "active_tps" in Recovery.__init__.__code__.co_names
-    assert Recovery.in_recovery is False
-    started = inspect.getsource(Recovery._set_recovery_started)
-    assert "self.app.in_recovery = True" in started
-    assert "self.app.in_recovery = False" in inspect.getsource(Recovery._set_recovery_ended)
+def test_restores_and_standbys_write_through_the_stores_changelog_batch() -> None:
+    # ``rocksdb_memory.Store`` filters here what Faust's recovery service applies.
+    params = list(inspect.signature(rocksdb.Store.apply_changelog_batch).parameters)
+    assert params == ["self", "batch", "to_key", "to_value"]
+    recovery = inspect.getsource(Recovery)
+    assert "table.apply_changelog_batch(buf)" in recovery
+    assert "self.data.apply_changelog_batch(" in inspect.getsource(Collection.apply_changelog_batch)
 
 
-def test_own_changelog_records_are_dropped_only_outside_a_restore() -> None:
-    mine, standby = TP("app-days-changelog", 0), TP("app-days-changelog", 1)
-    assert replays_own_commit(mine, {mine}, in_recovery=False)
-    assert not replays_own_commit(mine, {mine}, in_recovery=True)
-    assert not replays_own_commit(standby, {mine}, in_recovery=False)
+def test_changelog_events_of_written_partitions_are_skipped() -> None:
+    def event(partition: int) -> Any:
+        return SimpleNamespace(message=SimpleNamespace(partition=partition))
+
+    events = [event(0), event(1), event(2), event(1)]
+    kept = not_written_here(events, {1})
+    assert [e.message.partition for e in kept] == [0, 2]
+    assert not_written_here(events, set()) == events

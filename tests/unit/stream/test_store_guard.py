@@ -66,8 +66,8 @@ class Stores:
         self.offsets[(table, partition)] = last
 
 
-def guard(broker: Broker, stores: Stores) -> StoreGuard:
-    return StoreGuard(stores, ("rows", "days"), broker.last_offsets, broker.read_range)
+def guard(broker: Broker, stores: Stores, written: set[int] | None = None) -> StoreGuard:
+    return StoreGuard(stores, ("rows", "days"), broker.last_offsets, broker.read_range, written)
 
 
 def committed(broker: Broker, stores: Stores, table: str, key: bytes, value: bytes | None) -> int:
@@ -124,3 +124,25 @@ async def test_a_new_assignment_checks_against_the_broker_again() -> None:
     checks.forget()
     assert await checks.ensure_current(0) == 1
     assert stores.data[("rows", 0)] == {b"r": b"v1"}
+
+
+async def test_a_checked_partition_is_written_by_the_worker_alone_until_the_next_assignment() -> (
+    None
+):
+    broker, stores = Broker(), Stores()
+    committed(broker, stores, "rows", b"r", b"v0")
+    written: set[int] = set()
+    checks = guard(broker, stores, written)
+    await checks.ensure_current(0)
+    assert written == {0}
+    checks.forget()
+    assert written == set()
+
+
+async def test_a_partition_with_a_store_ahead_is_not_taken_as_written() -> None:
+    broker, stores = Broker(), Stores()
+    stores.replay("rows", 0, [(2, b"r", b"aborted")], 2)
+    written: set[int] = set()
+    with pytest.raises(StoreAhead):
+        await guard(broker, stores, written).ensure_current(0)
+    assert written == set()
