@@ -62,6 +62,9 @@ def serve(processor: Processor | None = None) -> int:
 
     from workers.collector import quiet_collector
     from workers.observability.metrics_server import serve_worker_metrics
+    from workers.observability.readiness import Readiness
+    from workers.resilience.link import DependencyLink
+    from workers.resilience.settings import ReconnectSettings
     from workers.stream.allocator import fix_mmap_threshold
     from workers.stream.app import create_app
     from workers.stream.session_lookup import PostgresSessionLookup
@@ -81,9 +84,13 @@ def serve(processor: Processor | None = None) -> int:
         return ExitStatus.FAILED
     asyncio.set_event_loop(asyncio.new_event_loop())
     serve_worker_metrics(settings)
-    app, _runner = create_app(
-        settings, kafka, PostgresSessionLookup(DatabaseSettings().database_url), processor
+    readiness = Readiness()
+    lookup = PostgresSessionLookup(
+        DatabaseSettings().database_url,
+        link=DependencyLink("worker", "postgres", readiness, log),
+        policy=ReconnectSettings().policy(),
     )
+    app, _runner = create_app(settings, kafka, lookup, processor, readiness)
     log.info("stream worker starting", app_id=settings.app_id, data_dir=str(settings.data_dir))
     worker = faust.Worker(
         app,

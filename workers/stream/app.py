@@ -32,8 +32,12 @@ def create_app(
     kafka: KafkaSettings,
     lookup: SessionLookup,
     processor: Processor | None = None,
+    readiness: Readiness | None = None,
 ) -> tuple[faust.App, StreamRunner]:
-    """The app and its runner; ``processor`` replaces the worker's logic (the bench's floor)."""
+    """The app and its runner; ``processor`` replaces the worker's logic (the bench's floor).
+
+    ``readiness`` is shared with whatever else reports on the worker's dependencies (the
+    session lookup's link to Postgres)."""
     if not kafka.bootstrap_servers:
         raise ValueError("KAFKA_BOOTSTRAP_SERVERS is needed by the stream worker")
     brokers = ";".join(f"kafka://{server}" for server in kafka.bootstrap_servers.split(","))
@@ -110,7 +114,7 @@ def create_app(
     )
     app.claim_sources = runner.claim_sources
     register_agents(app, topic, runner, worker)
-    readiness = Readiness()
+    readiness = readiness or Readiness()
     install_web_views(app, readiness)
     track_faust_readiness(app, readiness, source_topics=[kafka.changes_topic])
     install_lag_sampler(app, [kafka.changes_topic])

@@ -1,21 +1,32 @@
 """The one Postgres lookup that decides events whose session the stream has not seen.
 
 Postgres is the source of truth for which site a session belongs to. Lookups are batched (one
-query per stream batch). While Postgres is unreachable the worker waits and retries rather than
-guess: rejecting or accepting without an answer would make the KPIs differ from the database.
+query per stream batch). While Postgres is unreachable (a restart, a failover to a new primary
+at the same address, a dropped connection) the lookup reconnects with backoff and asks again,
+rather than guess: rejecting or accepting without an answer would make the KPIs differ from the
+database. The batch waits meanwhile, before its transaction begins, so nothing is held open on
+Kafka; the link (``resilience.link``) puts the outage in the worker's readiness and metrics.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 
 import psycopg
 import structlog
 
+from workers.resilience.backoff import Backoff, BackoffPolicy
+from workers.resilience.link import DependencyLink
+
 log = structlog.get_logger("pulse.stream.sessions")
 
 QUERY = "SELECT id::text, site_id::text FROM sessions WHERE id = ANY(%s::uuid[])"
+
+# What losing the server looks like: a query on a connection the server ended, or a connect
+# attempt while it is away.
+CONNECTION_LOST = (psycopg.OperationalError, psycopg.InterfaceError, OSError)
 
 
 def _valid_uuids(ids: list[str]) -> list[str]:
@@ -29,9 +40,12 @@ def _valid_uuids(ids: list[str]) -> list[str]:
 
 
 class PostgresSessionLookup:
-    def __init__(self, dsn: str | None, *, retry_s: float = 1.0) -> None:
+    def __init__(
+        self, dsn: str | None, *, link: DependencyLink, policy: BackoffPolicy | None = None
+    ) -> None:
         self._dsn = dsn
-        self._retry_s = retry_s
+        self._link = link
+        self._policy = policy or BackoffPolicy()
         self._conn: psycopg.AsyncConnection[tuple[str, str]] | None = None
 
     async def __call__(self, session_ids: list[str]) -> dict[str, str]:
@@ -45,17 +59,31 @@ class PostgresSessionLookup:
         wanted = _valid_uuids(session_ids)
         if not wanted:
             return {}
+        backoff = Backoff(self._policy)
         while True:
             try:
-                if self._conn is None or self._conn.closed:
-                    self._conn = await psycopg.AsyncConnection.connect(self._dsn, autocommit=True)
-                cursor = await self._conn.execute(QUERY, (wanted,))
-                return {session: site for session, site in await cursor.fetchall()}
-            except psycopg.OperationalError as exc:
-                log.error("session lookup failed; retrying", error=str(exc), sessions=len(wanted))
-                self._conn = None
-                await asyncio.sleep(self._retry_s)
+                found = await self._query(self._dsn, wanted)
+            except CONNECTION_LOST as exc:
+                await self._drop()
+                self._link.lost(exc)
+                delay = backoff.next_delay()
+                log.debug("session lookup failed", attempts=backoff.attempts, retry_in_s=delay)
+                await asyncio.sleep(delay)
+                continue
+            self._link.restored()
+            return found
+
+    async def _query(self, dsn: str, wanted: list[str]) -> dict[str, str]:
+        if self._conn is None or self._conn.closed:
+            self._conn = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
+        cursor = await self._conn.execute(QUERY, (wanted,))
+        return {session: site for session, site in await cursor.fetchall()}
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(*CONNECTION_LOST):
+                await conn.close()
 
     async def close(self) -> None:
-        if self._conn is not None:
-            await self._conn.close()
+        await self._drop()
