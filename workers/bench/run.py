@@ -11,6 +11,8 @@ from workers.bench.floor import FLOORS, Floor
 from workers.bench.input import prepare_input
 from workers.bench.latency import WINDOW_S, LatencyProbe, split_legs
 from workers.bench.passthrough import measure_passthrough
+from workers.bench.produce import produce_all
+from workers.bench.recovery import measure_recovery
 from workers.bench.results import BenchFigures
 from workers.bench.stock_faust_worker import GUARANTEES
 from workers.bench.synthetic import synthetic_batches
@@ -20,7 +22,6 @@ from workers.bench.worker_process import running_worker
 from workers.ingest.rate import measure_ingest_rate
 from workers.ingest.wal_options import WalIngestOptions
 from workers.ingest.wal_runner import IngestProgress, run_wal_ingest
-from workers.kafka.clients import new_producer
 from workers.kafka.topics import ensure_project_topics
 from workers.services.embedded import Endpoints
 from workers.settings import KafkaSettings
@@ -213,27 +214,12 @@ async def latency_stage(
     say(f"  {legs}")
 
 
-async def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
-    producer = new_producer(
-        bootstrap,
-        linger_ms=5,
-        max_request_size=8_388_608,
-        max_batch_size=1_048_576,
-    )
-    await producer.start()
-    try:
-        futures = [await producer.send(topic, value, key=key) for key, value in messages]
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
-
-
 async def memory_stage(services: Endpoints, ids: int, figures: BenchFigures, say: Say) -> None:
     say(f"memory: worker RSS after {ids:,} distinct event IDs ...")
     kafka = fresh_topics(services.bootstrap_servers, "memory", figures.partitions)
     await ensure_project_topics(services.bootstrap_servers, kafka)
     first = await asyncio.to_thread(synthetic_batches, ids, SITES)
-    await _produce(services.bootstrap_servers, kafka.changes_topic, first)
+    await produce_all(services.bootstrap_servers, kafka.changes_topic, first)
     with running_worker(services.dsn, kafka) as worker:
         await asyncio.to_thread(worker.wait_processed, ids, 1200)
         rss, peak = worker.rss_mb()
@@ -241,8 +227,31 @@ async def memory_stage(services: Endpoints, ids: int, figures: BenchFigures, say
         say(f"  RSS {rss:,.0f} MiB, peak {peak:,.0f} MiB")
         more = int(ids * MORE_IDS_FRACTION)
         second = await asyncio.to_thread(synthetic_batches, more, SITES, int(time.time() * 1000))
-        await _produce(services.bootstrap_servers, kafka.changes_topic, second)
+        await produce_all(services.bootstrap_servers, kafka.changes_topic, second)
         await asyncio.to_thread(worker.wait_processed, ids + more, 1200)
         rss_after, peak_after = worker.rss_mb()
     figures.add_note(f"rss after +{more:,} ids: {rss_after:,.0f} MiB (peak {peak_after:,.0f})")
     say(f"  after {more:,} more IDs: RSS {rss_after:,.0f} MiB, peak {peak_after:,.0f} MiB")
+
+
+async def recovery_stage(services: Endpoints, keys: int, figures: BenchFigures, say: Say) -> None:
+    say("recovery: from a worker's SIGKILL until every partition is processed again ...")
+    recovery = await measure_recovery(
+        services.dsn,
+        lambda case: fresh_topics(services.bootstrap_servers, case, figures.partitions),
+        keys,
+        say,
+    )
+    for name, timeline in (
+        ("restart", recovery.restart),
+        ("takeover", recovery.takeover),
+        ("wiped", recovery.wiped),
+    ):
+        if timeline is not None:
+            figures.add_note(f"{name}: {timeline.describe()}")
+    figures.restart_s = recovery.restart.total_s if recovery.restart else None
+    figures.takeover_s = recovery.takeover.total_s if recovery.takeover else None
+    figures.wiped_s = recovery.wiped.total_s if recovery.wiped else None
+    figures.add_note(
+        f"wiped: {keys:,} distinct changes, {recovery.wiped_changelog_records:,} changelog records"
+    )

@@ -82,6 +82,58 @@ class WorkerProcess:
         raise TimeoutError(f"the worker consumed {self.processed()} of {expected} changes")
 
 
+def worker_env(
+    dsn: str, kafka: KafkaSettings, app_id: str, data_dir: Path, metrics_port: int
+) -> dict[str, str]:
+    """The environment of a bench worker: the bench's topics, its own group and state."""
+    assert kafka.bootstrap_servers
+    return {
+        **os.environ,
+        "DATABASE_URL": dsn,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "PULSE_CHANGES_TOPIC": kafka.changes_topic,
+        "PULSE_UPDATES_TOPIC": kafka.updates_topic,
+        "PULSE_REJECTED_TOPIC": kafka.rejected_topic,
+        "PULSE_PARTITIONS": str(kafka.partitions),
+        "PULSE_APP_ID": app_id,
+        "PULSE_DATA_DIR": str(data_dir),
+        "PULSE_WEB_PORT": str(free_port()),
+        "PULSE_WORKER_METRICS_PORT": str(metrics_port),
+        "PULSE_LOG_FORMAT": "json",
+        "PULSE_WORKER_LOG_LEVEL": "warning",
+        "PULSE_LOG_LEVEL": "warning",
+    }
+
+
+def start_worker(
+    env: dict[str, str], logfile: Path, module: list[str] | None = None
+) -> WorkerProcess:
+    """``pulse worker`` (or ``python -m MODULE ARGS...``) in its own session, its output
+    appended to ``logfile``; the lifeline stops it should the bench die."""
+    command = (
+        [str(Path(sys.executable).parent / "pulse"), "worker"]
+        if module is None
+        else [sys.executable, "-m", *module]
+    )
+    with logfile.open("ab") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=log, start_new_session=True)
+    lifeline.watch(process.pid)
+    return WorkerProcess(process, int(env["PULSE_WORKER_METRICS_PORT"]), logfile)
+
+
+def stop_worker(worker: WorkerProcess, sig: signal.Signals = signal.SIGTERM) -> None:
+    """Stop the worker's process group with ``sig`` (SIGKILL after 60 s) and wait for it."""
+    process = worker.process
+    if process.poll() is None:
+        os.killpg(process.pid, sig)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    lifeline.forget(process.pid)
+
+
 @contextlib.contextmanager
 def running_worker(
     dsn: str, kafka: KafkaSettings, app_id: str | None = None, module: list[str] | None = None
@@ -91,47 +143,20 @@ def running_worker(
     ``module`` runs ``python -m MODULE ARGS...`` in place of ``pulse worker``, configured the same
     way: a floor (``floor_worker``) or the stock Faust app (``stock_faust_worker``).
     """
-    assert kafka.bootstrap_servers
     datadir = Path(tempfile.mkdtemp(prefix="pulse-bench-worker-"))
     lifeline.watch_path(datadir)
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": dsn,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-        "PULSE_CHANGES_TOPIC": kafka.changes_topic,
-        "PULSE_UPDATES_TOPIC": kafka.updates_topic,
-        "PULSE_REJECTED_TOPIC": kafka.rejected_topic,
-        "PULSE_PARTITIONS": str(kafka.partitions),
-        "PULSE_APP_ID": app_id or f"pulse-bench-{uuid.uuid4().hex[:8]}",
-        "PULSE_DATA_DIR": str(datadir / "data"),
-        "PULSE_WEB_PORT": str(free_port()),
-        "PULSE_WORKER_METRICS_PORT": str(port),
-        "PULSE_LOG_FORMAT": "json",
-        "PULSE_WORKER_LOG_LEVEL": "warning",
-        "PULSE_LOG_LEVEL": "warning",
-    }
-    logfile = datadir / "worker.log"
-    command = (
-        [str(Path(sys.executable).parent / "pulse"), "worker"]
-        if module is None
-        else [sys.executable, "-m", *module]
+    env = worker_env(
+        dsn,
+        kafka,
+        app_id or f"pulse-bench-{uuid.uuid4().hex[:8]}",
+        datadir / "data",
+        free_port(),
     )
-    with logfile.open("wb") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=log, start_new_session=True)
-    lifeline.watch(process.pid)
-    worker = WorkerProcess(process, port, logfile)
+    worker = start_worker(env, datadir / "worker.log", module)
     try:
         worker.wait_until_serving()
         yield worker
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        lifeline.forget(process.pid)
+        stop_worker(worker)
         shutil.rmtree(datadir, ignore_errors=True)
         lifeline.forget_path(datadir)

@@ -1,5 +1,5 @@
 """``pulse bench``: passthrough, stream, ingest, end-to-end latency and memory, in one run; the
-gateway's fan-out when asked for."""
+gateway's fan-out and the workers' recovery when asked for."""
 
 from __future__ import annotations
 
@@ -18,7 +18,13 @@ from workers.bench.results import (
     append_results,
     current_commit,
 )
-from workers.bench.run import ingest_stage, latency_stage, memory_stage, stream_stage
+from workers.bench.run import (
+    ingest_stage,
+    latency_stage,
+    memory_stage,
+    recovery_stage,
+    stream_stage,
+)
 from workers.cli.arguments import positive
 from workers.collector import quiet_collector
 from workers.logs import configure_logging
@@ -26,8 +32,9 @@ from workers.services.embedded import Endpoints, embedded_services
 from workers.settings import KafkaSettings, SettingError
 
 DEFAULT_STAGES = ("stream", "ingest", "latency", "memory")
-# The fan-out stage needs the machine to itself for minutes: it runs only when named.
-STAGES = (*DEFAULT_STAGES, "fanout")
+# Fan-out needs the machine to itself for minutes, and recovery kills workers and loads a million
+# keys: each runs only when named.
+STAGES = (*DEFAULT_STAGES, "fanout", "recovery")
 FANOUT = FanoutOptions()
 
 
@@ -59,6 +66,12 @@ def register(subparsers: Any) -> None:
         type=int,
         default=1_000_000,
         help="distinct event IDs for the memory stage (default 1000000)",
+    )
+    parser.add_argument(
+        "--recovery-keys",
+        type=positive(int),
+        default=1_000_000,
+        help="distinct changes in the tables of the recovery stage's wiped worker (default 1000000)",
     )
     parser.add_argument(
         "--partitions",
@@ -93,7 +106,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--stages",
         default=",".join(DEFAULT_STAGES),
-        help=f"comma-separated subset of {','.join(STAGES)} (default: all but fanout)",
+        help=f"comma-separated subset of {','.join(STAGES)} (default: all but fanout and recovery)",
     )
     parser.add_argument(
         "--json", action="store_true", help="print one JSON object instead of a table"
@@ -126,6 +139,8 @@ async def _run(
         )
         fanout = FanoutFigures(broker=services.broker, clients=options.clients, sites=options.sites)
         await fanout_stage(services, options, figures.partitions, fanout, say)
+    if "recovery" in stages:
+        await recovery_stage(services, args.recovery_keys, figures, say)
     return figures, fanout
 
 
@@ -152,6 +167,9 @@ def _table(figures: BenchFigures) -> str:
         ("e2e_p95_ms", figures.e2e_p95_ms, "ms", ""),
         ("e2e_p99_ms", figures.e2e_p99_ms, "ms", "<= 150"),
         ("worker_rss_mb", figures.worker_rss_mb, "MiB", "<= 400"),
+        ("restart_s", figures.restart_s, "s", "< 10"),
+        ("takeover_s", figures.takeover_s, "s", "< 10"),
+        ("wiped_s", figures.wiped_s, "s", "< 30"),
     ]
     return _rows(rows, figures.notes)
 

@@ -116,3 +116,14 @@ def test_insert_row_goes_after_the_last_table_with_those_columns() -> None:
     history = "| a |\n|---|\n| 1 |\n\ntext\n\n| a |\n|---|\n| 2 |\n\n## later\n"
     assert insert_row(history, "| a |", "| 3 |") == history.replace("| 2 |\n", "| 2 |\n| 3 |\n")
     assert insert_row("| b |", "| a |", "| 3 |") == "| b |\n| 3 |\n"
+
+
+def test_recovery_figures_go_into_the_notes_of_a_row() -> None:
+    figures = BenchFigures(
+        partitions=8, restart_s=4.25, takeover_s=7.5, notes="wiped: 1,000 distinct changes"
+    )
+    cells = figures.row_cells()
+    assert len(cells) == len(HEADER.splitlines()[-1].split("|")) - 2 - 2
+    assert cells[-1] == (
+        "8 partitions; recovery after restart 4.2 s, takeover 7.5 s; wiped: 1,000 distinct changes"
+    )
