@@ -99,11 +99,16 @@ class WorkerSettings(BaseSettings):
         validation_alias="PULSE_MAX_PENDING_EVENTS",
         description="Events waiting for their session before Postgres is asked early.",
     )
+    # The broker's least (group.min.session.timeout.ms, 6 s by default): a dead worker's
+    # partitions wait this long for their next owner. Heartbeats come from Faust's consumer
+    # thread, not the agent's, so a long batch does not count against it; only a stall of the
+    # whole process does.
     session_timeout_s: float = Field(
-        default=30.0,
+        default=6.0,
         gt=0,
         validation_alias="PULSE_SESSION_TIMEOUT_S",
-        description="Consumer group session timeout: how long a dead worker holds partitions.",
+        description="Consumer group session timeout: how long a dead worker holds partitions "
+        "(at least the broker's group.min.session.timeout.ms).",
     )
     producer_request_timeout_s: float = Field(
         default=60.0,
