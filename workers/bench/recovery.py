@@ -55,6 +55,8 @@ FEED_RATE = 1000.0
 FEED_SITES = 50
 POLL_S = 0.1
 RECOVERY_TIMEOUT_S = 300.0
+# A wiped worker restores every table record by record through Faust first.
+WIPED_TIMEOUT_S = 3600.0
 
 
 @dataclass
@@ -146,7 +148,11 @@ def _readiness(worker: WorkerProcess, condition: str) -> bool | None:
 
 
 async def _recovery(
-    watch: GroupWatch, at_fault: GroupView, killed_at: float, restarted: WorkerProcess | None
+    watch: GroupWatch,
+    at_fault: GroupView,
+    killed_at: float,
+    restarted: WorkerProcess | None,
+    timeout_s: float = RECOVERY_TIMEOUT_S,
 ) -> Timeline:
     timeline = Timeline()
     while True:
@@ -236,7 +242,7 @@ async def wiped_state(
             killed_at, at_fault = await _kill(watch, only)
             shutil.rmtree(only.data_dir)
             restarted = only.start()
-            figures.wiped = await _recovery(watch, at_fault, killed_at, restarted)
+            figures.wiped = await _recovery(watch, at_fault, killed_at, restarted, WIPED_TIMEOUT_S)
             say(f"    {figures.wiped.describe()}")
 
 
