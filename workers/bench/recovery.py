@@ -175,10 +175,8 @@ async def _recovery(
         if all_advanced(at_fault.committed, view.committed):
             timeline.mark(PROCESSING, now)
             return timeline
-        if now > RECOVERY_TIMEOUT_S:
-            raise TimeoutError(
-                f"not recovered in {RECOVERY_TIMEOUT_S:.0f} s: {timeline.describe()}"
-            )
+        if now > timeout_s:
+            raise TimeoutError(f"not recovered in {timeout_s:.0f} s: {timeline.describe()}")
         await asyncio.sleep(POLL_S)
 
 
