@@ -20,14 +20,15 @@ from schemas.changes import ChangeRecord
 from workers.changes.keying import Rejection, build_change
 from workers.changes.values import canonical_row, timestamp_ms
 
-# The tracked tables' column types (schemas/sql/001_tables.sql), for catch-up rows read before
-# any push told the types; a test checks them against the live schema.
+# The tracked tables' column types (schemas/sql), for catch-up rows read before any push told the
+# types; a test checks them against the live schema.
 CATCHUP_COLUMN_TYPES: dict[str, dict[str, str]] = {
     "sites": {
         "id": "uuid",
         "name": "text",
         "created_at": "timestamptz",
         "updated_at": "timestamptz",
+        "row_version": "int8",
     },
     "sessions": {
         "id": "uuid",
@@ -35,6 +36,7 @@ CATCHUP_COLUMN_TYPES: dict[str, dict[str, str]] = {
         "started_at": "timestamptz",
         "last_seen_at": "timestamptz",
         "updated_at": "timestamptz",
+        "row_version": "int8",
     },
     "events": {
         "id": "uuid",
@@ -43,6 +45,7 @@ CATCHUP_COLUMN_TYPES: dict[str, dict[str, str]] = {
         "name": "text",
         "created_at": "timestamptz",
         "updated_at": "timestamptz",
+        "row_version": "int8",
     },
     "calls": {
         "id": "uuid",
@@ -51,6 +54,7 @@ CATCHUP_COLUMN_TYPES: dict[str, dict[str, str]] = {
         "status": "text",
         "created_at": "timestamptz",
         "updated_at": "timestamptz",
+        "row_version": "int8",
     },
     "intents": {
         "id": "uuid",
@@ -61,6 +65,7 @@ CATCHUP_COLUMN_TYPES: dict[str, dict[str, str]] = {
         "sealed_at": "timestamptz",
         "created_at": "timestamptz",
         "updated_at": "timestamptz",
+        "row_version": "int8",
     },
 }
 

@@ -129,6 +129,7 @@ async def test_every_table_and_op_arrives_keyed_by_site(
         "status",
         "created_at",
         "updated_at",
+        "row_version",
     }
     sealed = next(c for c in by_table(changes, "intents") if c.op == "UPDATE")
     assert sealed.record is not None and sealed.record["sealed_at"].endswith("Z")

@@ -114,6 +114,7 @@ async def test_insert_update_delete_key_sets_and_values(
         "status",
         "created_at",
         "updated_at",
+        "row_version",
     ]
     assert {c["name"]: c["type"] for c in insert["columns"]}["created_at"] == "timestamptz"
     assert insert["record"]["id"] == call_id and insert["record"]["session_id"] is None

@@ -54,6 +54,7 @@ async def test_select_filters_order_limit_as_the_client_sends_them(
         "status",
         "created_at",
         "updated_at",
+        "row_version",
     }
     after = (
         await client.postgrest.from_("calls")
