@@ -1,4 +1,4 @@
-"""``pulse audit``: KPIs recomputed from Postgres against the latest ones published to Kafka."""
+"""``pulse audit``: KPIs and the call and intent ledger from Postgres against what Kafka published."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from rich.table import Table
 
 from workers.cli.exit_status import ExitStatus
 from workers.settings import KafkaSettings
-from workers.tools.audit import AuditReport, audit, quarantine_note, rows
+from workers.tools.audit import AuditReport, audit, quarantine_note, row_lines, rows
 from workers.tools.command import (
     add_broker_argument,
     bootstrap,
@@ -35,15 +35,21 @@ def day_argument(text: str) -> date:
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "audit",
-        help="Compare KPIs recomputed from Postgres with the latest kpi_updated in Kafka.",
+        help="Compare KPIs and the call/intent ledger in Kafka with Postgres.",
         description=(
             "Recomputes each site's KPIs per UTC day from Postgres (DATABASE_URL) and compares "
-            "them with the latest kpi_updated of that site and day on dashboard_updates. Prints "
-            "the differences; exits 1 when any KPI differs, 2 on an error."
+            "them with the latest kpi_updated of that site and day on dashboard_updates; compares "
+            "each call's and intent's latest published state with its row. Prints the "
+            "differences; exits 1 when any differs, 2 on an error."
         ),
     )
     parser.add_argument("--site", metavar="ID", help="only this site (default: every site)")
-    parser.add_argument("--day", type=day_argument, metavar="YYYY-MM-DD", help="only this day")
+    parser.add_argument(
+        "--day",
+        type=day_argument,
+        metavar="YYYY-MM-DD",
+        help="only this day (KPIs of the day; calls and intents created on it)",
+    )
     parser.add_argument("--json", action="store_true", help="the differences as JSON lines")
     add_broker_argument(parser)
     parser.set_defaults(handler=handle)
@@ -77,12 +83,22 @@ async def run(
         print_json(report)
     else:
         print_table(report)
-    return ExitStatus.DIFFERENT if report.differences else ExitStatus.OK
+    return ExitStatus.OK if report.ok else ExitStatus.DIFFERENT
 
 
 def print_json(report: AuditReport) -> None:
     for site_id, day, kpi, postgres, kafka in rows(report):
         line = {"site_id": site_id, "day": day, "kpi": kpi, "postgres": postgres, "kafka": kafka}
+        sys.stdout.buffer.write(orjson.dumps(line) + b"\n")
+    for site_id, table, row_id, column, postgres, kafka in row_lines(report):
+        line = {
+            "site_id": site_id,
+            "table": table,
+            "id": row_id,
+            "field": column,
+            "postgres": postgres,
+            "kafka": kafka,
+        }
         sys.stdout.buffer.write(orjson.dumps(line) + b"\n")
     sys.stdout.buffer.flush()
 
@@ -93,17 +109,30 @@ def print_table(report: AuditReport) -> None:
     note = quarantine_note(report)
     if note is not None:
         console.print(note, style="yellow")
-    if not report.differences:
-        console.print(f"audit passed: {report.compared} site-day(s) agree", style="green")
+    if report.ok:
+        console.print(
+            f"audit passed: {report.compared} site-day(s) and {report.rows_compared} "
+            "call/intent row(s) agree",
+            style="green",
+        )
         return
-    table = Table(title="KPIs that differ")
-    for column in ("site", "day", "kpi", "postgres", "kafka"):
-        table.add_column(column)
-    for row in rows(report):
-        table.add_row(*row)
-    console.print(table)
+    if report.differences:
+        table = Table(title="KPIs that differ")
+        for column in ("site", "day", "kpi", "postgres", "kafka"):
+            table.add_column(column)
+        for row in rows(report):
+            table.add_row(*row)
+        console.print(table)
+    if report.row_differences:
+        table = Table(title="Calls and intents whose last published state differs")
+        for column in ("site", "table", "id", "field", "postgres", "kafka"):
+            table.add_column(column)
+        for line in row_lines(report):
+            table.add_row(*line)
+        console.print(table)
     console.print(
-        f"audit failed: {len(report.differences)} difference(s) in "
-        f"{len(report.sites_differing)} site(s), {report.compared} site-day(s) compared",
+        f"audit failed: {len(report.differences)} KPI difference(s) and "
+        f"{len(report.row_differences)} row difference(s) in {len(report.sites_differing)} "
+        f"site(s); {report.compared} site-day(s) and {report.rows_compared} row(s) compared",
         style="bold red",
     )

@@ -370,12 +370,13 @@ def _count_sites(conn: psycopg.Connection[Any]) -> int:
 
 
 async def _audit(dsn: str, bootstrap: str, kafka: KafkaSettings, console: Console) -> AuditOutcome:
-    """``pulse audit``'s comparison: SQL against the latest ``kpi_updated`` of every site-day."""
+    """``pulse audit``'s comparison: SQL against the latest ``kpi_updated`` of every site-day
+    and the latest state of every call and intent."""
     from workers.tools.audit import audit
     from workers.tools.errors import ToolError
     from workers.tools.reading import TopicReader
 
-    with step(console, "auditing every site's KPIs against SQL (pulse audit)") as done:
+    with step(console, "auditing KPIs, calls and intents against SQL (pulse audit)") as done:
         try:
             with psycopg.connect(dsn) as conn:
                 sites = _count_sites(conn)
@@ -383,5 +384,5 @@ async def _audit(dsn: str, bootstrap: str, kafka: KafkaSettings, console: Consol
                     report, invalid = await audit(conn, reader)
         except ToolError as exc:
             raise DemoFailure(f"the audit could not run: {exc}") from exc
-        done.result = f"{report.compared} site-days compared"
+        done.result = f"{report.compared} site-days and {report.rows_compared} rows compared"
     return audit_outcome(report, sites, invalid)

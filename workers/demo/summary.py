@@ -29,31 +29,36 @@ MAX_AUDIT_DETAILS = 10
 
 
 def audit_outcome(report: AuditReport, sites: int, invalid: int) -> AuditOutcome:
-    """The summary's audit line: every site matches, or which KPIs of which sites differ."""
+    """The summary's audit line: every site matches, or which KPIs and rows of which sites differ."""
     warning = (
         [f"{invalid} record(s) on dashboard_updates were not valid updates"] if invalid else []
     )
-    if not report.differences:
+    if report.ok:
         return AuditOutcome(
             ok=True,
             line=f"every site matches SQL: {sites} sites, {report.compared} site-days, "
-            "every KPI equal",
+            f"every KPI equal, {report.rows_compared} calls and intents equal",
             details=warning,
         )
-    from workers.tools.audit import rows
+    from workers.tools.audit import row_lines, rows
 
     details = [
         f"{site} {day} {kpi}: postgres {expected}, kafka {actual}"
-        for site, day, kpi, expected, actual in list(rows(report))[:MAX_AUDIT_DETAILS]
+        for site, day, kpi, expected, actual in rows(report)
     ]
-    if len(report.differences) > MAX_AUDIT_DETAILS:
-        details.append(
-            f"… {len(report.differences) - MAX_AUDIT_DETAILS} more (pulse audit lists all)"
-        )
+    details += [
+        f"{site} {table} {row_id} {column}: postgres {expected}, kafka {actual}"
+        for site, table, row_id, column, expected, actual in row_lines(report)
+    ]
+    if len(details) > MAX_AUDIT_DETAILS:
+        details[MAX_AUDIT_DETAILS:] = [
+            f"… {len(details) - MAX_AUDIT_DETAILS} more (pulse audit lists all)"
+        ]
     return AuditOutcome(
         ok=False,
         line=f"{len(report.sites_differing)} of {sites} sites differ from SQL: "
-        f"{len(report.differences)} KPI(s) in {report.compared} site-days",
+        f"{len(report.differences)} KPI(s) in {report.compared} site-days, "
+        f"{len(report.row_differences)} field(s) of {report.rows_compared} calls and intents",
         details=details + warning,
     )
 

@@ -1,22 +1,35 @@
-"""KPIs recomputed from Postgres against the latest ``kpi_updated`` each site published.
+"""What dashboards were told, against Postgres: the KPIs, and the ledger of calls and intents.
 
-The SQL (``workers.kpis.sql.recompute_kpis``) is the definition; Kafka holds what dashboards were
-told. Rows the stream quarantines for their timestamps are left out of both and reported apart. "Latest" is the highest per-site ``seq``, the later offset breaking a tie, since a worker
-restarting after a crash may publish the same update again.
+KPIs: the SQL (``workers.kpis.sql.recompute_kpis``) is the definition, compared with the latest
+``kpi_updated`` of each site and day. Rows the stream quarantines for their timestamps are left
+out of the SQL and reported apart. Ledger: each call's and intent's latest published state,
+compared with its row (``ledger``). "Latest" is the highest per-site ``seq``, the later offset
+breaking a tie, since a worker restarting after a crash may publish the same update again.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
 
 from schemas.updates import KpiSnapshot, KpiUpdated
+from workers.ingest.snapshot import column_types
 from workers.kpis.sql import quarantined_rows, recompute_kpis
+from workers.tools.ledger import (
+    LEDGER_TABLES,
+    LedgerDifference,
+    PublishedRow,
+    RowKey,
+    compare_rows,
+    created_on,
+    keep_latest_row,
+)
 from workers.tools.offsets import Beginning
 from workers.tools.reading import TopicReader
 from workers.tools.sites import ensure_site_known
@@ -55,16 +68,35 @@ class KpiDifference:
 
 @dataclass(frozen=True)
 class AuditReport:
-    """``quarantined``: rows per table left out of the SQL because the stream quarantines them
-    (a timestamp Python cannot hold)."""
+    """``compared`` site-days with their KPI ``differences``; ``rows_compared`` ledger rows;
+    ``quarantined``: rows per table left out of the SQL because the stream quarantines them (a
+    timestamp Python cannot hold)."""
 
     compared: int
     differences: list[KpiDifference]
-    quarantined: dict[str, int] = dataclasses.field(default_factory=dict)
+    rows_compared: int = 0
+    row_differences: list[LedgerDifference] = field(default_factory=list)
+    quarantined: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences and not self.row_differences
 
     @property
     def sites_differing(self) -> list[str]:
-        return sorted({d.site_id for d in self.differences})
+        return sorted(
+            {d.site_id for d in self.differences} | {d.site_id for d in self.row_differences}
+        )
+
+
+@dataclass(frozen=True)
+class PublishedState:
+    """The latest ``kpi_updated`` per site-day and ledger state per row, and the records that
+    could not be decoded."""
+
+    kpis: dict[SiteDay, Published]
+    rows: dict[RowKey, PublishedRow]
+    invalid: int
 
 
 def keep_latest(latest: dict[SiteDay, Published], update: KpiUpdated, offset: int) -> None:
@@ -95,10 +127,10 @@ def compare(
         if told is None:
             differences.append(KpiDifference(site_id, day, MISSING, "present", "absent"))
             continue
-        for field in KPI_FIELDS:
-            left, right = getattr(truth, field), getattr(told, field)
-            if not same_value(field, left, right):
-                differences.append(KpiDifference(site_id, day, field, left, right))
+        for kpi in KPI_FIELDS:
+            left, right = getattr(truth, kpi), getattr(told, kpi)
+            if not same_value(kpi, left, right):
+                differences.append(KpiDifference(site_id, day, kpi, left, right))
     return differences
 
 
@@ -112,11 +144,9 @@ def narrowed(
     }
 
 
-async def published_kpis(
-    reader: TopicReader, site_id: str | None = None
-) -> tuple[dict[SiteDay, Published], int]:
-    """The latest ``kpi_updated`` per site-day on the topic (one site's partition and key when
-    ``site_id`` is given), and how many records could not be decoded."""
+async def published_state(reader: TopicReader, site_id: str | None = None) -> PublishedState:
+    """What the topic says last, per site-day and per ledger row; one site's partition and key
+    only when ``site_id`` is given."""
     if site_id is not None:
         partitions = [await reader.partition_of(site_id)]
     else:
@@ -125,6 +155,7 @@ async def published_kpis(
     windows = {p: await reader.window(bounds[p], Beginning()) for p in partitions}
     key = site_id.encode() if site_id is not None else None
     latest: dict[SiteDay, Published] = {}
+    rows: dict[RowKey, PublishedRow] = {}
     invalid = 0
     async for record in reader.read(windows, key):
         decoded = decode_site_record(record)
@@ -132,7 +163,9 @@ async def published_kpis(
             invalid += 1
         elif isinstance(decoded.update, KpiUpdated):
             keep_latest(latest, decoded.update, record.offset)
-    return latest, invalid
+        else:
+            keep_latest_row(rows, decoded.update, record.offset)
+    return PublishedState(latest, rows, invalid)
 
 
 def expected_kpis(
@@ -143,6 +176,34 @@ def expected_kpis(
     return recompute_kpis(conn, site_id, day)
 
 
+def expected_rows(
+    conn: psycopg.Connection[Any], site_id: str | None, day: date | None
+) -> tuple[dict[RowKey, dict[str, Any]], dict[str, dict[str, str]]]:
+    """The ledger tables' rows (created on ``day`` when given) and their column types."""
+    rows: dict[RowKey, dict[str, Any]] = {}
+    types = {table: column_types(conn, table) for table in LEDGER_TABLES}
+    with conn.cursor(row_factory=dict_row) as cursor:
+        for table in LEDGER_TABLES:
+            query = sql.SQL(
+                "SELECT * FROM {} WHERE %(site)s::text IS NULL OR site_id::text = %(site)s"
+            ).format(sql.Identifier("public", table))
+            for row in cursor.execute(query, {"site": site_id}).fetchall():
+                if day is None or created_on(row) == day:
+                    rows[(table, str(row["id"]))] = row
+    return rows, types
+
+
+def narrowed_rows(
+    published: dict[RowKey, PublishedRow], site_id: str | None, day: date | None
+) -> dict[RowKey, PublishedRow]:
+    return {
+        key: entry
+        for key, entry in published.items()
+        if (site_id is None or entry.site_id == site_id)
+        and (day is None or created_on(entry.row) == day)
+    }
+
+
 async def audit(
     conn: psycopg.Connection[Any],
     reader: TopicReader,
@@ -151,11 +212,18 @@ async def audit(
 ) -> tuple[AuditReport, int]:
     """The audit report and the count of undecodable update records met on the way."""
     expected = expected_kpis(conn, site_id, day)
-    latest, invalid = await published_kpis(reader, site_id)
-    published = narrowed(latest, site_id, day)
-    differences = compare(expected, published)
-    quarantined = quarantined_rows(conn, site_id)
-    return AuditReport(len(expected.keys() | published.keys()), differences, quarantined), invalid
+    rows, types = expected_rows(conn, site_id, day)
+    state = await published_state(reader, site_id)
+    published = narrowed(state.kpis, site_id, day)
+    published_rows = narrowed_rows(state.rows, site_id, day)
+    report = AuditReport(
+        compared=len(expected.keys() | published.keys()),
+        differences=compare(expected, published),
+        rows_compared=len(rows.keys() | published_rows.keys()),
+        row_differences=compare_rows(rows, published_rows, types),
+        quarantined=quarantined_rows(conn, site_id),
+    )
+    return report, state.invalid
 
 
 def quarantine_note(report: AuditReport) -> str | None:
@@ -173,6 +241,11 @@ def quarantine_note(report: AuditReport) -> str | None:
 def rows(report: AuditReport) -> Iterable[tuple[str, str, str, str, str]]:
     for d in report.differences:
         yield d.site_id, d.day.isoformat(), d.kpi, show(d.expected), show(d.actual)
+
+
+def row_lines(report: AuditReport) -> Iterable[tuple[str, str, str, str, str, str]]:
+    for d in report.row_differences:
+        yield d.site_id, d.table, d.row_id, d.field, show(d.expected), show(d.actual)
 
 
 def show(value: Any) -> str:

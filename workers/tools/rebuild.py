@@ -38,7 +38,7 @@ from workers.kafka.clients import new_consumer
 from workers.kafka.topics import ensure_topics
 from workers.services import lifeline
 from workers.settings import KafkaSettings
-from workers.tools.audit import KpiDifference, compare, published_kpis
+from workers.tools.audit import KpiDifference, compare, published_state
 from workers.tools.errors import ToolError
 from workers.tools.reading import PartitionBounds, TopicReader, stop_consumer
 
@@ -257,11 +257,11 @@ async def rebuild(
         finally:
             await asyncio.to_thread(worker.stop)
     async with TopicReader(bootstrap, updates_topic) as rebuilt_reader:
-        rebuilt, _ = await published_kpis(rebuilt_reader)
+        rebuilt = await published_state(rebuilt_reader)
     async with TopicReader(bootstrap, kafka.updates_topic) as live_reader:
-        live, _ = await published_kpis(live_reader)
-    live_kpis = {key: entry.kpis for key, entry in live.items()}
-    rebuilt_kpis = {key: entry.kpis for key, entry in rebuilt.items()}
+        live = await published_state(live_reader)
+    live_kpis = {key: entry.kpis for key, entry in live.kpis.items()}
+    rebuilt_kpis = {key: entry.kpis for key, entry in rebuilt.kpis.items()}
     worker_log = worker.log
     if own_dir:
         worker_log = Path(tempfile.gettempdir()) / f"pulse-rebuild-{app_id}.log"

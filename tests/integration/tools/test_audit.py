@@ -1,5 +1,5 @@
-"""The audit's comparison on real Postgres and a real broker, with ``kpi_updated`` produced
-directly (the whole-pipeline audit lives in test_audit_pipeline.py)."""
+"""The audit's comparison on real Postgres and a real broker, with ``kpi_updated`` and intent
+updates produced directly (the whole-pipeline audit lives in test_pipeline_audit.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ from typing import Any
 import psycopg
 import pytest
 from aiokafka import AIOKafkaProducer
+from psycopg.rows import dict_row
 
-from schemas.updates import KpiUpdated
+from schemas.updates import DashboardUpdate, IntentCreated, IntentView, KpiUpdated
 from tests.integration.tools.conftest import send_updates
+from workers.changes.values import canonical_row
 from workers.cli.main import main
+from workers.ingest.snapshot import column_types
 from workers.kpis.sql import recompute_kpis
 from workers.services.database import create_database, drop_database
 from workers.settings import KafkaSettings
@@ -50,11 +53,20 @@ def seed_site(conn: psycopg.Connection[Any], sessions: int, events: int, intents
     return site
 
 
-def published_from_sql(conn: psycopg.Connection[Any], seq: int) -> list[KpiUpdated]:
-    return [
+def published_from_sql(conn: psycopg.Connection[Any], seq: int) -> list[DashboardUpdate]:
+    """What a worker in step with the database has published: KPIs and every intent's row."""
+    updates: list[DashboardUpdate] = [
         KpiUpdated(site_id=site, seq=seq, emitted_at=AT, kpis=kpis)
         for (site, _day), kpis in recompute_kpis(conn).items()
     ]
+    types = column_types(conn, "intents")
+    with conn.cursor(row_factory=dict_row) as cursor:
+        for row in cursor.execute("SELECT * FROM intents").fetchall():
+            intent = IntentView.model_validate(canonical_row(row, types))
+            updates.append(
+                IntentCreated(site_id=str(row["site_id"]), seq=seq, emitted_at=AT, intent=intent)
+            )
+    return updates
 
 
 async def test_audit_passes_when_kafka_agrees_and_names_what_differs(
@@ -76,6 +88,7 @@ async def test_audit_passes_when_kafka_agrees_and_names_what_differs(
         async with TopicReader(str(topics.bootstrap_servers), topic) as reader:
             report, invalid = await audit(conn, reader)
             assert (report.compared, report.differences, invalid) == (2, [], 0)
+            assert (report.rows_compared, report.row_differences) == (4, [])
 
             # Behind the pipeline's back: site A gains an event, nothing publishes it.
             conn.execute(
@@ -98,6 +111,25 @@ async def test_audit_passes_when_kafka_agrees_and_names_what_differs(
 
             only_b, _ = await audit(conn, reader, site_id=site_b, day=DAY)
             assert (only_b.compared, only_b.differences) == (1, [])
+
+            # An intent's status changes and nothing publishes it: no KPI moves, the ledger differs.
+            intent = conn.execute(
+                "UPDATE intents SET status = 'qualified' WHERE id = (SELECT id FROM intents "
+                "WHERE site_id = %s ORDER BY id LIMIT 1) RETURNING id::text",
+                (site_a,),
+            ).fetchone()
+            assert intent is not None
+            report, _ = await audit(conn, reader)
+            assert {(d.site_id, d.table, d.row_id) for d in report.row_differences} == {
+                (site_a, "intents", intent[0])
+            }
+            status = next(d for d in report.row_differences if d.field == "status")
+            assert (status.expected, status.actual) == ("qualified", "open")
+            assert {d.field for d in report.row_differences} == {
+                "status",
+                "updated_at",
+                "row_version",
+            }
 
             site_c = seed_site(conn, sessions=1, events=0, intents=0)
             report, _ = await audit(conn, reader, site_id=site_c)
@@ -136,13 +168,16 @@ def test_audit_command_prints_the_table_and_exits_1(
     monkeypatch.setenv("PULSE_UPDATES_TOPIC", kafka_settings.updates_topic)
     monkeypatch.setenv("DATABASE_URL", fresh_db)
     assert main(["audit"]) == 0
-    assert "audit passed: 1 site-day(s) agree" in capsys.readouterr().out
+    assert "audit passed: 1 site-day(s) and 2 call/intent row(s) agree" in capsys.readouterr().out
 
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute("UPDATE intents SET sealed_at = NULL WHERE site_id = %s", (site,))
     assert main(["audit", "--site", site, "--day", "2026-11-23"]) == 1
     out = capsys.readouterr().out
     assert site in out and "conversions" in out and "conversion_rate" in out
+    # Both intents were rewritten (updated_at, row_version), one of them also lost its sealed_at.
+    assert "sealed_at" in out
+    assert "audit failed: 2 KPI difference(s) and 5 row difference(s) in 1 site(s)" in out
 
     assert main(["audit", "--site", "not-a-site"]) == 2
     assert "unknown site 'not-a-site'" in capsys.readouterr().err

@@ -131,8 +131,9 @@ async def test_audit_passes_clean_fails_behind_the_back_and_rebuild_reproduces(
             clean, invalid = await audit(conn, reader)
             # One site alone: read from its partition only, as the worker's producer placed it.
             one_site, _ = await audit(conn, reader, site_id=summary.site_ids[0])
-    assert invalid == 0 and clean.differences == []
+    assert invalid == 0 and clean.differences == [] and clean.row_differences == []
     assert one_site.differences == [] and one_site.compared >= 1
+    assert one_site.row_differences == [] and 0 < one_site.rows_compared < clean.rows_compared
     assert clean.compared >= len(summary.site_ids)
 
     report = await rebuild(
@@ -166,6 +167,11 @@ async def test_audit_passes_clean_fails_behind_the_back_and_rebuild_reproduces(
             tampered, _ = await audit(conn, reader)
     assert {d.site_id for d in tampered.differences} == {site}
     assert "conversions" in {d.kpi for d in tampered.differences}
+    assert {(d.site_id, d.table, d.field) for d in tampered.row_differences} == {
+        (site, "intents", "sealed_at"),
+        (site, "intents", "updated_at"),
+        (site, "intents", "row_version"),
+    }
     capsys.readouterr()
     status = await asyncio.to_thread(main, ["audit", "--site", site])
     out = capsys.readouterr().out

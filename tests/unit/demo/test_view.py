@@ -114,19 +114,45 @@ def test_summary_reports_audit_and_cleanup() -> None:
 def test_audit_line_names_matching_and_differing_sites() -> None:
     from workers.demo.summary import audit_outcome
     from workers.tools.audit import AuditReport, KpiDifference
+    from workers.tools.ledger import LedgerDifference
 
-    passed = audit_outcome(AuditReport(compared=6, differences=[]), sites=3, invalid=0)
+    passed = audit_outcome(AuditReport(compared=6, differences=[], rows_compared=40), 3, 0)
     assert passed.ok
-    assert passed.line == "every site matches SQL: 3 sites, 6 site-days, every KPI equal"
+    assert passed.line == (
+        "every site matches SQL: 3 sites, 6 site-days, every KPI equal, 40 calls and intents equal"
+    )
     failed = audit_outcome(
-        AuditReport(compared=6, differences=[KpiDifference(SITE, NOW.date(), "events", 5, 4)]),
+        AuditReport(
+            compared=6,
+            differences=[KpiDifference(SITE, NOW.date(), "events", 5, 4)],
+            rows_compared=40,
+            row_differences=[
+                LedgerDifference(SITE, "calls", "c1", "status", "answered", "ringing")
+            ],
+        ),
         sites=3,
         invalid=2,
     )
     assert not failed.ok
-    assert failed.line == "1 of 3 sites differ from SQL: 1 KPI(s) in 6 site-days"
+    assert failed.line == (
+        "1 of 3 sites differ from SQL: 1 KPI(s) in 6 site-days, 1 field(s) of 40 calls and intents"
+    )
     assert failed.details[0] == f"{SITE} {NOW.date().isoformat()} events: postgres 5, kafka 4"
+    assert failed.details[1] == f"{SITE} calls c1 status: postgres answered, kafka ringing"
     assert "2 record(s)" in failed.details[-1]
+    only_rows = audit_outcome(
+        AuditReport(
+            compared=6,
+            differences=[],
+            rows_compared=40,
+            row_differences=[LedgerDifference(SITE, "intents", "i1", "row", "present", "absent")],
+        ),
+        sites=3,
+        invalid=0,
+    )
+    assert not only_rows.ok and only_rows.details == [
+        f"{SITE} intents i1 row: postgres present, kafka absent"
+    ]
 
 
 def test_title_clock_counts_up_then_shows_how_long_traffic_ran() -> None:

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from schemas.updates import EventCreated, EventView, KpiSnapshot, KpiUpdated
+from schemas.updates import (
+    CallUpdated,
+    CallView,
+    EventCreated,
+    EventView,
+    IntentCreated,
+    IntentView,
+    KpiSnapshot,
+    KpiUpdated,
+)
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -23,6 +32,27 @@ def event_update(site_id: str, seq: int) -> EventCreated:
         emitted_at=NOW,
         event_ids=[f"ev-{site_id}-{seq}"],
         event=EventView(id=f"e{seq}", session_id="s1", name=f"click-{seq}", created_at=NOW),
+    )
+
+
+def call_update(
+    site: str, seq: int, call_id: str, status: str, deleted: bool = False, **extra: Any
+) -> CallUpdated:
+    """A ``call_updated`` of ``site``; ``extra`` adds columns to the row (its ``site_id`` too)."""
+    row = {"id": call_id, "status": status, "created_at": NOW, "updated_at": NOW, **extra}
+    return CallUpdated(
+        site_id=site,
+        seq=seq,
+        emitted_at=NOW,
+        call=CallView.model_validate(row),
+        deleted=deleted,
+    )
+
+
+def intent_created(site_id: str, seq: int, intent_id: str, **extra: Any) -> IntentCreated:
+    row = {"id": intent_id, "status": "open", "created_at": NOW, "updated_at": NOW, **extra}
+    return IntentCreated(
+        site_id=site_id, seq=seq, emitted_at=NOW, intent=IntentView.model_validate(row)
     )
 
 
