@@ -9,8 +9,10 @@ has the full row. An LSN would disambiguate too, but Realtime never exposes one.
 
 Two changes with the same operation, the same new row, the same old key and the same commit time
 leave the row in the same state. They are not always one change, though: a transaction that sets
-a row back to an earlier state (A, B, A) gives the first and the last A one ID. The stream worker
-tells such WAL changes apart by their LSN (``workers.stream.dedup.admitted``).
+a row back to an earlier state (A, B, A) gives the first and the last A one ID, unless the row
+has the schema's ``row_version`` column, whose new number on every write makes the two A rows
+differ. The stream worker tells such WAL changes apart by their LSN
+(``workers.stream.dedup.admitted``).
 """
 
 from __future__ import annotations

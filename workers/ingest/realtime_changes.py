@@ -7,8 +7,10 @@ Realtime sends in UTC milliseconds, is the WAL commit time truncated to millisec
 A catch-up row is a *read*, not a change: it carries ``source="realtime_catchup"``, the row's
 ``updated_at`` as its commit time (never later than the commit that wrote that state), ``INSERT``
 when the row was never updated (``created_at == updated_at``) and otherwise ``UPDATE`` with the
-key as ``old_record``, as Realtime sends on tables with row-level security. Its event ID differs
-from the WAL's for the same state; entity-state processing makes the overlap harmless.
+key as ``old_record``, as Realtime sends on tables with row-level security. When ``updated_at``
+falls in the commit's millisecond, a read and the push of the same state can share an event ID,
+and the second one is dropped as a re-delivery; the stream worker orders a row's reads and pushes
+by its ``row_version`` (``workers.stream.versions``), not by their arrival.
 """
 
 from __future__ import annotations

@@ -43,7 +43,8 @@ def admitted(seen: bytes | None, commit_ms: int, lsn: object) -> bytes | None:
     at B. Their WAL positions tell them apart, so the value lists every position the ID came
     with, and a change at a position not listed is admitted; the row's version ordering
     (``versions``) then decides which state stands. Changes without a position (Realtime, the
-    initial snapshot), and IDs first seen without one, cannot be told apart that way.
+    initial snapshot), and IDs first seen without one, cannot be told apart that way; rows with
+    a ``row_version`` column never give two states one ID in the first place.
     """
     if seen is None:
         return encode_seen(commit_ms, lsn)

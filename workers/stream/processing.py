@@ -37,7 +37,7 @@ from workers.stream.kpis import (
 from workers.stream.mapping import typed_updates
 from workers.stream.sequencing import SiteSequencer
 from workers.stream.verification import Verdict, rejection_detail, verdict
-from workers.stream.versions import Version, supersedes, version_of
+from workers.stream.versions import Version, row_order, supersedes, version_of
 
 DEDUP, SESSIONS, ENTITIES, DAYS = "dedup", "sessions", "entities", "days"
 TABLES: tuple[str, ...] = (DEDUP, SESSIONS, ENTITIES, DAYS)
@@ -383,7 +383,7 @@ class _BatchRun:
         row = change["old_record"] if op == "DELETE" else change["record"]
         if not isinstance(row, dict) or row.get("id") is None:
             raise Malformed("the row (record, or old_record for a DELETE) has no id")
-        version = version_of(commit_ms, change.get("lsn"), digest)
+        version = version_of(commit_ms, change.get("lsn"), digest, row_order(op, row))
         if table == "events" and op != "DELETE":
             session_id = row["session_id"]
             if not isinstance(session_id, str):

@@ -19,7 +19,7 @@ from workers.stream.kpis import (
 from workers.stream.mapping import typed_updates
 from workers.stream.sequencing import SiteSequencer
 from workers.stream.verification import verdict
-from workers.stream.versions import NO_LSN, supersedes, version_of
+from workers.stream.versions import NO_LSN, NO_ROW_ORDER, row_order, supersedes, version_of
 
 
 def test_versions_order_by_commit_then_lsn() -> None:
@@ -41,6 +41,51 @@ def test_live_realtime_ties_follow_arrival_but_catchup_does_not() -> None:
     assert supersedes(version_of(1000, None, "bb"), "realtime", stored)
     assert not supersedes(version_of(1000, None, "bb"), "realtime_catchup", stored)
     assert not supersedes(version_of(1000, None, "aa"), "realtime", stored)
+
+
+def test_row_versions_order_pushes_and_reads_whatever_their_time_and_source() -> None:
+    sealed = [1000, NO_LSN, "aa", row_order("UPDATE", {"row_version": 8})]
+    # A push of the intermediate state of the same transaction: same millisecond, older row.
+    assert not supersedes(version_of(1000, None, "bb", 2 * 7), "realtime", sealed)
+    # A push of an older state with a later commit time (its transaction started earlier).
+    assert not supersedes(version_of(1003, None, "bb", 2 * 7), "realtime", sealed)
+    # A catch-up read of a newer state, whose updated_at lies before the stored commit time.
+    assert supersedes(version_of(998, None, "cc", 2 * 9), "realtime_catchup", sealed)
+    # The same state again, from either source.
+    assert not supersedes(version_of(1000, None, "dd", 2 * 8), "realtime", sealed)
+
+
+def test_a_delete_ranks_right_after_the_state_it_removed() -> None:
+    assert row_order("DELETE", {"id": "x", "row_version": 8}) == 17
+    stored = [1000, NO_LSN, "aa", row_order("UPDATE", {"row_version": 8})]
+    assert supersedes(version_of(900, None, "bb", 17), "realtime", stored)
+    deleted = [1000, NO_LSN, "bb", 17]
+    assert not supersedes(version_of(2000, None, "aa", 16), "realtime_catchup", deleted)
+    assert supersedes(version_of(2000, None, "cc", 18), "realtime", deleted)  # inserted again
+
+
+def test_wal_positions_decide_before_row_versions() -> None:
+    # Two WAL changes keep the WAL's own order, exactly as before row versions existed.
+    assert supersedes(version_of(1000, 51, "bb", 2), "wal", [1000, 50, "aa", 4])
+
+
+def test_without_a_row_version_on_either_side_the_commit_time_rule_decides() -> None:
+    # A stored version of the older three-field format, or a change of a table without the
+    # column: the rule of commit time, WAL position and source.
+    assert supersedes(version_of(1000, None, "bb", 16), "realtime", [1000, NO_LSN, "aa"])
+    assert not supersedes(version_of(999, None, "bb", 16), "realtime", [1000, NO_LSN, "aa"])
+    unversioned = version_of(1000, None, "bb")
+    assert unversioned[3] == NO_ROW_ORDER
+    assert not supersedes(unversioned, "realtime_catchup", [1000, NO_LSN, "aa", 16])
+
+
+def test_a_row_version_must_be_a_non_negative_integer() -> None:
+    assert row_order("INSERT", {"id": "x"}) == NO_ROW_ORDER
+    assert row_order("UPDATE", {"row_version": None}) == NO_ROW_ORDER
+    assert row_order("UPDATE", {"row_version": "12"}) == 24  # spelled as text by an older ingest
+    for bad in ("12a", -1, True, 1.5):
+        with pytest.raises(ValueError, match="row_version must be a non-negative integer"):
+            row_order("UPDATE", {"row_version": bad})
 
 
 def test_cells_come_from_the_utc_day_and_five_minute_bucket() -> None:

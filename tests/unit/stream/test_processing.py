@@ -12,6 +12,7 @@ from schemas.updates import dashboard_update_adapter
 from tests.unit.stream.simulation import DictState, Simulation, envelope, lookup_from
 from workers.changes.keying import KeyedChange, key_change
 from workers.stream.accounting import Tally
+from workers.stream.kpis import CALLS, DayAggregate
 from workers.stream.processing import BatchOutput, BatchProcessor, failed_message_rejects
 
 
@@ -243,3 +244,55 @@ async def test_a_row_set_back_within_a_transaction_ends_in_its_last_state() -> N
     assert again[0].counts.duplicates == 3
     assert again[0].updates == []
     assert [(k["intents"], k["conversions"]) for k in state.kpis().values()] == [(1, 0)]
+
+
+async def test_entity_states_stored_before_row_versions_are_still_read() -> None:
+    """A state stored by an earlier release (three-field version) meets a versioned change: the
+    commit-time rule decides, and the new state is stored with its row order."""
+    row = {"id": "c-1", "site_id": "site-a", "status": "answered", "row_version": 5}
+    row["created_at"] = row["updated_at"] = "2026-11-23T08:00:00.000000Z"
+    keyed = key_change(
+        op="UPDATE",
+        schema="public",
+        table="calls",
+        record=row,
+        old_record={"id": "c-1"},
+        commit_ms=1_795_000_060_000,
+        source="realtime",
+    )
+    assert isinstance(keyed, KeyedChange)
+    state = DictState()
+    old_format = {"v": [1_795_000_000_000, -1, "aa"], "c": [[["2026-11-23", 96, 2]], None]}
+    state.data[("entities", 0)][b"calls:c-1"] = orjson.dumps({**old_format, "s": False})
+    day = DayAggregate()
+    day.add(96, CALLS, 1)
+    state.data[("days", 0)][b"site-a|2026-11-23"] = orjson.dumps(day.to_json())
+    processor = BatchProcessor(lookup_from({}))
+    [output] = await run_batches(processor, state, [[(0, envelope([keyed.body]))]])
+    assert output.counts.applied == 1
+    stored = orjson.loads(state.data[("entities", 0)][b"calls:c-1"])
+    assert stored["v"] == [1_795_000_060_000, -1, keyed.body["event_id"].rsplit(":", 1)[1], 10]
+    assert [k["calls"] for k in state.kpis().values()] == [1]
+
+
+async def test_a_row_version_that_is_no_number_is_quarantined() -> None:
+    row = {"id": "c-2", "site_id": "site-a", "status": "answered", "row_version": "soon"}
+    row["created_at"] = row["updated_at"] = "2026-11-23T08:00:00.000000Z"
+    keyed = key_change(
+        op="INSERT",
+        schema="public",
+        table="calls",
+        record=row,
+        old_record=None,
+        commit_ms=1_795_000_060_000,
+        source="realtime",
+    )
+    assert isinstance(keyed, KeyedChange)
+    output = await BatchProcessor(lookup_from({})).process(
+        [(0, envelope([keyed.body]))], DictState()
+    )
+    [(_key, raw)] = output.rejects
+    reject = RejectedRecord.model_validate_json(raw)
+    assert reject.reason == "malformed" and "row_version must be a non-negative integer" in (
+        reject.detail
+    )
