@@ -48,15 +48,22 @@ def generate(
     days: int = 2,
     transaction_size: int = 100,
     stop: threading.Event | None = None,
+    deletes: bool = True,
 ) -> TrafficSummary:
     """Write ``changes`` row changes for ``sites`` new sites into the database at ``dsn``.
 
     ``rate`` (changes per second) paces the writes; ``None`` writes as fast as possible. Once
     ``stop`` is set no further transaction starts, and the summary counts only what was committed.
+    ``deletes=False`` writes no DELETE (``plan_traffic``).
     """
     stop = stop or threading.Event()
     plan = plan_traffic(
-        sites=sites, changes=changes, forged_ratio=forged_ratio, seed=seed, days=days
+        sites=sites,
+        changes=changes,
+        forged_ratio=forged_ratio,
+        seed=seed,
+        days=days,
+        deletes=deletes,
     )
     counts: Counter[str] = Counter()
     forged = 0

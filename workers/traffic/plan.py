@@ -87,11 +87,13 @@ def plan_traffic(
     seed: int,
     days: int = 2,
     now: datetime | None = None,
+    deletes: bool = True,
 ) -> TrafficPlan:
     """``changes`` single-row statements (site inserts included) for ``sites`` sites.
 
     Row times fall in the last ``days`` UTC days before ``now`` so KPIs span several days; an
-    intent may be sealed on a later day than it was created.
+    intent may be sealed on a later day than it was created. Without ``deletes`` no row is
+    deleted: for runs whose pushes may be lost, since a catch-up cannot read a deleted row back.
     """
     if sites < 1 or changes < sites:
         raise ValueError("need at least one site and at least one change per site")
@@ -115,7 +117,8 @@ def plan_traffic(
     rows = {site: _Rows() for site in site_ids}
     remaining = changes - sites
     forged_left = round(remaining * forged_ratio)
-    kinds, weights = list(WEIGHTS), list(WEIGHTS.values())
+    chosen = {kind: w for kind, w in WEIGHTS.items() if deletes or not kind.endswith("_delete")}
+    kinds, weights = list(chosen), list(chosen.values())
 
     while len(statements) < changes:
         site = rng.choice(site_ids)

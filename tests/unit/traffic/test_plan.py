@@ -27,6 +27,15 @@ def test_plan_has_the_requested_changes_and_forgeries() -> None:
         assert kinds[kind] > 0, kind
 
 
+def test_a_plan_without_deletes_has_none_and_the_same_counts() -> None:
+    plan = plan_traffic(sites=5, changes=3_000, forged_ratio=0.01, seed=11, deletes=False)
+    assert len(plan.statements) == 3_000
+    assert plan.forged == round((3_000 - 5) * 0.01)
+    kinds = Counter(f"{s.table}.{s.op}" for s in plan.statements)
+    assert not [kind for kind in kinds if kind.endswith(".DELETE")]
+    assert kinds["intents.UPDATE"] > 0 and kinds["calls.UPDATE"] > 0
+
+
 def test_forged_events_use_a_session_of_another_site() -> None:
     plan = plan_traffic(sites=3, changes=2_000, forged_ratio=0.05, seed=2)
     session_site = {
