@@ -194,6 +194,87 @@ class Writer:
                 await asyncio.sleep(self.pause_s)
 
 
+@dataclass
+class RaceWriter:
+    """Writes, on rows of one site until stopped, the histories a commit millisecond cannot order.
+
+    Each round: a call and an intent inserted and updated in one transaction; the seal (the
+    intent qualified, then sealed, in one transaction); two transactions on the call back to
+    back, which often commit in the same millisecond; A, B, A on the call in one transaction; the
+    intent taken back and sealed again in two transactions; every fifth round, while ``deletes``
+    is set, the call deleted.
+    """
+
+    dsn: str
+    site: str
+    pause_s: float = 0.05
+    rounds: int = 0
+    deleted: int = 0
+    deletes: asyncio.Event = field(default_factory=asyncio.Event)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.deletes.set()
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> int:
+        self._stop.set()
+        assert self._task is not None
+        await self._task
+        return self.rounds
+
+    async def _run(self) -> None:
+        async with await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as conn:
+
+            async def one(query: str, *params: Any) -> str:
+                row = await (await conn.execute(query, params)).fetchone()
+                assert row is not None
+                return str(row[0])
+
+            while not self._stop.is_set():
+                async with conn.transaction():
+                    call = await one(
+                        "INSERT INTO calls (site_id) VALUES (%s) RETURNING id", self.site
+                    )
+                    await conn.execute(
+                        "UPDATE calls SET status = 'answered' WHERE id = %s", (call,)
+                    )
+                    intent = await one(
+                        "INSERT INTO intents (site_id, call_id) VALUES (%s, %s) RETURNING id",
+                        self.site,
+                        call,
+                    )
+                async with conn.transaction():
+                    await conn.execute(
+                        "UPDATE intents SET status = 'qualified' WHERE id = %s", (intent,)
+                    )
+                    await conn.execute(
+                        "UPDATE intents SET status = 'sealed', sealed_at = now() WHERE id = %s",
+                        (intent,),
+                    )
+                await conn.execute("UPDATE calls SET status = 'on_hold' WHERE id = %s", (call,))
+                await conn.execute("UPDATE calls SET status = 'answered' WHERE id = %s", (call,))
+                async with conn.transaction():
+                    for status in ("ended", "answered", "ended"):
+                        await conn.execute(
+                            "UPDATE calls SET status = %s WHERE id = %s", (status, call)
+                        )
+                await conn.execute(
+                    "UPDATE intents SET status = 'quoted', sealed_at = NULL WHERE id = %s",
+                    (intent,),
+                )
+                await conn.execute(
+                    "UPDATE intents SET status = 'sealed', sealed_at = now() WHERE id = %s",
+                    (intent,),
+                )
+                if self.rounds % 5 == 4 and self.deletes.is_set():
+                    await conn.execute("DELETE FROM calls WHERE id = %s", (call,))
+                    self.deleted += 1
+                self.rounds += 1
+                await asyncio.sleep(self.pause_s)
+
+
 async def database_rows(dsn: str) -> dict[tuple[str, str], dict[str, Any]]:
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     async with await psycopg.AsyncConnection.connect(dsn, row_factory=dict_row) as conn:
