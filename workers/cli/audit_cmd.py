@@ -14,7 +14,7 @@ from rich.table import Table
 
 from workers.cli.exit_status import ExitStatus
 from workers.settings import KafkaSettings
-from workers.tools.audit import AuditReport, audit, quarantine_note, row_lines, rows
+from workers.tools.audit import AuditReport, audit, ledger_lines, quarantine_note, rows
 from workers.tools.command import (
     add_broker_argument,
     bootstrap,
@@ -90,7 +90,7 @@ def print_json(report: AuditReport) -> None:
     for site_id, day, kpi, postgres, kafka in rows(report):
         line = {"site_id": site_id, "day": day, "kpi": kpi, "postgres": postgres, "kafka": kafka}
         sys.stdout.buffer.write(orjson.dumps(line) + b"\n")
-    for site_id, table, row_id, column, postgres, kafka in row_lines(report):
+    for site_id, table, row_id, column, postgres, kafka in ledger_lines(report):
         line = {
             "site_id": site_id,
             "table": table,
@@ -127,7 +127,7 @@ def print_table(report: AuditReport) -> None:
         table = Table(title="Calls and intents whose last published state differs")
         for column in ("site", "table", "id", "field", "postgres", "kafka"):
             table.add_column(column)
-        for line in row_lines(report):
+        for line in ledger_lines(report):
             table.add_row(*line)
         console.print(table)
     console.print(

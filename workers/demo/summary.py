@@ -40,7 +40,7 @@ def audit_outcome(report: AuditReport, sites: int, invalid: int) -> AuditOutcome
             f"every KPI equal, {report.rows_compared} calls and intents equal",
             details=warning,
         )
-    from workers.tools.audit import row_lines, rows
+    from workers.tools.audit import ledger_lines, rows
 
     details = [
         f"{site} {day} {kpi}: postgres {expected}, kafka {actual}"
@@ -48,7 +48,7 @@ def audit_outcome(report: AuditReport, sites: int, invalid: int) -> AuditOutcome
     ]
     details += [
         f"{site} {table} {row_id} {column}: postgres {expected}, kafka {actual}"
-        for site, table, row_id, column, expected, actual in row_lines(report)
+        for site, table, row_id, column, expected, actual in ledger_lines(report)
     ]
     if len(details) > MAX_AUDIT_DETAILS:
         details[MAX_AUDIT_DETAILS:] = [

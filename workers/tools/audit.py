@@ -212,15 +212,15 @@ async def audit(
 ) -> tuple[AuditReport, int]:
     """The audit report and the count of undecodable update records met on the way."""
     expected = expected_kpis(conn, site_id, day)
-    rows, types = expected_rows(conn, site_id, day)
+    database_rows, types = expected_rows(conn, site_id, day)
     state = await published_state(reader, site_id)
     published = narrowed(state.kpis, site_id, day)
     published_rows = narrowed_rows(state.rows, site_id, day)
     report = AuditReport(
         compared=len(expected.keys() | published.keys()),
         differences=compare(expected, published),
-        rows_compared=len(rows.keys() | published_rows.keys()),
-        row_differences=compare_rows(rows, published_rows, types),
+        rows_compared=len(database_rows.keys() | published_rows.keys()),
+        row_differences=compare_rows(database_rows, published_rows, types),
         quarantined=quarantined_rows(conn, site_id),
     )
     return report, state.invalid
@@ -243,7 +243,7 @@ def rows(report: AuditReport) -> Iterable[tuple[str, str, str, str, str]]:
         yield d.site_id, d.day.isoformat(), d.kpi, show(d.expected), show(d.actual)
 
 
-def row_lines(report: AuditReport) -> Iterable[tuple[str, str, str, str, str, str]]:
+def ledger_lines(report: AuditReport) -> Iterable[tuple[str, str, str, str, str, str]]:
     for d in report.row_differences:
         yield d.site_id, d.table, d.row_id, d.field, show(d.expected), show(d.actual)
 
