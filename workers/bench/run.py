@@ -14,10 +14,11 @@ from workers.bench.passthrough import measure_passthrough
 from workers.bench.produce import produce_all
 from workers.bench.recovery import measure_recovery
 from workers.bench.results import BenchFigures
+from workers.bench.site_day_totals import worker_totals
 from workers.bench.stock_faust_worker import GUARANTEES
 from workers.bench.synthetic import synthetic_batches
-from workers.bench.timing import StageRate
-from workers.bench.update_span import update_span
+from workers.bench.timing import ProcessRun, StageRate
+from workers.bench.update_span import read_until_quiet, span_seconds
 from workers.bench.worker_process import running_worker
 from workers.ingest.rate import measure_ingest_rate
 from workers.ingest.wal_options import WalIngestOptions
@@ -58,12 +59,12 @@ async def stream_stage(services: Endpoints, changes: int, figures: BenchFigures,
     figures.passthrough_rate = passthrough.rate
     say(f"  {passthrough.rate:,.0f} changes/s")
     say("stream worker over the same changes ...")
-    stream, worker_us = await measure_worker(services, kafka, bench_input.changes)
-    figures.stream_rate = stream.rate
+    worker = await measure_worker(services, kafka, bench_input.changes)
+    figures.stream_rate = worker.rate.rate
     if figures.stream_rate and figures.passthrough_rate:
         figures.stream_ratio = figures.stream_rate / figures.passthrough_rate
         say(f"  {figures.stream_rate:,.0f} changes/s, ratio {figures.stream_ratio:.2f}")
-    cpu = cpu_comparison(passthrough.cpu_per_change_us, worker_us)
+    cpu = cpu_comparison(passthrough.cpu_per_change_us, worker.cpu_per_change_us)
     if cpu:
         figures.add_note(cpu)
         say(f"  {cpu}")
@@ -74,14 +75,14 @@ async def stream_stage(services: Endpoints, changes: int, figures: BenchFigures,
         floor_kafka = kafka.model_copy(
             update={"updates_topic": f"{kafka.updates_topic}_{floor}_floor"}
         )
-        rate, floor_us = await measure_worker(
+        measured = await measure_worker(
             services, floor_kafka, bench_input.changes, ["workers.bench.floor_worker", floor]
         )
-        text = floor_figures(floor, rate.rate, passthrough, floor_us)
+        text = floor_figures(floor, measured.rate.rate, passthrough, measured.cpu_per_change_us)
         say(f"  {text}")
         floors.append(text)
         if floor == "state":
-            state_floor = (rate.rate, floor_us)
+            state_floor = (measured.rate.rate, measured.cpu_per_change_us)
     figures.add_note("floors: " + ", ".join(floors))
     stock = []
     for guarantee in GUARANTEES:
@@ -89,13 +90,15 @@ async def stream_stage(services: Endpoints, changes: int, figures: BenchFigures,
         stock_kafka = kafka.model_copy(
             update={"updates_topic": f"{kafka.updates_topic}_faust_{guarantee}"}
         )
-        rate, stock_us = await measure_worker(
+        measured = await measure_worker(
             services,
             stock_kafka,
             bench_input.changes,
             ["workers.bench.stock_faust_worker", guarantee],
         )
-        text = stock_faust_figures(guarantee, rate.rate, stock_us, *state_floor)
+        text = stock_faust_figures(
+            guarantee, measured.rate.rate, measured.cpu_per_change_us, *state_floor
+        )
         say(f"  {text}")
         stock.append(text)
     figures.add_note("stock Faust (state floor's work): " + ", ".join(stock))
@@ -103,17 +106,21 @@ async def stream_stage(services: Endpoints, changes: int, figures: BenchFigures,
 
 async def measure_worker(
     services: Endpoints, kafka: KafkaSettings, changes: int, module: list[str] | None = None
-) -> tuple[StageRate, float | None]:
+) -> ProcessRun:
     """A fresh worker (``pulse worker``, or ``python -m MODULE ...``) over ``changes`` records:
-    its update span and CPU us per change."""
+    its update span, CPU us per change and the KPI totals of its last ``kpi_updated``."""
     with running_worker(services.dsn, kafka, module=module) as worker:
         await asyncio.to_thread(worker.wait_processed, 1, 600)
         cpu_start, changes_start = worker.cpu_seconds(), worker.processed()
         await asyncio.to_thread(worker.wait_processed, changes, 600)
         measured = worker.processed() - changes_start
         worker_us = (worker.cpu_seconds() - cpu_start) / measured * 1e6 if measured else None
-        span = await update_span(services.bootstrap_servers, kafka.updates_topic, changes)
-    return span, worker_us
+        records = await read_until_quiet(services.bootstrap_servers, kafka.updates_topic)
+    return ProcessRun(
+        StageRate(changes, span_seconds(records)),
+        worker_us,
+        worker_totals(record.value for record in records),
+    )
 
 
 def floor_figures(

@@ -15,7 +15,6 @@ import orjson
 from aiokafka.structs import ConsumerRecord
 
 from workers.bench.passthrough import assign_all
-from workers.bench.timing import StageRate
 from workers.kafka.clients import new_consumer
 
 TIMER_TYPES = frozenset({"chart_refresh", "pulse_status"})
@@ -50,8 +49,3 @@ async def read_until_quiet(
     finally:
         await consumer.stop()
     return records
-
-
-async def update_span(bootstrap: str, updates_topic: str, changes: int) -> StageRate:
-    records = await read_until_quiet(bootstrap, updates_topic)
-    return StageRate(changes, span_seconds(records))
