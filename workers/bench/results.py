@@ -21,6 +21,8 @@ restart and for a takeover, under 30 s with a wiped state directory of 1,000,000
 |---|---|---|---|---|---|---|---|---|---|---|---|---|
 """
 
+PEER_FIGURES = ("peer_rate", "peer_ratio", "peer_cpu_ratio")
+
 
 @dataclass
 class BenchFigures:
@@ -35,6 +37,9 @@ class BenchFigures:
     e2e_p95_ms: float | None = None
     e2e_p99_ms: float | None = None
     worker_rss_mb: float | None = None
+    peer_rate: float | None = None
+    peer_ratio: float | None = None  # worker rate / peer rate
+    peer_cpu_ratio: float | None = None  # peer CPU per change / the worker's
     notes: str = ""
     # The recovery stage's figures: seconds from a worker's SIGKILL until every partition is
     # processed again. They go into the notes: the history's columns predate them.
@@ -50,7 +55,7 @@ class BenchFigures:
 
     def row_cells(self) -> list[str]:
         """The history's columns after the commit; the partition count goes into the notes,
-        since the table's columns predate it."""
+        since the table's columns predate it, and so do the peer's figures (its stage's note)."""
         values = asdict(self)
         partitions = values.pop("partitions")
         recovery = [
@@ -62,6 +67,8 @@ class BenchFigures:
             )
             if seconds is not None
         ]
+        for name in PEER_FIGURES:
+            values.pop(name)
         values["notes"] = "; ".join(
             note
             for note in (

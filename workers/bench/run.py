@@ -13,6 +13,7 @@ from workers.bench.latency import WINDOW_S, LatencyProbe, split_legs
 from workers.bench.passthrough import measure_passthrough
 from workers.bench.produce import produce_all
 from workers.bench.recovery import measure_recovery
+from workers.bench.peer import peer_stage
 from workers.bench.results import BenchFigures
 from workers.bench.site_day_totals import worker_totals
 from workers.bench.stock_faust_worker import GUARANTEES
@@ -44,7 +45,10 @@ def fresh_topics(bootstrap: str, stage: str, partitions: int) -> KafkaSettings:
     )
 
 
-async def stream_stage(services: Endpoints, changes: int, figures: BenchFigures, say: Say) -> None:
+async def stream_stage(
+    services: Endpoints, changes: int, figures: BenchFigures, say: Say, *, peer: bool = False
+) -> None:
+    """Input, passthrough, the worker, the peer (with ``peer``), the floors, stock Faust."""
     kafka = fresh_topics(services.bootstrap_servers, "stream", figures.partitions)
     say(f"input: {changes:,} generated changes through the WAL ingest, plus 10 % re-deliveries ...")
     bench_input = await prepare_input(services.dsn, kafka, changes, SITES)
@@ -68,6 +72,9 @@ async def stream_stage(services: Endpoints, changes: int, figures: BenchFigures,
     if cpu:
         figures.add_note(cpu)
         say(f"  {cpu}")
+    if peer:
+        # Right after the worker, so that the two are measured under the same load.
+        await peer_stage(services, kafka, bench_input.changes, worker, figures, say)
     floors = []
     state_floor: tuple[float | None, float | None] = (None, None)
     for floor in FLOORS:

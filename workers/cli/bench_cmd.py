@@ -1,5 +1,5 @@
 """``pulse bench``: passthrough, stream, ingest, end-to-end latency and memory, in one run; the
-gateway's fan-out and the workers' recovery when asked for."""
+Quix Streams peer, the gateway's fan-out and the workers' recovery when asked for."""
 
 from __future__ import annotations
 
@@ -32,9 +32,9 @@ from workers.services.embedded import Endpoints, embedded_services
 from workers.settings import KafkaSettings, SettingError
 
 DEFAULT_STAGES = ("stream", "ingest", "latency", "memory")
-# Fan-out needs the machine to itself for minutes, and recovery kills workers and loads a million
-# keys: each runs only when named.
-STAGES = (*DEFAULT_STAGES, "fanout", "recovery")
+# The peer needs the optional Quix Streams extra; fan-out needs the machine to itself for minutes,
+# and recovery kills workers and loads a million keys: each runs only when named.
+STAGES = ("stream", "peer", "ingest", "latency", "memory", "fanout", "recovery")
 FANOUT = FanoutOptions()
 
 
@@ -106,7 +106,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--stages",
         default=",".join(DEFAULT_STAGES),
-        help=f"comma-separated subset of {','.join(STAGES)} (default: all but fanout and recovery)",
+        help=f"comma-separated subset of {','.join(STAGES)} (default: all but peer, fanout and recovery; peer runs within stream, after the worker)",
     )
     parser.add_argument(
         "--json", action="store_true", help="print one JSON object instead of a table"
@@ -123,7 +123,7 @@ async def _run(
     )
     fanout = None
     if "stream" in stages:
-        await stream_stage(services, args.changes, figures, say)
+        await stream_stage(services, args.changes, figures, say, peer="peer" in stages)
     if "ingest" in stages:
         await ingest_stage(services, args.changes, figures, say)
     if "latency" in stages:
@@ -170,6 +170,9 @@ def _table(figures: BenchFigures) -> str:
         ("restart_s", figures.restart_s, "s", "< 10"),
         ("takeover_s", figures.takeover_s, "s", "< 10"),
         ("wiped_s", figures.wiped_s, "s", "< 30"),
+        ("peer_rate", figures.peer_rate, "changes/s", ""),
+        ("peer_ratio", figures.peer_ratio, "", ">= 2.0"),
+        ("peer_cpu_ratio", figures.peer_cpu_ratio, "", ">= 2.0"),
     ]
     return _rows(rows, figures.notes)
 
@@ -190,6 +193,10 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise SettingError(
             f"unknown stage(s) {', '.join(sorted(unknown))}; choose from {', '.join(STAGES)}"
+        )
+    if "peer" in stages and "stream" not in stages:
+        raise SystemExit(
+            "error: the peer stage compares with the stream stage's worker: add stream"
         )
     configure_logging()
     # The code this run measures is what is checked out now; edits made while it runs are not.

@@ -29,7 +29,7 @@ QUERY = "SELECT id::text, site_id::text FROM sessions WHERE id = ANY(%s::uuid[])
 CONNECTION_LOST = (psycopg.OperationalError, psycopg.InterfaceError, OSError)
 
 
-def _valid_uuids(ids: list[str]) -> list[str]:
+def valid_uuids(ids: list[str]) -> list[str]:
     valid = []
     for value in ids:
         try:
@@ -56,7 +56,7 @@ class PostgresSessionLookup:
                 n=len(session_ids),
             )
             return {}
-        wanted = _valid_uuids(session_ids)
+        wanted = valid_uuids(session_ids)
         if not wanted:
             return {}
         backoff = Backoff(self._policy)
