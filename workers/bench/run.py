@@ -11,9 +11,9 @@ from workers.bench.floor import FLOORS, Floor
 from workers.bench.input import prepare_input
 from workers.bench.latency import WINDOW_S, LatencyProbe, split_legs
 from workers.bench.passthrough import measure_passthrough
+from workers.bench.peer import peer_stage
 from workers.bench.produce import produce_all
 from workers.bench.recovery import measure_recovery
-from workers.bench.peer import peer_stage
 from workers.bench.results import BenchFigures
 from workers.bench.site_day_totals import worker_totals
 from workers.bench.stock_faust_worker import GUARANTEES
