@@ -72,6 +72,19 @@ class LogSettings(BaseSettings):
     )
 
 
+class LivenessSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    loop_stall_limit_s: float = Field(
+        default=30.0,
+        gt=0,
+        validation_alias="PULSE_LOOP_STALL_LIMIT_S",
+        description="/healthz fails for good once the event loop ran nothing for longer than "
+        "this (ingest, stream worker, gateway); keep it within the liveness probe's failure "
+        "window.",
+    )
+
+
 class SettingError(Exception):
     """A setting or option that is missing or cannot work; ``str()`` is the one line to print.
 

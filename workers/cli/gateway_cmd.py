@@ -14,7 +14,7 @@ from workers.gateway.feed import TopicNotFound
 from workers.gateway.server import run_gateway
 from workers.gateway.settings import GatewaySettings
 from workers.logs import configure_logging
-from workers.settings import DatabaseSettings, KafkaSettings, require
+from workers.settings import DatabaseSettings, KafkaSettings, LivenessSettings, require
 
 log = structlog.get_logger("pulse.cli.gateway")
 
@@ -44,12 +44,18 @@ def run(args: argparse.Namespace) -> int:
     kafka = KafkaSettings()
     bootstrap = require(kafka.bootstrap_servers, "KAFKA_BOOTSTRAP_SERVERS", "to read updates")
     dsn = require(DatabaseSettings().database_url, "DATABASE_URL", "to read site_members")
+    loop_stall_limit_s = LivenessSettings().loop_stall_limit_s
 
     async def main() -> None:
         stop = asyncio.Event()
         stop_on_signals(stop)
         await run_gateway(
-            settings, bootstrap=bootstrap, topic=kafka.updates_topic, dsn=dsn, stop=stop
+            settings,
+            bootstrap=bootstrap,
+            topic=kafka.updates_topic,
+            dsn=dsn,
+            stop=stop,
+            loop_stall_limit_s=loop_stall_limit_s,
         )
 
     try:

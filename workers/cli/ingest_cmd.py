@@ -13,7 +13,7 @@ from workers.collector import quiet_collector
 from workers.ingest.replication import ReplicationSetupError, SlotGone
 from workers.kafka.access import KafkaAccessError
 from workers.logs import configure_logging
-from workers.settings import DatabaseSettings, KafkaSettings, require
+from workers.settings import DatabaseSettings, KafkaSettings, LivenessSettings, require
 
 log = structlog.get_logger("pulse.cli.ingest")
 
@@ -46,6 +46,7 @@ async def _run_wal() -> None:
     require(kafka.bootstrap_servers, "KAFKA_BOOTSTRAP_SERVERS", "to publish changes")
     from workers.ingest.endpoint_options import IngestEndpointSettings
     from workers.observability.health_server import HealthServer
+    from workers.observability.loop_watchdog import LoopWatchdog
     from workers.observability.readiness import Readiness
 
     options = WalIngestOptions()
@@ -53,11 +54,15 @@ async def _run_wal() -> None:
     stop = asyncio.Event()
     stop_on_signals(stop)
     readiness = Readiness()
+    liveness = LivenessSettings()
     quiet_collector()
     if http.metrics_port == 0:
         await run_wal_ingest(dsn, kafka, options, stop, readiness=readiness)
         return
-    async with HealthServer(readiness, host=http.metrics_host, port=http.metrics_port):
+    async with (
+        HealthServer(readiness, host=http.metrics_host, port=http.metrics_port),
+        LoopWatchdog(readiness, limit_s=liveness.loop_stall_limit_s),
+    ):
         log.info("serving /metrics, /healthz, /readyz", port=http.metrics_port)
         await run_wal_ingest(dsn, kafka, options, stop, readiness=readiness)
 
@@ -68,6 +73,7 @@ async def _run_realtime() -> None:
     from workers.ingest.realtime_options import RealtimeIngestOptions, SupabaseSettings
     from workers.ingest.realtime_runner import run_realtime_ingest
     from workers.observability.health_server import HealthServer
+    from workers.observability.loop_watchdog import LoopWatchdog
     from workers.observability.readiness import Readiness
 
     supabase = SupabaseSettings()
@@ -80,6 +86,7 @@ async def _run_realtime() -> None:
     stop = asyncio.Event()
     stop_on_signals(stop)
     readiness = Readiness()
+    liveness = LivenessSettings()
     quiet_collector()
 
     async def ingest() -> None:
@@ -96,7 +103,10 @@ async def _run_realtime() -> None:
     if http.metrics_port == 0:
         await ingest()
         return
-    async with HealthServer(readiness, host=http.metrics_host, port=http.metrics_port):
+    async with (
+        HealthServer(readiness, host=http.metrics_host, port=http.metrics_port),
+        LoopWatchdog(readiness, limit_s=liveness.loop_stall_limit_s),
+    ):
         log.info("serving /metrics, /healthz, /readyz", port=http.metrics_port)
         await ingest()
 

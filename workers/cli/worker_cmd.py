@@ -14,7 +14,13 @@ from workers.cli.exit_status import ExitStatus
 from workers.kafka.access import KafkaAccessError
 from workers.kafka.topics import ensure_project_topics
 from workers.logs import configure_logging, stdlib_logging_config
-from workers.settings import DatabaseSettings, KafkaSettings, LogSettings, require
+from workers.settings import (
+    DatabaseSettings,
+    KafkaSettings,
+    LivenessSettings,
+    LogSettings,
+    require,
+)
 
 if TYPE_CHECKING:
     from workers.stream.processing import Processor
@@ -73,6 +79,7 @@ def serve(processor: Processor | None = None) -> int:
     configure_logging()
     fix_mmap_threshold()
     settings = WorkerSettings()
+    liveness = LivenessSettings()
     kafka = KafkaSettings()
     bootstrap = require(
         kafka.bootstrap_servers, "KAFKA_BOOTSTRAP_SERVERS", "to read supabase_changes"
@@ -90,7 +97,14 @@ def serve(processor: Processor | None = None) -> int:
         link=DependencyLink("worker", "postgres", readiness, log),
         policy=ReconnectSettings().policy(),
     )
-    app, _runner = create_app(settings, kafka, lookup, processor, readiness)
+    app, _runner = create_app(
+        settings,
+        kafka,
+        lookup,
+        processor,
+        readiness,
+        loop_stall_limit_s=liveness.loop_stall_limit_s,
+    )
     log.info("stream worker starting", app_id=settings.app_id, data_dir=str(settings.data_dir))
     worker = faust.Worker(
         app,

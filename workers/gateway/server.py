@@ -16,6 +16,7 @@ from workers.gateway.hub import Hub
 from workers.gateway.membership import MembershipCache, PostgresMembers
 from workers.gateway.settings import GatewaySettings
 from workers.gateway.watch import check_access, send_heartbeats
+from workers.observability.loop_watchdog import LoopWatchdog
 from workers.observability.readiness import Readiness
 
 log = structlog.get_logger("pulse.gateway")
@@ -37,7 +38,9 @@ async def run_gateway(
     dsn: str,
     stop: asyncio.Event,
     started: GatewayStarted | None = None,
+    loop_stall_limit_s: float | None = None,
 ) -> None:
+    """``loop_stall_limit_s``: fail ``/healthz`` after a longer event loop stall (None: never)."""
     hub = Hub(
         replay_per_site=settings.replay_per_site,
         ledger_size=settings.ledger_size,
@@ -68,6 +71,10 @@ async def run_gateway(
     if started is not None:
         started.port = port
         started.bound.set()
+    watchdog = None
+    if loop_stall_limit_s is not None:
+        watchdog = LoopWatchdog(readiness, limit_s=loop_stall_limit_s)
+        watchdog.start(asyncio.get_running_loop())
     tasks = [
         asyncio.create_task(run_feed(bootstrap, topic, hub, readiness, stop), name="feed"),
         asyncio.create_task(send_heartbeats(hub, settings.heartbeat_s, stop), name="heartbeats"),
@@ -91,4 +98,6 @@ async def run_gateway(
                 await task
         await runner.cleanup()
         await members.close()
+        if watchdog is not None:
+            watchdog.stop()
         log.info("gateway stopped")

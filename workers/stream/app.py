@@ -15,6 +15,7 @@ from workers.kafka.security import client_security
 from workers.observability.consumer_lag import install_lag_sampler
 from workers.observability.faust_readiness import track_faust_readiness
 from workers.observability.faust_views import install_web_views
+from workers.observability.loop_watchdog import LoopWatchdog
 from workers.observability.readiness import Readiness
 from workers.settings import KafkaSettings
 from workers.stream.agents import StreamRunner, register_agents
@@ -33,11 +34,14 @@ def create_app(
     lookup: SessionLookup,
     processor: Processor | None = None,
     readiness: Readiness | None = None,
+    loop_stall_limit_s: float | None = None,
 ) -> tuple[faust.App, StreamRunner]:
     """The app and its runner; ``processor`` replaces the worker's logic (the bench's floor).
 
     ``readiness`` is shared with whatever else reports on the worker's dependencies (the
-    session lookup's link to Postgres)."""
+    session lookup's link to Postgres). ``loop_stall_limit_s`` watches the app's event loop
+    (``loop_watchdog``); None: not watched.
+    """
     if not kafka.bootstrap_servers:
         raise ValueError("KAFKA_BOOTSTRAP_SERVERS is needed by the stream worker")
     brokers = ";".join(f"kafka://{server}" for server in kafka.bootstrap_servers.split(","))
@@ -117,5 +121,7 @@ def create_app(
     readiness = readiness or Readiness()
     install_web_views(app, readiness)
     track_faust_readiness(app, readiness, source_topics=[kafka.changes_topic])
+    if loop_stall_limit_s is not None:
+        LoopWatchdog(readiness, limit_s=loop_stall_limit_s).start(app.loop)
     install_lag_sampler(app, [kafka.changes_topic])
     return app, runner
