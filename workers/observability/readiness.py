@@ -10,9 +10,11 @@ How to wire it (either worker):
     readiness.dependency_away("postgres")    # a dependency is reconnecting; /readyz says which
     readiness.dependency_back("postgres")
     readiness.fail("wal reader died: ...")   # unrecoverable: /healthz answers 503 so the pod restarts
+    readiness.stalled("fetch", "...")        # a stall: /healthz answers 503 while it lasts
+    readiness.stalled("fetch", None)         # the stall is over
 
-``/readyz`` is 200 only while every condition holds and no dependency is away; ``/healthz`` is
-200 until ``fail`` is called.
+``/readyz`` is 200 only while every condition holds, no dependency is away and the process is
+alive; ``/healthz`` is 200 until ``fail`` is called, and not while a stall is reported.
 Each condition is also exported as the gauge ``pulse_readiness_condition{condition=...}``.
 """
 
@@ -35,6 +37,7 @@ class Readiness:
         if not self._conditions:
             raise ValueError("a Readiness needs at least one condition")
         self._failure: str | None = None
+        self._stalls: dict[str, str] = {}
         self._away: set[str] = set()
         for name in self._conditions:
             READINESS.labels(name).set(0)
@@ -62,17 +65,33 @@ class Readiness:
         """Mark the process broken for good: liveness fails, so the orchestrator restarts it."""
         self._failure = reason
 
+    def stalled(self, name: str, reason: str | None) -> None:
+        """Report (a reason) or clear (None) a stall: liveness fails only while one is reported.
+
+        Unlike ``fail``, a stall may end by itself; the orchestrator restarts the process only
+        if it lasts through its probe's failure threshold.
+        """
+        if reason is None:
+            self._stalls.pop(name, None)
+        else:
+            self._stalls[name] = reason
+
     @property
     def ready(self) -> bool:
-        return self._failure is None and not self._away and all(self._conditions.values())
+        return self.alive and not self._away and all(self._conditions.values())
 
     @property
     def alive(self) -> bool:
-        return self._failure is None
+        return self._failure is None and not self._stalls
 
     @property
     def failure(self) -> str | None:
-        return self._failure
+        """Why the process is not alive: the failure, else the stalls reported; None if alive."""
+        if self._failure is not None:
+            return self._failure
+        if self._stalls:
+            return "; ".join(self._stalls[name] for name in sorted(self._stalls))
+        return None
 
     def conditions(self) -> dict[str, bool]:
         return dict(self._conditions)

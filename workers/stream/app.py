@@ -13,6 +13,7 @@ import faust
 from workers.kafka import broker_quirks
 from workers.kafka.security import client_security
 from workers.observability.consumer_lag import install_lag_sampler
+from workers.observability.faust_fetch_stall import install_fetch_stall_check
 from workers.observability.faust_readiness import track_faust_readiness
 from workers.observability.faust_views import install_web_views
 from workers.observability.loop_watchdog import LoopWatchdog
@@ -121,6 +122,13 @@ def create_app(
     readiness = readiness or Readiness()
     install_web_views(app, readiness)
     track_faust_readiness(app, readiness, source_topics=[kafka.changes_topic])
+    install_fetch_stall_check(
+        app,
+        readiness,
+        kafka.changes_topic,
+        kafka.bootstrap_servers,
+        limit_s=worker.fetch_stall_limit_s,
+    )
     if loop_stall_limit_s is not None:
         LoopWatchdog(readiness, limit_s=loop_stall_limit_s).start(app.loop)
     install_lag_sampler(app, [kafka.changes_topic])

@@ -154,6 +154,14 @@ class WorkerSettings(BaseSettings):
         description="How often the worker looks for source records fetched but never delivered "
         "to its agent (two checks in a row, with the agent idle, trigger a fetch again).",
     )
+    fetch_stall_limit_s: float = Field(
+        default=300.0,
+        gt=0,
+        validation_alias="PULSE_FETCH_STALL_LIMIT_S",
+        description="/healthz fails while the worker holds source partitions with records left "
+        "to read but has fetched none of them for longer than this (restores and rebalances "
+        "excepted); longer than a batch may take (PULSE_PRODUCER_REQUEST_TIMEOUT_S).",
+    )
     progress_interval_s: float = Field(
         default=10.0,
         gt=0,

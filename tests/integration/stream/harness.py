@@ -66,7 +66,9 @@ def start_worker(
     data_dir: Path,
     database_url: str | None,
     env: dict[str, str] | None = None,
+    command: tuple[str, ...] = (*PULSE, "worker"),
 ) -> WorkerProcess:
+    """``command`` replaces ``pulse worker`` (a worker with test hooks)."""
     assert kafka.bootstrap_servers
     data_dir.mkdir(parents=True, exist_ok=True)
     logfile = data_dir.parent / f"{data_dir.name}-{uuid.uuid4().hex[:6]}.log"
@@ -92,7 +94,7 @@ def start_worker(
         variables.pop("DATABASE_URL", None)
     with logfile.open("wb") as out:
         process = subprocess.Popen(
-            [*PULSE, "worker"],
+            list(command),
             env=variables,
             stdout=out,
             stderr=subprocess.STDOUT,

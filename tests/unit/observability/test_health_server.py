@@ -43,6 +43,14 @@ async def test_endpoints_follow_readiness() -> None:
         assert (await _get(session, f"{base}/readyz"))[0] == 503
         readiness.set(SOURCE_LIVE)
 
+        readiness.stalled("fetch", "no fetch from partition 2")
+        status, _, body = await _get(session, f"{base}/healthz")
+        assert status == 503 and "no fetch from partition 2" in body
+        assert (await _get(session, f"{base}/readyz"))[0] == 503
+        readiness.stalled("fetch", None)
+        assert (await _get(session, f"{base}/healthz"))[0] == 200
+        assert (await _get(session, f"{base}/readyz"))[0] == 200
+
         readiness.fail("reader task died")
         status, _, body = await _get(session, f"{base}/healthz")
         assert status == 503 and "reader task died" in body
