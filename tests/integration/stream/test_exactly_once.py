@@ -137,11 +137,6 @@ def start_traffic(dsn: str, stop: threading.Event, seed: int) -> asyncio.Task[Tr
     )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open defect (docs/exactly-once.md): in about one run of ten a committed batch reads "
-    "a row state older than the committed one and a site-day ends one conversion above SQL",
-)
 async def test_one_of_two_workers_sigkilled_mid_batch_twenty_times_ends_exact(
     fresh_db: str,
     topics: KafkaSettings,
