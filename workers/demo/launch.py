@@ -12,6 +12,7 @@ import contextlib
 import json
 import sys
 import time
+from collections.abc import Callable
 
 import aiohttp
 
@@ -84,7 +85,12 @@ async def start_worker(stack: DemoStack, dsn: str, kafka: KafkaSettings) -> tupl
         child = stack.spawn(
             "worker", python_module("workers.cli.main", "worker"), child_environment(env)
         )
-        await _wait_for_worker(child, f"http://127.0.0.1:{web_port}/readyz", CHILD_START_TIMEOUT_S)
+        await wait_ready(
+            child,
+            f"http://127.0.0.1:{web_port}/readyz",
+            CHILD_START_TIMEOUT_S,
+            worker_has_partitions,
+        )
         done.result = f"partitions assigned, pid {child.pid}"
     return child, f"http://127.0.0.1:{metrics_port}/metrics"
 
@@ -101,8 +107,14 @@ def worker_has_partitions(log_text: str) -> bool:
     return False
 
 
-async def _wait_for_worker(child: Child, ready_url: str, within_s: float) -> None:
-    """Ready when ``/readyz`` answers 200 or, where it is not served, the log shows partitions."""
+async def wait_ready(
+    child: Child,
+    ready_url: str,
+    within_s: float,
+    log_says_ready: Callable[[str], bool] | None = None,
+) -> None:
+    """Ready when ``/readyz`` answers 200 or, where given, ``log_says_ready`` finds it in the log
+    (for a worker that does not serve ``/readyz``)."""
     deadline = time.monotonic() + within_s
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
         while time.monotonic() < deadline:
@@ -111,9 +123,10 @@ async def _wait_for_worker(child: Child, ready_url: str, within_s: float) -> Non
                 async with http.get(ready_url) as response:
                     if response.status == 200:
                         return
-            with contextlib.suppress(OSError):
-                if worker_has_partitions(child.logfile.read_text(errors="replace")):
-                    return
+            if log_says_ready is not None:
+                with contextlib.suppress(OSError):
+                    if log_says_ready(child.logfile.read_text(errors="replace")):
+                        return
             await asyncio.sleep(0.25)
     raise DemoFailure(f"{child.name} was not ready within {within_s:.0f} s:\n{child.log_tail()}")
 

@@ -8,14 +8,12 @@ printed URL's token works for exactly those sites and for as long as the run las
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-import aiohttp
 import jwt
 import psycopg
 
@@ -25,7 +23,7 @@ from workers.demo.launch import (
     CHILD_START_TIMEOUT_S,
     kafka_environment,
     python_module,
-    require_running,
+    wait_ready,
 )
 from workers.demo.progress import step
 from workers.demo.stack import DemoStack, child_environment
@@ -77,22 +75,9 @@ async def start_gateway(stack: DemoStack, dsn: str, kafka: KafkaSettings) -> Dem
         child = stack.spawn(
             "gateway", python_module("workers.cli.main", "gateway"), child_environment(env)
         )
-        await _wait_ready(child, f"http://127.0.0.1:{port}/readyz", CHILD_START_TIMEOUT_S)
+        await wait_ready(child, f"http://127.0.0.1:{port}/readyz", CHILD_START_TIMEOUT_S)
         done.result = f"http://127.0.0.1:{port}, pid {child.pid}"
     return DemoGateway(child, port, secret)
-
-
-async def _wait_ready(child: Child, ready_url: str, within_s: float) -> None:
-    deadline = time.monotonic() + within_s
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
-        while time.monotonic() < deadline:
-            require_running(child)
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                async with http.get(ready_url) as response:
-                    if response.status == 200:
-                        return
-            await asyncio.sleep(0.25)
-    raise DemoFailure(f"{child.name} was not ready within {within_s:.0f} s:\n{child.log_tail()}")
 
 
 def grant(dsn: str, user_id: str, site_ids: list[str]) -> int:
