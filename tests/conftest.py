@@ -4,7 +4,8 @@
 where a Docker engine answers, testcontainers' Apache Kafka and Postgres are used; otherwise the
 embedded services (initdb, and a KRaft node from the jars ``kafka_dist`` resolves).
 Tests isolate themselves with a fresh database (``fresh_db``) and fresh topic names
-(``kafka_settings``), never by restarting the shared services.
+(``kafka_settings``), never by restarting the shared services; a test that restarts Postgres
+gets a cluster of its own (``own_cluster``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from workers.services.containers import (
     postgres_container,
 )
 from workers.services.database import create_database, drop_database
-from workers.services.postgres import start_postgres
+from workers.services.postgres import PostgresCluster, start_postgres
 from workers.settings import KafkaSettings
 
 
@@ -85,6 +86,16 @@ def fresh_db(pg_admin_dsn: str) -> Iterator[str]:
         yield dsn
     finally:
         drop_database(pg_admin_dsn, name)
+
+
+@pytest.fixture
+def own_cluster() -> Iterator[PostgresCluster]:
+    """A Postgres cluster of the test's own, for tests that stop and start the server."""
+    cluster = start_postgres()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -26,20 +25,11 @@ from workers.kafka.topics import ensure_project_topics
 from workers.observability.readiness import Readiness
 from workers.resilience.settings import ReconnectSettings
 from workers.services.database import create_database
-from workers.services.postgres import PostgresCluster, start_postgres
+from workers.services.postgres import PostgresCluster
 from workers.settings import KafkaSettings
 from workers.traffic.generator import generate_in_thread
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]
-
-
-@pytest.fixture
-def own_cluster() -> Iterator[PostgresCluster]:
-    cluster = start_postgres()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 def reconnects(dependency: str) -> float:

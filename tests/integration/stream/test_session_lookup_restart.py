@@ -13,7 +13,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -26,20 +26,11 @@ from workers.ingest.publisher import ChangePublisher, make_producer
 from workers.ingest.snapshot import snapshot_changes
 from workers.services.database import create_database
 from workers.services.ports import free_port
-from workers.services.postgres import PostgresCluster, start_postgres
+from workers.services.postgres import PostgresCluster
 from workers.settings import KafkaSettings
 from workers.traffic.generator import generate_in_thread
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]
-
-
-@pytest.fixture
-def own_cluster() -> Iterator[PostgresCluster]:
-    cluster = start_postgres()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 def database_changes(dsn: str) -> list[KeyedChange]:
