@@ -39,8 +39,13 @@ def names(requirements: list[Requirement]) -> set[str]:
 
 
 def distributions_of(modules: set[str]) -> dict[str, set[str]]:
+    """The distributions providing each module; a module not installed here (an extra left out of
+    the locks) is taken to come from the distribution of its own name."""
     installed = packages_distributions()
-    return {module: {canonicalize_name(d) for d in installed.get(module, [])} for module in modules}
+    return {
+        module: {canonicalize_name(d) for d in installed.get(module, [module])}
+        for module in modules
+    }
 
 
 def locked(lock: str) -> dict[str, tuple[Version, int]]:
