@@ -15,10 +15,11 @@ and checks that nothing but this worker's own commits moves a store afterwards:
 
 A store behind is brought up to date from its changelog first (the records a restore would
 apply, in the same order), and the error log line and ``pulse_store_repairs_total`` record it.
+A store ahead of its committed changelog holds writes that nobody committed, which no replay can
+take back: it is emptied and rebuilt from the whole changelog. (Stopping the worker instead would
+loop: the restore at the next start reads from the same offset and finds the store ahead again.)
 Once checked, the partition is in ``written``: from then on only this worker's commits write its
 stores, and Faust's restore and standby service skips it (``faust_adapter.not_written_here``).
-A store ahead of its committed changelog holds writes that nobody committed, which no replay can
-take back: the batch raises ``StoreAhead`` and the worker stops, uncommitted.
 """
 
 from __future__ import annotations
@@ -39,10 +40,6 @@ LastOffsets = Callable[[Sequence[TopicPartition]], Awaitable[dict[TopicPartition
 ReadRange = Callable[[TopicPartition, int, int], Awaitable[list[ChangelogRecord]]]
 
 
-class StoreAhead(RuntimeError):
-    """A store holds a changelog offset its committed changelog does not reach."""
-
-
 def store_verdict(stored: int | None, last: int | None) -> Verdict:
     """How a store at persisted offset ``stored`` stands against a changelog whose last committed
     record is at ``last`` (None: no offset kept, no record)."""
@@ -61,6 +58,8 @@ class Stores(Protocol):
     def replay(
         self, table: str, partition: int, records: Sequence[ChangelogRecord], last: int
     ) -> None: ...
+
+    def clear(self, table: str, partition: int) -> None: ...
 
 
 class StoreGuard:
@@ -93,7 +92,7 @@ class StoreGuard:
             self.expected[(table, partition)] = offset
 
     async def ensure_current(self, partition: int) -> int:
-        """Check (and bring up to date) the partition's stores; returns how many were behind."""
+        """Check (and bring up to date) the partition's stores; returns how many were not."""
         found = "later"
         if any((table, partition) not in self.expected for table in self.tables):
             tps = {
@@ -121,14 +120,14 @@ class StoreGuard:
                 found=found,
             )
             STORE_REPAIRS.labels(table, found).inc()
-            if verdict == "ahead" or last is None:
-                raise StoreAhead(
-                    f"the {table} store of partition {partition} is at changelog offset "
-                    f"{stored}, past the last committed record ({last})"
-                )
-            tp = TopicPartition(self.stores.changelog_topic(table), partition)
-            records = await self._read_range(tp, 0 if stored is None else stored + 1, last)
-            self.stores.replay(table, partition, records, last)
+            first = 0 if stored is None else stored + 1
+            if verdict == "ahead":
+                self.stores.clear(table, partition)
+                first = 0
+            if last is not None:
+                tp = TopicPartition(self.stores.changelog_topic(table), partition)
+                records = await self._read_range(tp, first, last)
+                self.stores.replay(table, partition, records, last)
             repaired += 1
         self.written.add(partition)
         return repaired

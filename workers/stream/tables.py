@@ -100,6 +100,14 @@ class StateTables:
         batch.put(FAUST_OFFSET_KEY, str(last).encode())
         self._db(table, partition).write(batch)
 
+    def clear(self, table: str, partition: int) -> None:
+        """Delete every key of the store, its offset too (a store to rebuild from its changelog)."""
+        db = self._db(table, partition)
+        batch = rocksdict.WriteBatch(raw_mode=True)
+        for key, _value in db.items():
+            batch.delete(key)
+        db.write(batch)
+
     def changelog_topic(self, table: str) -> str:
         name: str = self._tables[table].changelog_topic.get_topic_name()
         return name

@@ -41,3 +41,11 @@ def test_replay_applies_records_in_order_and_keeps_the_last_offset(tmp_path: Pat
     assert dict(state.items("rows", 0)) == {b"a": b"3"}
     assert dbs[0].get(FAUST_OFFSET_KEY) == b"9"
     assert applied == [("rows", 0, 4)]  # a replay is no commit of this worker's
+
+
+def test_clear_empties_the_store_and_its_offset(tmp_path: Path) -> None:
+    state, _dbs = tables_at(tmp_path)
+    state.replay("rows", 0, [(3, b"a", b"1"), (4, b"b", b"2")], 4)
+    state.clear("rows", 0)
+    assert dict(state.items("rows", 0)) == {}
+    assert state.persisted("rows", 0) is None

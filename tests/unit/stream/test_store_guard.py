@@ -1,15 +1,14 @@
-"""A store behind its committed changelog is brought up before a batch reads it; one ahead stops
-the worker (``stream.store_guard``)."""
+"""A store behind its committed changelog is brought up before a batch reads it; one ahead is
+rebuilt from the whole changelog (``stream.store_guard``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import pytest
 from aiokafka.structs import TopicPartition
 
 from workers.kafka.changelog_reading import ChangelogRecord
-from workers.stream.store_guard import StoreAhead, StoreGuard, store_verdict
+from workers.stream.store_guard import StoreGuard, store_verdict
 
 
 def test_verdicts() -> None:
@@ -53,6 +52,10 @@ class Stores:
 
     def persisted(self, table: str, partition: int) -> int | None:
         return self.offsets.get((table, partition))
+
+    def clear(self, table: str, partition: int) -> None:
+        self.data[(table, partition)] = {}
+        self.offsets.pop((table, partition), None)
 
     def replay(
         self, table: str, partition: int, records: Sequence[ChangelogRecord], last: int
@@ -107,12 +110,16 @@ async def test_a_store_moved_back_after_the_workers_own_commit_is_caught() -> No
     assert stores.data[("rows", 0)] == {b"r": b"new"}
 
 
-async def test_a_store_ahead_of_its_committed_changelog_stops_the_batch() -> None:
+async def test_a_store_ahead_of_its_committed_changelog_is_rebuilt_from_all_of_it() -> None:
     broker, stores = Broker(), Stores()
     committed(broker, stores, "rows", b"r", b"v")
-    stores.replay("rows", 0, [(2, b"r", b"aborted")], 2)
-    with pytest.raises(StoreAhead):
-        await guard(broker, stores).ensure_current(0)
+    committed(broker, stores, "rows", b"s", b"w")
+    # A write nobody committed, at an offset past the changelog's last record.
+    stores.replay("rows", 0, [(5, b"t", b"aborted")], 5)
+    assert await guard(broker, stores).ensure_current(0) == 1
+    assert stores.data[("rows", 0)] == {b"r": b"v", b"s": b"w"}
+    assert stores.offsets[("rows", 0)] == 2
+    assert broker.reads == [(TopicPartition("rows-changelog", 0), 0, 2)]
 
 
 async def test_a_new_assignment_checks_against_the_broker_again() -> None:
@@ -139,10 +146,11 @@ async def test_a_checked_partition_is_written_by_the_worker_alone_until_the_next
     assert written == set()
 
 
-async def test_a_partition_with_a_store_ahead_is_not_taken_as_written() -> None:
+async def test_a_store_ahead_of_an_empty_changelog_is_emptied() -> None:
     broker, stores = Broker(), Stores()
     stores.replay("rows", 0, [(2, b"r", b"aborted")], 2)
     written: set[int] = set()
-    with pytest.raises(StoreAhead):
-        await guard(broker, stores, written).ensure_current(0)
-    assert written == set()
+    assert await guard(broker, stores, written).ensure_current(0) == 1
+    assert stores.data[("rows", 0)] == {}
+    assert stores.persisted("rows", 0) is None
+    assert written == {0}
