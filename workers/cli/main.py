@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import pkgutil
 import sys
 import traceback
@@ -23,6 +24,7 @@ from workers.settings import SettingError
 
 Handler = Callable[[argparse.Namespace], int]
 SECRET_WORDS = ("KEY", "TOKEN", "PASSWORD", "SECRET", "URL")
+DISTRIBUTION = "realtime-pulse"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,12 +32,22 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pulse",
         description="Realtime Pulse: Supabase row changes to live, per-site dashboard updates.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module_info in sorted(pkgutil.iter_modules(cli_package.__path__), key=lambda m: m.name):
         if module_info.name.endswith("_cmd"):
             module = importlib.import_module(f"workers.cli.{module_info.name}")
             module.register(subparsers)
     return parser
+
+
+def installed_version() -> str:
+    """The version of the installed distribution, the one ``pip`` and the image labels name."""
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        # Run from a source tree that was never installed: say so rather than fail every command.
+        return "(not installed)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
