@@ -35,7 +35,7 @@ def day_argument(text: str) -> date:
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "audit",
-        help="Compare KPIs and the call/intent ledger in Kafka with Postgres.",
+        help="compare KPIs and the call/intent ledger in Kafka with Postgres",
         description=(
             "Recomputes each site's KPIs per UTC day from Postgres (DATABASE_URL) and compares "
             "them with the latest kpi_updated of that site and day on dashboard_updates; compares "
@@ -47,10 +47,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--day",
         type=day_argument,
-        metavar="YYYY-MM-DD",
-        help="only this day (KPIs of the day; calls and intents created on it)",
+        metavar="DAY",
+        help="only this UTC day, YYYY-MM-DD: its KPIs, calls and intents (default: every day)",
     )
-    parser.add_argument("--json", action="store_true", help="the differences as JSON lines")
+    parser.add_argument("--json", action="store_true", help="print the differences as JSON lines")
     add_broker_argument(parser)
     parser.set_defaults(handler=handle)
 

@@ -41,72 +41,87 @@ FANOUT = FanoutOptions()
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "bench",
-        help="Measure throughput, latency and memory against the targets, in one run.",
+        help="measure throughput, latency and memory against the targets, in one run",
         description="Runs every stage on one broker and one Postgres (throwaway ones unless "
         "DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS are set), prints a table (or --json) and "
-        f"appends the figures to {RESULTS_FILE}.",
+        f"appends the figures to {RESULTS_FILE}. The peer stage runs within the stream stage, "
+        "after the worker.",
     )
     parser.add_argument(
         "--changes",
         type=int,
         default=200_000,
-        help="changes for the throughput stages (default 200000)",
+        metavar="N",
+        help="changes for the throughput stages (default: %(default)s)",
     )
     parser.add_argument(
-        "--rate", type=float, default=1000.0, help="changes/s for the latency stage (default 1000)"
+        "--rate",
+        type=float,
+        default=1000.0,
+        metavar="RATE",
+        help="changes per second in the latency stage (default: %(default)g)",
     )
     parser.add_argument(
         "--latency-seconds",
         type=float,
         default=60.0,
-        help="length of the latency stage (default 60)",
+        metavar="SECONDS",
+        help="length of the latency stage (default: %(default)g)",
     )
     parser.add_argument(
         "--memory-ids",
         type=int,
         default=1_000_000,
-        help="distinct event IDs for the memory stage (default 1000000)",
+        metavar="N",
+        help="distinct event IDs for the memory stage (default: %(default)s)",
     )
     parser.add_argument(
         "--recovery-keys",
         type=positive(int),
         default=1_000_000,
-        help="distinct changes in the tables of the recovery stage's wiped worker (default 1000000)",
+        metavar="N",
+        help="distinct changes in the recovery stage's wiped worker's tables (default: %(default)s)",
     )
     parser.add_argument(
         "--partitions",
         type=positive(int),
         default=None,
-        help="partitions of the bench's topics (default: PULSE_PARTITIONS, 8)",
+        metavar="N",
+        help="partitions of the bench's topics (default: PULSE_PARTITIONS or 8)",
     )
     parser.add_argument(
         "--fanout-clients",
         type=positive(int),
         default=FANOUT.clients,
-        help=f"SSE clients of the fanout stage (default {FANOUT.clients})",
+        metavar="N",
+        help="how many SSE connections the fanout stage opens (default: %(default)s)",
     )
     parser.add_argument(
         "--fanout-sites",
         type=positive(int),
         default=FANOUT.sites,
-        help=f"sites the fanout stage's clients are spread over (default {FANOUT.sites})",
+        metavar="N",
+        help="sites the fanout stage's clients are spread over (default: %(default)s)",
     )
     parser.add_argument(
         "--fanout-rate",
         type=positive(float),
         default=FANOUT.rate,
-        help=f"events/s written during the fanout stage (default {FANOUT.rate:g})",
+        metavar="RATE",
+        help="events per second written in the fanout stage (default: %(default)g)",
     )
     parser.add_argument(
         "--fanout-seconds",
         type=positive(float),
         default=FANOUT.seconds,
-        help=f"measured length of the fanout stage (default {FANOUT.seconds:g})",
+        metavar="SECONDS",
+        help="measured length of the fanout stage (default: %(default)g)",
     )
     parser.add_argument(
         "--stages",
         default=",".join(DEFAULT_STAGES),
-        help=f"comma-separated subset of {','.join(STAGES)} (default: all but peer, fanout and recovery; peer runs within stream, after the worker)",
+        metavar="STAGES",
+        help=f"any of {', '.join(STAGES)}, comma-separated (default: %(default)s)",
     )
     parser.add_argument(
         "--json", action="store_true", help="print one JSON object instead of a table"

@@ -22,22 +22,26 @@ def _ratio(text: str) -> float:
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="Run the whole pipeline on throwaway services with a live dashboard.",
+        help="run the whole pipeline on throwaway services with a live dashboard",
         description="Start a throwaway PostgreSQL and Apache Kafka (or use DATABASE_URL "
         "and KAFKA_BOOTSTRAP_SERVERS), the WAL ingest and one stream worker, write generated "
         "traffic for N sites and show the dashboard live. Ctrl-C once ends the traffic and "
         "finishes; twice quits at once. Everything started is stopped on exit.",
     )
     parser.add_argument(
-        "--duration", type=positive(float), default=None, metavar="S",
+        "--duration", type=positive(float), default=None, metavar="SECONDS",
         help="seconds of traffic (default: until Ctrl-C)",
     )  # fmt: skip
     parser.add_argument(
-        "--sites", type=positive(int), default=5, metavar="N", help="sites to generate (default 5)"
+        "--sites",
+        type=positive(int),
+        default=5,
+        metavar="N",
+        help="sites to generate (default: %(default)s)",
     )
     parser.add_argument(
-        "--rate", type=positive(float), default=200.0, metavar="R",
-        help="row changes written per second (default 200)",
+        "--rate", type=positive(float), default=200.0, metavar="RATE",
+        help="row changes written per second (default: %(default)g)",
     )  # fmt: skip
     parser.add_argument(
         "--check", action="store_true",
@@ -45,13 +49,15 @@ def register(subparsers: Any) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--duplicates", type=_ratio, default=0.05, metavar="RATIO",
-        help="share of supabase_changes published again after the traffic (default 0.05)",
+        help="share of supabase_changes published again after the traffic (default: %(default)g)",
     )  # fmt: skip
     parser.add_argument(
         "--forged", type=_ratio, default=0.01, metavar="RATIO",
-        help="share of rows that are events claiming the wrong site (default 0.01)",
+        help="share of rows that are events claiming the wrong site (default: %(default)g)",
     )  # fmt: skip
-    parser.add_argument("--seed", type=int, default=None, help="traffic seed (default: random)")
+    parser.add_argument(
+        "--seed", type=int, default=None, metavar="N", help="traffic seed (default: random)"
+    )
     parser.set_defaults(handler=run)
 
 

@@ -17,28 +17,38 @@ log = structlog.get_logger("pulse.cli.emulator")
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "emulator",
-        help="Serve a Supabase Realtime + PostgREST emulator on loopback (tests, local runs).",
+        help="serve a Supabase Realtime + PostgREST emulator on loopback (tests, local runs)",
         description="Realtime postgres_changes (Phoenix v1/v2) read from DATABASE_URL through a "
         "temporary logical slot, the PostgREST select subset, and a fault API under /_emulator/. "
         "Point SUPABASE_URL at the printed URL. The database needs wal_level=logical and the "
-        "publication supabase_realtime (the project's schema creates it).",
+        "publication supabase_realtime (the project's schema creates it). With --jwt-secret, keys "
+        "and tokens are verified (role and exp required) and a service_role key is printed. "
+        "--realistic-delays waits as the hosted service does: 2 s before refusing a connection, "
+        "5 s before a join error, 1 s between a join reply and 'Subscribed to PostgreSQL'.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=54321, help="listen port (default 54321)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", metavar="HOST", help="listen address (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=54321, metavar="PORT", help="listen port (default: %(default)s)"
+    )
     parser.add_argument(
         "--jwt-secret",
         default=None,
-        help="HS256 secret: keys and tokens are verified (role and exp required) and a "
-        "service_role key is printed; without it any key is accepted",
+        metavar="SECRET",
+        help="the HS256 secret that keys and tokens must be signed with (default: none, any key)",
     )
     parser.add_argument(
         "--realistic-delays",
         action="store_true",
-        help="the hosted service's delays: 2 s before refusing a connection, 5 s before a join "
-        "error, 1 s between a join reply and 'Subscribed to PostgreSQL'",
+        help="answer with the hosted service's delays",
     )
     parser.add_argument(
-        "--poll-interval-ms", type=float, default=100.0, help="slot poll interval when idle"
+        "--poll-interval-ms",
+        type=float,
+        default=100.0,
+        metavar="MS",
+        help="slot poll interval when idle (default: %(default)g)",
     )
     parser.set_defaults(handler=run)
 

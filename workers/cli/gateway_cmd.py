@@ -22,14 +22,23 @@ log = structlog.get_logger("pulse.cli.gateway")
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "gateway",
-        help="Serve each site's dashboard_updates to browsers as Server-Sent Events, and the page.",
+        help="serve each site's dashboard_updates to browsers as Server-Sent Events, and the page",
         description="GET /sites/{site_id}/updates streams one site's updates (SSE, resumable by "
         "Last-Event-ID) to members of the site (a Supabase JWT, checked against site_members); "
         "GET / serves the live dashboard page. Settings come from the environment (see the "
         "README); options override them.",
     )
-    parser.add_argument("--host", help="address to listen on (PULSE_GATEWAY_HOST)")
-    parser.add_argument("--port", type=int, help="port to listen on (PULSE_GATEWAY_PORT)")
+    parser.add_argument(
+        "--host",
+        metavar="HOST",
+        help="address to listen on (default: PULSE_GATEWAY_HOST or 127.0.0.1)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        metavar="PORT",
+        help="port to listen on (default: PULSE_GATEWAY_PORT or 8080)",
+    )
     parser.set_defaults(handler=run)
 
 

@@ -21,17 +21,17 @@ log = structlog.get_logger("pulse.cli.ingest")
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "ingest",
-        help="Move Postgres row changes into the supabase_changes topic.",
+        help="move Postgres row changes into the supabase_changes topic",
         description="Run the ingest worker: row changes into supabase_changes, keyed by site_id. "
-        "Stops cleanly (draining what it read) on SIGTERM or Ctrl-C.",
+        "Stops cleanly (draining what it read) on SIGTERM or Ctrl-C. The realtime source "
+        "subscribes to Supabase Realtime postgres_changes with SUPABASE_SERVICE_KEY and catches "
+        "up through PostgREST after every reconnect; SIGHUP forces a reconnect.",
     )
     parser.add_argument(
         "--source",
         choices=["wal", "realtime"],
         default="wal",
-        help="wal: logical replication (pgoutput) from DATABASE_URL; realtime: Supabase "
-        "Realtime postgres_changes from SUPABASE_URL with SUPABASE_SERVICE_KEY, with catch-up "
-        "through PostgREST after every reconnect (SIGHUP forces a reconnect).",
+        help="wal: a replication slot of DATABASE_URL; realtime: SUPABASE_URL (default: wal)",
     )
     parser.set_defaults(handler=run)
 

@@ -12,12 +12,18 @@ from workers.ingest.rate import measure_ingest_rate
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "ingest-rate",
-        help="Measure the WAL ingest rate (changes/s, Postgres commit to Kafka ack).",
+        help="measure the WAL ingest rate (changes/s, Postgres commit to Kafka ack)",
         description="Commit N rows and time the WAL ingest until Kafka acknowledged them all. "
         "Uses DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS when set (a scratch database is created "
         "there), else throwaway services.",
     )
-    parser.add_argument("--rows", type=int, default=100_000, help="rows to commit (default 100000)")
+    parser.add_argument(
+        "--rows",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="rows to commit (default: %(default)s)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=run)
 

@@ -12,12 +12,18 @@ from workers.ingest.realtime_rate import measure_realtime_rate
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "realtime-rate",
-        help="Measure the Realtime source's rate (changes/s, commit to Kafka ack, via the emulator).",
+        help="measure the Realtime source's rate (changes/s, commit to Kafka ack, via the emulator)",
         description="Serve the Supabase emulator on a scratch database, run the Realtime source, "
         "commit N rows and time until Kafka acknowledged them all. Uses DATABASE_URL / "
         "KAFKA_BOOTSTRAP_SERVERS when set, else throwaway services.",
     )
-    parser.add_argument("--rows", type=int, default=20_000, help="rows to commit (default 20000)")
+    parser.add_argument(
+        "--rows",
+        type=int,
+        default=20_000,
+        metavar="N",
+        help="rows to commit (default: %(default)s)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=run)
 

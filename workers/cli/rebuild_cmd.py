@@ -22,7 +22,7 @@ from workers.tools.rebuild import RebuildReport, rebuild
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "rebuild",
-        help="Reprocess supabase_changes from offset 0 under a new app id; compare KPIs.",
+        help="reprocess supabase_changes from offset 0 under a new app id; compare KPIs",
         description=(
             "Runs the stream worker (pulse worker) under the new app id, from offset 0, into a "
             "fresh data directory and fresh changelog topics, publishing to "
@@ -32,7 +32,7 @@ def register(subparsers: Any) -> None:
             "error. DATABASE_URL is passed to the worker for its session lookups."
         ),
     )
-    parser.add_argument("--app-id", required=True, metavar="NEW", help="the new, unused app id")
+    parser.add_argument("--app-id", required=True, metavar="ID", help="the new, unused app id")
     parser.add_argument(
         "--live-app-id",
         metavar="ID",
@@ -45,7 +45,11 @@ def register(subparsers: Any) -> None:
         help="keep the rebuilt RocksDB state here (default: a temporary directory, removed)",
     )
     parser.add_argument(
-        "--timeout", type=float, default=900.0, metavar="SECONDS", help="give up after (900)"
+        "--timeout",
+        type=float,
+        default=900.0,
+        metavar="SECONDS",
+        help="give up after this long (default: %(default)g)",
     )
     add_broker_argument(parser)
     parser.set_defaults(handler=handle)

@@ -24,7 +24,7 @@ from workers.tools.sites import connect, ensure_site_known
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "replay",
-        help="Print a topic's records between two positions, for audit.",
+        help="print a topic's records between two positions, for audit",
         description=(
             "One JSON line per record: topic, partition, offset, timestamp, key, value, and "
             "'error' when the value is not a valid record of the topic. --from and --to are "
@@ -33,21 +33,31 @@ def register(subparsers: Any) -> None:
             "against the sites table."
         ),
     )
-    parser.add_argument("--topic", required=True, choices=TOPIC_KINDS)
-    parser.add_argument("--site", metavar="ID", help="only this site's partition and key")
-    parser.add_argument("--partition", type=int, metavar="N", help="only this partition")
+    parser.add_argument("--topic", required=True, choices=TOPIC_KINDS, help="the topic to read")
+    parser.add_argument(
+        "--site",
+        metavar="ID",
+        help="only this site's partition and key (default: every site)",
+    )
+    parser.add_argument(
+        "--partition",
+        type=int,
+        metavar="N",
+        help="only this partition (default: every partition)",
+    )
     parser.add_argument(
         "--from",
         dest="start",
         type=position,
         required=True,
-        metavar="offset:N|time:ISO|beginning",
+        metavar="POSITION",
+        help="first position, inclusive: beginning, end, offset:N or time:ISO",
     )
     parser.add_argument(
         "--to",
         type=position,
-        metavar="offset:N|time:ISO|end",
-        help="last position, inclusive (default: the end present when the replay starts)",
+        metavar="POSITION",
+        help="last position, inclusive: beginning, end, offset:N or time:ISO (default: the end when it starts)",
     )
     add_broker_argument(parser)
     parser.set_defaults(handler=handle)

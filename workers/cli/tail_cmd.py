@@ -27,7 +27,7 @@ from workers.tools.tail import CaughtUp, site_records
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "tail",
-        help="Show one site's dashboard updates.",
+        help="show one site's dashboard updates",
         description=(
             "Reads only the partition of dashboard_updates that holds the site, and only its key. "
             "Without --follow it stops at the end present when it started. With DATABASE_URL set, "
@@ -40,12 +40,12 @@ def register(subparsers: Any) -> None:
         dest="start",
         type=position,
         default=Beginning(),
-        metavar="beginning|offset:N|time:ISO",
-        help="where to start (default: beginning)",
+        metavar="POSITION",
+        help="where to start: beginning, end, offset:N or time:ISO (default: beginning)",
     )
     parser.add_argument("--follow", action="store_true", help="keep printing new updates")
     parser.add_argument(
-        "--json", action="store_true", help="JSON lines (the default when stdout is not a terminal)"
+        "--json", action="store_true", help="print JSON lines, as when stdout is not a terminal"
     )
     add_broker_argument(parser)
     parser.set_defaults(handler=handle)

@@ -31,17 +31,30 @@ log = structlog.get_logger("pulse.cli.worker")
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "worker",
-        help="Run the stream worker: supabase_changes into per-site dashboard_updates.",
+        help="run the stream worker: supabase_changes into per-site dashboard_updates",
         description="Run the Faust stream worker. Workers with the same app id form one consumer "
         "group. Settings come from the environment (see the README); options override them.",
     )
-    parser.add_argument("--app-id", help="Consumer group / app id (PULSE_APP_ID).")
     parser.add_argument(
-        "--data-dir", help="RocksDB state directory of this worker (PULSE_DATA_DIR)."
+        "--app-id",
+        metavar="ID",
+        help="consumer group and changelog prefix (default: PULSE_APP_ID or realtime-pulse)",
     )
-    parser.add_argument("--web-port", type=int, help="Faust web port, 0 for none (PULSE_WEB_PORT).")
     parser.add_argument(
-        "--log-level", choices=["debug", "info", "warning", "error"], help="PULSE_WORKER_LOG_LEVEL"
+        "--data-dir",
+        metavar="DIR",
+        help="this worker's RocksDB state (default: PULSE_DATA_DIR or pulse-data)",
+    )
+    parser.add_argument(
+        "--web-port",
+        type=int,
+        metavar="PORT",
+        help="port of Faust's web server, 0 for none (default: PULSE_WEB_PORT or 6066)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        help="the log level of Faust (default: PULSE_WORKER_LOG_LEVEL or info)",
     )
     parser.set_defaults(handler=run)
 

@@ -28,7 +28,7 @@ def add_broker_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bootstrap-servers",
         metavar="HOST:PORT",
-        help="Kafka brokers (default: KAFKA_BOOTSTRAP_SERVERS)",
+        help="the Kafka brokers (default: KAFKA_BOOTSTRAP_SERVERS)",
     )
 
 
