@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 # Positions in /proc/<pid>/stat after the command name (see proc(5)).
@@ -35,3 +36,15 @@ def signal_group(pgid: int, signum: signal.Signals) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def terminate(process: subprocess.Popen[bytes], grace_s: float = 30.0) -> None:
+    """SIGTERM ``process`` and wait up to ``grace_s`` for it to drain, then SIGKILL it."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)

@@ -4,7 +4,6 @@ the gateway (child processes, so the gateway can be stopped and started again)."
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import psycopg
 
 from tests.unit.gateway.tokens import SECRET
 from workers.services import lifeline
+from workers.services.processes import terminate
 from workers.settings import KafkaSettings
 
 REPO = Path(__file__).resolve().parents[3]
@@ -44,13 +44,7 @@ class Child:
     logfile: Path
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        terminate(self.process)
         lifeline.forget(self.process.pid)
 
     def log(self) -> str:

@@ -33,6 +33,7 @@ from workers.cli.main import main
 from workers.ingest.wal_options import WalIngestOptions
 from workers.ingest.wal_runner import IngestProgress, run_wal_ingest
 from workers.services.apache_kafka import ApacheKafka, SecuredListener, start_kafka
+from workers.services.processes import terminate
 from workers.settings import KafkaSettings
 from workers.subscriber import SiteSubscription
 from workers.tools.reading import TopicReader
@@ -133,12 +134,7 @@ def worker(
     try:
         yield app_id, process, log_path
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        terminate(process)
 
 
 @pytest.fixture

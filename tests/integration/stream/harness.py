@@ -29,6 +29,7 @@ from tests.cli_command import PULSE
 from workers.kafka.clients import new_consumer, partitions_of
 from workers.kpis.sql import recompute_kpis
 from workers.services import lifeline
+from workers.services.processes import terminate
 from workers.settings import KafkaSettings
 from workers.stream.accounting import TALLY_KEY, Tally
 from workers.stream.kpis import KINDS, Contribution, DayAggregate
@@ -47,12 +48,7 @@ class WorkerProcess:
         lifeline.forget(self.process.pid)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        terminate(self.process)
         lifeline.forget(self.process.pid)
 
     def log(self) -> str:

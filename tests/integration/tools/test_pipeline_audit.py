@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import pytest
 from workers.cli.main import main
 from workers.ingest.wal_options import WalIngestOptions
 from workers.ingest.wal_runner import IngestProgress, run_wal_ingest
+from workers.services.processes import terminate
 from workers.settings import KafkaSettings
 from workers.tools.audit import audit
 from workers.tools.reading import TopicReader
@@ -66,12 +66,7 @@ def live_worker(
     try:
         yield process
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        terminate(process)
 
 
 @pytest.fixture
