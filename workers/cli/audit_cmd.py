@@ -12,11 +12,11 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from workers.cli.arguments import add_connection_arguments
 from workers.cli.exit_status import ExitStatus
 from workers.settings import KafkaSettings
 from workers.tools.audit import AuditReport, audit, ledger_lines, quarantine_note, rows
 from workers.tools.command import (
-    add_broker_argument,
     bootstrap,
     required_database_url,
     tool_command,
@@ -51,14 +51,14 @@ def register(subparsers: Any) -> None:
         help="only this UTC day, YYYY-MM-DD: its KPIs, calls and intents (default: every day)",
     )
     parser.add_argument("--json", action="store_true", help="print the differences as JSON lines")
-    add_broker_argument(parser)
+    add_connection_arguments(parser)
     parser.set_defaults(handler=handle)
 
 
 @tool_command
 def handle(args: argparse.Namespace) -> int:
     settings = KafkaSettings()
-    servers = bootstrap(args, settings)
+    servers = bootstrap(settings)
     dsn = required_database_url("to recompute the KPIs from Postgres")
     return asyncio.run(run(dsn, servers, settings.updates_topic, args.site, args.day, args.json))
 

@@ -25,7 +25,7 @@ from workers.bench.run import (
     recovery_stage,
     stream_stage,
 )
-from workers.cli.arguments import positive
+from workers.cli.arguments import add_connection_arguments, positive
 from workers.collector import quiet_collector
 from workers.logs import configure_logging
 from workers.services.embedded import Endpoints, embedded_services
@@ -127,6 +127,7 @@ def register(subparsers: Any) -> None:
         "--json", action="store_true", help="print one JSON object instead of a table"
     )
     parser.add_argument("--no-record", action="store_true", help=f"do not append to {RESULTS_FILE}")
+    add_connection_arguments(parser, throwaway=True)
     parser.set_defaults(handler=run)
 
 

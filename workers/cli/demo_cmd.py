@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from workers.cli.arguments import positive
+from workers.cli.arguments import add_connection_arguments, positive
 from workers.settings import SettingError
 
 NON_TERMINAL_WIDTH = 120
@@ -58,6 +58,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--seed", type=int, default=None, metavar="N", help="traffic seed (default: random)"
     )
+    add_connection_arguments(parser, throwaway=True)
     parser.set_defaults(handler=run)
 
 

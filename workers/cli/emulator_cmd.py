@@ -8,6 +8,7 @@ from typing import Any
 
 import structlog
 
+from workers.cli.arguments import POSTGRES, add_connection_argument
 from workers.logs import configure_logging
 from workers.settings import DatabaseSettings, require
 
@@ -50,6 +51,7 @@ def register(subparsers: Any) -> None:
         metavar="MS",
         help="slot poll interval when idle (default: %(default)g)",
     )
+    add_connection_argument(parser, POSTGRES)
     parser.set_defaults(handler=run)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import structlog
 
+from workers.cli.arguments import add_connection_arguments
 from workers.cli.signals import stop_on_signals
 from workers.gateway.feed import TopicNotFound
 from workers.gateway.server import run_gateway
@@ -39,6 +40,7 @@ def register(subparsers: Any) -> None:
         metavar="PORT",
         help="port to listen on (default: PULSE_GATEWAY_PORT or 8080)",
     )
+    add_connection_arguments(parser)
     parser.set_defaults(handler=run)
 
 

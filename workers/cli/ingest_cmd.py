@@ -8,6 +8,7 @@ from typing import Any
 
 import structlog
 
+from workers.cli.arguments import add_connection_arguments
 from workers.cli.exit_status import ExitStatus
 from workers.collector import quiet_collector
 from workers.ingest.replication import ReplicationSetupError, SlotGone
@@ -33,6 +34,7 @@ def register(subparsers: Any) -> None:
         default="wal",
         help="wal: a replication slot of DATABASE_URL; realtime: SUPABASE_URL (default: wal)",
     )
+    add_connection_arguments(parser)
     parser.set_defaults(handler=run)
 
 

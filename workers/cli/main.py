@@ -18,6 +18,7 @@ import structlog
 from pydantic import ValidationError
 
 import workers.cli as cli_package
+from workers.cli.arguments import connection_environment
 from workers.cli.exit_status import ExitStatus
 from workers.kafka.access import KafkaAccessError
 from workers.settings import SettingError
@@ -55,7 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Handler = args.handler
     try:
-        return handler(args)
+        with connection_environment(args):
+            return handler(args)
     except ValidationError as exc:
         # Settings come from the environment; name the variable, not a traceback.
         for error in exc.errors():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from workers.cli.arguments import add_connection_arguments
 from workers.cli.rate_command import run_rate_command
 from workers.ingest.realtime_rate import measure_realtime_rate
 
@@ -25,6 +26,7 @@ def register(subparsers: Any) -> None:
         help="rows to commit (default: %(default)s)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_connection_arguments(parser, throwaway=True)
     parser.set_defaults(handler=run)
 
 

@@ -11,11 +11,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from workers.cli.arguments import add_connection_arguments
 from workers.cli.exit_status import ExitStatus
 from workers.settings import KafkaSettings
 from workers.stream.settings import WorkerSettings
 from workers.tools.audit import show
-from workers.tools.command import add_broker_argument, bootstrap, tool_command
+from workers.tools.command import bootstrap, tool_command
 from workers.tools.rebuild import RebuildReport, rebuild
 
 
@@ -51,14 +52,14 @@ def register(subparsers: Any) -> None:
         metavar="SECONDS",
         help="give up after this long (default: %(default)g)",
     )
-    add_broker_argument(parser)
+    add_connection_arguments(parser)
     parser.set_defaults(handler=handle)
 
 
 @tool_command
 def handle(args: argparse.Namespace) -> int:
     settings = KafkaSettings()
-    servers = bootstrap(args, settings)
+    servers = bootstrap(settings)
     live = args.live_app_id or WorkerSettings().app_id
     return asyncio.run(run(settings, servers, args.app_id, live, args.data_dir, args.timeout))
 

@@ -7,9 +7,9 @@ import asyncio
 import sys
 from typing import Any
 
+from workers.cli.arguments import add_connection_arguments
 from workers.settings import KafkaSettings
 from workers.tools.command import (
-    add_broker_argument,
     bootstrap,
     database_url,
     position,
@@ -59,14 +59,14 @@ def register(subparsers: Any) -> None:
         metavar="POSITION",
         help="last position, inclusive: beginning, end, offset:N or time:ISO (default: the end when it starts)",
     )
-    add_broker_argument(parser)
+    add_connection_arguments(parser)
     parser.set_defaults(handler=handle)
 
 
 @tool_command
 def handle(args: argparse.Namespace) -> int:
     settings = KafkaSettings()
-    servers = bootstrap(args, settings)
+    servers = bootstrap(settings)
     return asyncio.run(
         replay_to_stdout(
             servers,

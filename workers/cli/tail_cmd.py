@@ -9,9 +9,9 @@ from typing import Any
 
 from rich.console import Console
 
+from workers.cli.arguments import add_connection_arguments
 from workers.settings import KafkaSettings
 from workers.tools.command import (
-    add_broker_argument,
     bootstrap,
     database_url,
     position,
@@ -47,14 +47,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--json", action="store_true", help="print JSON lines, as when stdout is not a terminal"
     )
-    add_broker_argument(parser)
+    add_connection_arguments(parser)
     parser.set_defaults(handler=handle)
 
 
 @tool_command
 def handle(args: argparse.Namespace) -> int:
     settings = KafkaSettings()
-    servers = bootstrap(args, settings)
+    servers = bootstrap(settings)
     return asyncio.run(
         tail(servers, settings.updates_topic, args.site, args.start, args.follow, args.json)
     )

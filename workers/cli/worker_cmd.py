@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from workers.cli.arguments import add_connection_arguments
 from workers.cli.exit_status import ExitStatus
 from workers.kafka.access import KafkaAccessError
 from workers.kafka.topics import ensure_project_topics
@@ -56,6 +57,7 @@ def register(subparsers: Any) -> None:
         choices=["debug", "info", "warning", "error"],
         help="the log level of Faust (default: PULSE_WORKER_LOG_LEVEL or info)",
     )
+    add_connection_arguments(parser)
     parser.set_defaults(handler=run)
 
 

@@ -24,16 +24,8 @@ def position(text: str) -> Position:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def add_broker_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--bootstrap-servers",
-        metavar="HOST:PORT",
-        help="the Kafka brokers (default: KAFKA_BOOTSTRAP_SERVERS)",
-    )
-
-
-def bootstrap(args: argparse.Namespace, settings: KafkaSettings) -> str:
-    value: str | None = args.bootstrap_servers or settings.bootstrap_servers
+def bootstrap(settings: KafkaSettings) -> str:
+    value = settings.bootstrap_servers
     if not value:
         raise MissingSetting(
             "KAFKA_BOOTSTRAP_SERVERS is not set; it is needed to reach Kafka "
@@ -49,7 +41,9 @@ def database_url() -> str | None:
 def required_database_url(purpose: str) -> str:
     value = database_url()
     if not value:
-        raise MissingSetting(f"DATABASE_URL is not set; it is needed {purpose}")
+        raise MissingSetting(
+            f"DATABASE_URL is not set; it is needed {purpose} (or pass --database-url)"
+        )
     return value
 
 

@@ -17,6 +17,7 @@ import pytest
 from workers.services.ports import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+OPTIONS = {"KAFKA_BOOTSTRAP_SERVERS": "--bootstrap-servers", "DATABASE_URL": "--database-url"}
 
 
 @pytest.mark.parametrize(
@@ -29,22 +30,33 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
     ],
     ids=["worker", "ingest", "tail", "replay"],
 )
-def test_one_line_and_status_2(command: list[str], as_json: bool, tmp_path: Path) -> None:
+# The same servers named by the options instead show that the options reach every client.
+@pytest.mark.parametrize("through", ["environment", "options"])
+def test_one_line_and_status_2(
+    command: list[str], as_json: bool, through: str, tmp_path: Path
+) -> None:
     bootstrap = f"127.0.0.1:{free_port()}"
-    env = {
-        **os.environ,
+    servers = {
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "DATABASE_URL": "postgresql://pulse@127.0.0.1:1/pulse",
+    }
+    if command[0] in ("tail", "replay"):
+        # Without a database the tools use Kafka first.
+        del servers["DATABASE_URL"]
+    env = {
+        **{name: value for name, value in os.environ.items() if name not in OPTIONS},
         "PULSE_LOG_FORMAT": "json",
         "PULSE_INGEST_METRICS_PORT": "0",
         "PULSE_WEB_PORT": "0",
         "PULSE_DATA_DIR": str(tmp_path),
     }
-    if command[0] in ("tail", "replay"):
-        # Without a database the tools use Kafka first.
-        del env["DATABASE_URL"]
+    options: list[str] = []
+    if through == "environment":
+        env.update(servers)
+    else:
+        options = [word for name, value in servers.items() for word in (OPTIONS[name], value)]
     finished = subprocess.run(
-        [sys.executable, "-m", "workers.cli.main", *command],
+        [sys.executable, "-m", "workers.cli.main", *command, *options],
         env=env,
         capture_output=True,
         text=True,

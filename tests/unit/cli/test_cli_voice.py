@@ -2,7 +2,9 @@
 
 The rules walk the parser that ``pulse`` itself builds, so an option added without a metavar
 (argparse then shows its dest, such as ``APP_ID``), without help, or with a help sentence in
-another style fails here rather than in review.
+another style fails here rather than in review; so does a command that connects to Kafka or
+Postgres without taking the server as an option, or an option for a setting whose help does not
+name the setting's variable.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import pytest
 from workers.cli.bench_cmd import STAGES
 from workers.cli.main import build_parser, installed_version
 from workers.settings_catalog import faust_fields, settings_fields
+from workers.tools.command import position
+from workers.tools.offsets import parse_position
 
 # N: a count; RATE: per second; RATIO: a share from 0 to 1; DAY: YYYY-MM-DD; POSITION: a place
 # in a topic; STAGES: a comma-separated list of bench stages.
@@ -27,9 +31,42 @@ VOCABULARIES = {
     "POSITION": ("beginning", "end", "offset:N", "time:ISO"),
     "STAGES": STAGES,
 }
+# Argument types that accept a fixed vocabulary, and the placeholder that lists it.
+VOCABULARY_TYPES: dict[object, str] = {position: "POSITION"}
+# The servers a command connects to, by the option that names each one and its variable. Every
+# command is listed, so a new one has to say what it connects to; demo, bench and the rate
+# commands start a throwaway server for the one not given.
+Server = tuple[str, str]
+KAFKA: Server = ("--bootstrap-servers", "KAFKA_BOOTSTRAP_SERVERS")
+POSTGRES: Server = ("--database-url", "DATABASE_URL")
+CONNECTS = {
+    "audit": (KAFKA, POSTGRES),
+    "bench": (KAFKA, POSTGRES),
+    "demo": (KAFKA, POSTGRES),
+    "emulator": (POSTGRES,),
+    "gateway": (KAFKA, POSTGRES),
+    "ingest": (KAFKA, POSTGRES),
+    "ingest-rate": (KAFKA, POSTGRES),
+    "realtime-rate": (KAFKA, POSTGRES),
+    "rebuild": (KAFKA, POSTGRES),
+    "replay": (KAFKA, POSTGRES),
+    "tail": (KAFKA, POSTGRES),
+    "worker": (KAFKA, POSTGRES),
+}
+# An option stands for the setting named like it, with or without the command's name:
+# --app-id for PULSE_APP_ID, the gateway's --host for PULSE_GATEWAY_HOST.
+SETTING_PREFIXES = ("PULSE", "KAFKA", "SUPABASE")
+# Options named like a setting that do not read it: the rebuild's app id and state are new ones,
+# never the live workers'; the emulator checks tokens against a secret of its own.
+NOT_SETTINGS = {
+    "pulse rebuild --app-id",
+    "pulse rebuild --data-dir",
+    "pulse emulator --jwt-secret",
+}
 DEFAULT = re.compile(r"\(default: ([^()]*)\)$")
 VARIABLE_DEFAULT = re.compile(r"^([A-Z][A-Z0-9_]+)(?: or (.+))?$")
 LONGEST_HELP = 125
+UNSET = "(unset)"
 
 Option = tuple[str, argparse.Action]
 
@@ -87,6 +124,9 @@ def option_problems(action: argparse.Action) -> list[str]:
             problems.append("has choices behind a metavar; leave it unset so --help lists them")
     elif action.metavar not in PLACEHOLDERS:
         problems.append(f"placeholder {action.metavar!r} is not one of {sorted(PLACEHOLDERS)}")
+    vocabulary = VOCABULARY_TYPES.get(action.type)
+    if vocabulary is not None and action.metavar != vocabulary:
+        problems.append(f"accepts the words of {vocabulary}; use it as the placeholder")
     for word in VOCABULARIES.get(str(action.metavar), ()):
         if word not in text:
             problems.append(f"help does not name the accepted value {word!r}")
@@ -97,6 +137,44 @@ def option_problems(action: argparse.Action) -> list[str]:
 
 def setting_defaults() -> dict[str, str]:
     return {field.variable: field.default for field in [*settings_fields(), *faust_fields()]}
+
+
+def named_variable(action: argparse.Action) -> str | None:
+    """The variable the help names as the default, as in ``(default: PULSE_APP_ID or ...)``."""
+    match = DEFAULT.search(help_text(action)) if action.help else None
+    named = VARIABLE_DEFAULT.match(match.group(1)) if match else None
+    return named.group(1) if named else None
+
+
+def setting_problems(name: str, action: argparse.Action, variables: set[str]) -> list[str]:
+    """An option named like a setting (``--app-id``, ``PULSE_APP_ID``) must name it as default."""
+    command, option = name.split()[1:]
+    word, scope = (text.removeprefix("--").upper().replace("-", "_") for text in (option, command))
+    names = {word} | {
+        f"{prefix}_{part}{word}" for prefix in SETTING_PREFIXES for part in ("", f"{scope}_")
+    }
+    settings = names & variables
+    if not settings or name in NOT_SETTINGS or named_variable(action) in settings:
+        return []
+    return [f"help does not name its variable as default, one of {sorted(settings)}"]
+
+
+def connection_problems(
+    command: argparse.ArgumentParser, connects: tuple[Server, ...]
+) -> list[str]:
+    """The command takes each server it connects to as an option, and no other server."""
+    problems = []
+    taken = command._option_string_actions  # noqa: SLF001
+    for option, variable in (KAFKA, POSTGRES):
+        action = taken.get(option)
+        if (option, variable) not in connects:
+            if action is not None:
+                problems.append(f"takes {option} but does not connect to it")
+        elif action is None:
+            problems.append(f"connects to {variable} but has no {option}")
+        elif named_variable(action) != variable:
+            problems.append(f"{option}'s help does not name {variable} as its default")
+    return problems
 
 
 PARSER = build_parser()
@@ -119,10 +197,37 @@ def test_a_default_from_the_environment_names_a_real_setting(
     defaults = setting_defaults()
     variable, fallback = named.groups()
     assert variable in defaults, f"{name}: {variable} is no setting"
-    if fallback is not None:
+    # An unset variable has no value to repeat; the fallback says what the command does instead.
+    if fallback is not None and defaults[variable] != UNSET:
         assert fallback == defaults[variable], (
             f"{name}: {variable} defaults to {defaults[variable]}"
         )
+
+
+@pytest.mark.parametrize(("name", "action"), OPTIONS, ids=[name for name, _ in OPTIONS])
+def test_an_option_for_a_setting_names_its_variable(name: str, action: argparse.Action) -> None:
+    assert setting_problems(name, action, set(setting_defaults())) == [], name
+
+
+def test_every_command_says_what_it_connects_to() -> None:
+    assert set(commands(PARSER)) == set(CONNECTS)
+
+
+@pytest.mark.parametrize("name", sorted(CONNECTS))
+def test_a_command_takes_the_servers_it_connects_to(name: str) -> None:
+    assert connection_problems(commands(PARSER)[name], CONNECTS[name]) == [], f"pulse {name}"
+
+
+@pytest.mark.parametrize("word", VOCABULARIES["POSITION"])
+def test_every_listed_position_is_accepted(word: str) -> None:
+    examples = {"offset:N": "offset:7", "time:ISO": "time:2026-11-23T21:00:00Z"}
+    assert str(parse_position(examples.get(word, word))).startswith(word.split(":")[0])
+
+
+def test_no_position_outside_the_list_is_accepted() -> None:
+    for text in ("start", "latest", "now", "offset", "time:yesterday"):
+        with pytest.raises(ValueError, match=r"expected|must"):
+            parse_position(text)
 
 
 @pytest.mark.parametrize("name", sorted(commands(PARSER)))
@@ -161,3 +266,49 @@ def test_the_rules_see_a_break(change: dict[str, object], problem: str) -> None:
     for attribute, value in change.items():
         setattr(start, attribute, value)
     assert any(problem in found for found in option_problems(start))
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "change", "problem"),
+    [
+        ("worker", "--database-url", None, "has no --database-url"),
+        ("emulator", "--database-url", None, "has no --database-url"),
+        ("tail", "--bootstrap-servers", None, "has no --bootstrap-servers"),
+        ("tail", "--bootstrap-servers", "the brokers (default: none)", "does not name"),
+    ],
+)
+def test_the_connection_rule_sees_a_break(
+    command: str, option: str, change: str | None, problem: str
+) -> None:
+    parser = commands(build_parser())[command]
+    actions = parser._option_string_actions  # noqa: SLF001
+    if change is None:
+        del actions[option]
+    else:
+        actions[option].help = change
+    assert any(problem in found for found in connection_problems(parser, CONNECTS[command]))
+
+
+def test_the_connection_rule_sees_a_server_the_command_does_not_use() -> None:
+    assert connection_problems(commands(build_parser())["tail"], (KAFKA,)) == [
+        "takes --database-url but does not connect to it"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("pulse worker --app-id", "consumer group and changelog prefix (default: realtime-pulse)"),
+        ("pulse bench --partitions", "partitions of the topics (default: PULSE_APP_ID or 8)"),
+    ],
+)
+def test_the_setting_rule_sees_a_break(name: str, text: str) -> None:
+    action = next(action for found, action in options(build_parser()) if found == name)
+    action.help = text
+    assert setting_problems(name, action, set(setting_defaults()))
+
+
+def test_the_vocabulary_rule_sees_a_break() -> None:
+    start = next(action for name, action in options(build_parser()) if name == "pulse tail --from")
+    start.metavar = "N"
+    assert "accepts the words of POSITION; use it as the placeholder" in option_problems(start)
