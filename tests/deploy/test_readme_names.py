@@ -2,7 +2,8 @@
 
 Commands and options are looked up in the CLI's own argparse parsers, variables in the settings
 catalog (or, for the few the embedded services read directly, in the ``os.environ`` look-ups of
-``workers/``), so a rename that the README misses fails here.
+``workers/``), so a rename that the README misses fails here. A placeholder after an option
+(``--app-id ID``) is the one ``--help`` shows, so the documents and the CLI speak alike.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ INLINE = re.compile(r"`([^`\n]+)`")
 # `pulse` as a command word: at the start, after white space or a path (`.venv/bin/pulse`).
 COMMAND = re.compile(r"(?:^|(?<=[\s/]))pulse ([a-z][a-z-]*)((?: +[^\s#]+)*)")
 VARIABLE = re.compile(r"\b(?:PULSE|KAFKA|SUPABASE|DATABASE|CONSUMER)_[A-Z0-9_]*[A-Z0-9]\b")
+PLACEHOLDER = re.compile(r"^[A-Z][A-Z0-9:_-]*$")
 ENVIRON_READ = re.compile(r"""(?:environ\.get\(|environ\[|getenv\()\s*["']([A-Z0-9_]+)["']""")
 
 
@@ -76,6 +78,12 @@ def test_every_named_command_and_option_exists(path: Path) -> None:
             assert option in options, f"{path.name}: `pulse {command}` has no {option}"
             choices = options[option].choices
             following = words[index + 1] if index + 1 < len(words) else None
+            if following is not None and PLACEHOLDER.match(following):
+                shown = options[option].metavar
+                assert following == shown, (
+                    f"{path.name}: `pulse {command} {option} {following}`: --help shows "
+                    + (f"{shown}" if shown else "its values, " + "|".join(map(str, choices or ())))
+                )
             if choices is None or following is None or following.startswith("-"):
                 continue
             for value in following.split("|"):
@@ -100,6 +108,13 @@ def test_every_variable_the_readme_names_is_read() -> None:
     }
     assert named, "the README names no variable"
     assert named <= known, f"the README names variables nothing reads: {sorted(named - known)}"
+
+
+def test_the_check_sees_a_placeholder_that_help_does_not_show(tmp_path: Path) -> None:
+    wrong = tmp_path / "wrong.md"
+    wrong.write_text("Run `pulse rebuild --app-id NEW`.\n")
+    with pytest.raises(AssertionError, match="--help shows ID"):
+        test_every_named_command_and_option_exists(wrong)
 
 
 def test_the_check_sees_a_wrong_name(tmp_path: Path) -> None:
