@@ -13,12 +13,19 @@ COMPILE = $(LOCK_VENV)/bin/uv pip compile --quiet --universal --python-version 3
 
 .PHONY: install lock demo test lint typecheck pytest bench schemas clean
 
+# pip --quiet hides the longest step of a first `make`; the dependencies' install shows each
+# package as pip collects it, and a line before each step says what is under way.
 $(STAMP): pyproject.toml $(LOCKS)
+	@echo "make: creating $(VENV) ..."
 	$(PYTHON) -m venv $(VENV)
+	@echo "make: installing the build tools (requirements/build.txt) ..."
 	$(BIN)/pip install --quiet --require-hashes -r requirements/build.txt
-	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
+	@echo "make: installing the dependencies (requirements/dev.txt): each download, then all at once ..."
+	$(BIN)/pip install --require-hashes -r requirements/dev.txt
+	@echo "make: installing realtime-pulse itself, editable ..."
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+	@echo "make: $(VENV) is ready"
 
 install: $(STAMP)
 

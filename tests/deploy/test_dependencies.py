@@ -162,3 +162,16 @@ def test_make_installs_from_the_locks_only() -> None:
     for line in set(installs) - set(from_locks):
         assert "--no-deps" in line or "uv==" in line, f"installs unpinned packages: {line}"
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_first_make_shows_what_it_installs() -> None:
+    # A quiet install of the dependencies kept a fresh machine's first `make` silent for its
+    # longest step.
+    recipe = (ROOT / "Makefile").read_text().split("$(STAMP): ", 1)[1].split("\n\n", 1)[0]
+    lines = [line.strip() for line in recipe.splitlines()[1:]]
+    installs = [index for index, line in enumerate(lines) if "/pip install" in line]
+    assert installs
+    for index in installs:
+        assert lines[index - 1].startswith("@echo "), f"no line announces {lines[index]}"
+        if "requirements/dev.txt" in lines[index]:
+            assert "--quiet" not in lines[index]
