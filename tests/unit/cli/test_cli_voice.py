@@ -139,6 +139,14 @@ def setting_defaults() -> dict[str, str]:
     return {field.variable: field.default for field in [*settings_fields(), *faust_fields()]}
 
 
+def setting_values(accepts: str) -> set[str] | None:
+    """The values a setting accepts when they are a fixed set (``a | b``, or ``^(a|b)$``)."""
+    pattern = re.fullmatch(r"text matching `\^\(([\w|-]+)\)\$`", accepts)
+    if pattern:
+        return set(pattern.group(1).split("|"))
+    return set(accepts.split(" | ")) if " | " in accepts else None
+
+
 def named_variable(action: argparse.Action) -> str | None:
     """The variable the help names as the default, as in ``(default: PULSE_APP_ID or ...)``."""
     match = DEFAULT.search(help_text(action)) if action.help else None
@@ -207,6 +215,23 @@ def test_a_default_from_the_environment_names_a_real_setting(
 @pytest.mark.parametrize(("name", "action"), OPTIONS, ids=[name for name, _ in OPTIONS])
 def test_an_option_for_a_setting_names_its_variable(name: str, action: argparse.Action) -> None:
     assert setting_problems(name, action, set(setting_defaults())) == [], name
+
+
+@pytest.mark.parametrize(("name", "action"), OPTIONS, ids=[name for name, _ in OPTIONS])
+def test_an_option_for_a_setting_offers_the_settings_values(
+    name: str, action: argparse.Action
+) -> None:
+    accepts = {field.variable: field.accepts for field in [*settings_fields(), *faust_fields()]}
+    variable = named_variable(action)
+    values = setting_values(accepts[variable]) if variable in accepts else None
+    if values is not None:
+        assert set(action.choices or ()) == values, f"{name}: {variable} accepts {values}"
+
+
+def test_the_values_of_a_setting_are_read_in_both_forms() -> None:
+    assert setting_values("debug | info") == {"debug", "info"}
+    assert setting_values("text matching `^(debug|info)$`") == {"debug", "info"}
+    assert setting_values("integer, ≥ 1") is None
 
 
 def test_every_command_says_what_it_connects_to() -> None:
