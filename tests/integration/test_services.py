@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from schemas.changes import TRACKED_TABLES
 from tests.process_checks import gone, wait_gone
-from workers.ingest.replication import ReplicationStream
+from workers.ingest.wal.replication import ReplicationStream
 from workers.kafka.topics import ensure_topics
 from workers.services.database import create_database, drop_database
 from workers.settings import KafkaSettings

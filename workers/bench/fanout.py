@@ -29,8 +29,8 @@ from workers.bench.process_usage import cpu_seconds, cpu_wait_seconds, rss_mb
 from workers.bench.results import FanoutFigures
 from workers.bench.run import Say, fresh_topics
 from workers.bench.worker_process import running_worker
+from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
 from workers.ingest.wal_options import WalIngestOptions
-from workers.ingest.wal_runner import IngestProgress, run_wal_ingest
 from workers.kafka.topics import ensure_project_topics
 from workers.services.embedded import Endpoints
 

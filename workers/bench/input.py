@@ -9,8 +9,8 @@ import asyncio
 import time
 from dataclasses import dataclass
 
+from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
 from workers.ingest.wal_options import WalIngestOptions
-from workers.ingest.wal_runner import IngestProgress, run_wal_ingest
 from workers.settings import KafkaSettings
 from workers.traffic import TrafficSummary, generate_in_thread, redeliver
 

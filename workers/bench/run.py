@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 
 from workers.bench.floor import FLOORS, Floor
+from workers.bench.ingest_rate import measure_ingest_rate
 from workers.bench.input import prepare_input
 from workers.bench.latency import WINDOW_S, LatencyProbe, split_legs
 from workers.bench.passthrough import measure_passthrough
@@ -21,9 +22,8 @@ from workers.bench.synthetic import synthetic_batches
 from workers.bench.timing import ProcessRun, StageRate
 from workers.bench.update_span import read_until_quiet, span_seconds
 from workers.bench.worker_process import running_worker
-from workers.ingest.rate import measure_ingest_rate
+from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
 from workers.ingest.wal_options import WalIngestOptions
-from workers.ingest.wal_runner import IngestProgress, run_wal_ingest
 from workers.kafka.topics import ensure_project_topics
 from workers.services.embedded import Endpoints
 from workers.settings import KafkaSettings

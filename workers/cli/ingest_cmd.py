@@ -11,7 +11,7 @@ import structlog
 from workers.cli.arguments import add_connection_arguments
 from workers.cli.exit_status import ExitStatus
 from workers.collector import quiet_collector
-from workers.ingest.replication import ReplicationSetupError, SlotGone
+from workers.ingest.wal.replication import ReplicationSetupError, SlotGone
 from workers.kafka.access import KafkaAccessError
 from workers.logs import configure_logging
 from workers.settings import DatabaseSettings, KafkaSettings, LivenessSettings, require
@@ -40,8 +40,8 @@ def register(subparsers: Any) -> None:
 
 async def _run_wal() -> None:
     from workers.cli.signals import stop_on_signals
+    from workers.ingest.wal.runner import run_wal_ingest
     from workers.ingest.wal_options import WalIngestOptions
-    from workers.ingest.wal_runner import run_wal_ingest
 
     dsn = require(DatabaseSettings().database_url, "DATABASE_URL", "to read the replication slot")
     kafka = KafkaSettings()
@@ -72,8 +72,8 @@ async def _run_wal() -> None:
 async def _run_realtime() -> None:
     from workers.cli.signals import stop_on_signals
     from workers.ingest.endpoint_options import IngestEndpointSettings
+    from workers.ingest.realtime.runner import run_realtime_ingest
     from workers.ingest.realtime_options import RealtimeIngestOptions, SupabaseSettings
-    from workers.ingest.realtime_runner import run_realtime_ingest
     from workers.observability.health_server import HealthServer
     from workers.observability.loop_watchdog import LoopWatchdog
     from workers.observability.readiness import Readiness

@@ -9,8 +9,8 @@ import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from workers.bench.rate_load import SourceRate
 from workers.collector import quiet_collector
-from workers.ingest.rate_load import SourceRate
 from workers.logs import configure_logging
 from workers.services.embedded import embedded_services
 from workers.settings import KafkaSettings, SettingError

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from workers.bench.realtime_rate import measure_realtime_rate
 from workers.cli.arguments import add_connection_arguments
 from workers.cli.rate_command import run_rate_command
-from workers.ingest.realtime_rate import measure_realtime_rate
 
 
 def register(subparsers: Any) -> None:

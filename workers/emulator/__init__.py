@@ -2,5 +2,5 @@
 
 It speaks the hosted services' protocols closely enough that the unmodified ``realtime`` and
 ``postgrest`` clients cannot tell it from them for what the ingest worker uses;
-``tests/integration/realtime/test_conformance.py`` lists what that covers.
+``tests/integration/ingest/realtime/test_conformance.py`` lists what that covers.
 """

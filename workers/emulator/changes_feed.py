@@ -21,7 +21,7 @@ import psycopg
 import structlog
 from psycopg import sql
 
-from workers.ingest.pgoutput import (
+from workers.ingest.wal.pgoutput import (
     UNCHANGED,
     Begin,
     Relation,

@@ -19,7 +19,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from schemas.updates import KpiSnapshot, KpiUpdated
-from workers.ingest.snapshot import column_types
+from workers.ingest.wal.snapshot import column_types
 from workers.kpis.sql import HOLDABLE_LEDGER_ROWS, quarantined_rows, recompute_kpis
 from workers.tools.ledger import (
     LEDGER_TABLES,

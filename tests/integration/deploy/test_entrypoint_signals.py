@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from tests.deploy.dockerfile import parse
-from tests.integration.ingest.processes import ingest_env, log_events
+from tests.integration.ingest.wal.processes import ingest_env, log_events
 from workers.services.containers import docker_available
 from workers.settings import KafkaSettings
 

@@ -25,8 +25,8 @@ from tests.integration.gateway.pipeline import (
     start_worker,
 )
 from tests.unit.gateway.tokens import user_token
+from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
 from workers.ingest.wal_options import WalIngestOptions
-from workers.ingest.wal_runner import IngestProgress, run_wal_ingest
 from workers.kpis.sql import recompute_kpis
 from workers.services.ports import free_port
 from workers.settings import KafkaSettings

@@ -30,8 +30,8 @@ import pytest
 from schemas.updates import KpiUpdated
 from tests.certificates import issue
 from workers.cli.main import main
+from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
 from workers.ingest.wal_options import WalIngestOptions
-from workers.ingest.wal_runner import IngestProgress, run_wal_ingest
 from workers.services.apache_kafka import ApacheKafka, SecuredListener, start_kafka
 from workers.services.processes import terminate
 from workers.settings import KafkaSettings

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.integration.stream.harness import TopicReader, WorkerProcess
+from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
 from workers.ingest.wal_options import WalIngestOptions
-from workers.ingest.wal_runner import IngestProgress, run_wal_ingest
 from workers.kafka.topics import ensure_project_topics
 from workers.settings import KafkaSettings
 

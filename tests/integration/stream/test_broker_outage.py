@@ -25,8 +25,8 @@ from tests.integration.stream.harness import (
     start_worker,
     wait_for_progress,
 )
+from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
 from workers.ingest.wal_options import WalIngestOptions
-from workers.ingest.wal_runner import IngestProgress, run_wal_ingest
 from workers.services.apache_kafka import ApacheKafka, throwaway_kafka
 from workers.settings import KafkaSettings
 from workers.traffic import generate, read_all_changes

@@ -39,7 +39,7 @@ from tests.integration.stream.harness import (
     unmatched_steps,
     wait_for_progress,
 )
-from workers.ingest.wal_runner import IngestProgress
+from workers.ingest.wal.runner import IngestProgress
 from workers.settings import KafkaSettings
 from workers.traffic import TrafficSummary, generate, read_all_changes
 

@@ -23,7 +23,7 @@ import pytest
 from tests.integration.stream.harness import TopicReader, WorkerProcess, kpis_match, start_worker
 from workers.changes.keying import KeyedChange
 from workers.ingest.publisher import ChangePublisher, make_producer
-from workers.ingest.snapshot import snapshot_changes
+from workers.ingest.wal.snapshot import snapshot_changes
 from workers.services.database import create_database
 from workers.services.ports import free_port
 from workers.services.postgres import PostgresCluster

@@ -23,7 +23,7 @@ from tests.integration.stream.harness import (
     start_worker,
     wait_for_progress,
 )
-from workers.ingest.wal_runner import IngestProgress
+from workers.ingest.wal.runner import IngestProgress
 from workers.settings import KafkaSettings
 from workers.traffic import generate, read_all_changes, redeliver
 

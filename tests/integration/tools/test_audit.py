@@ -16,7 +16,7 @@ from schemas.updates import DashboardUpdate, IntentCreated, IntentView, KpiUpdat
 from tests.integration.tools.conftest import send_updates
 from workers.changes.values import canonical_row
 from workers.cli.main import main
-from workers.ingest.snapshot import column_types
+from workers.ingest.wal.snapshot import column_types
 from workers.kpis.sql import recompute_kpis
 from workers.services.database import create_database, drop_database
 from workers.settings import KafkaSettings

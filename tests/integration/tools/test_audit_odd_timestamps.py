@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 from tests.integration.stream.harness import TopicReader, WorkerProcess, start_worker
 from workers.changes.values import canonical_value
 from workers.cli.main import main
+from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
 from workers.ingest.wal_options import WalIngestOptions
-from workers.ingest.wal_runner import IngestProgress, run_wal_ingest
 from workers.kpis.sql import holdable, quarantined_rows, recompute_kpis
 from workers.settings import KafkaSettings
 from workers.stream.kpis import BadTimestamp, contribution

@@ -20,8 +20,8 @@ import psycopg
 import pytest
 
 from workers.cli.main import main
+from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
 from workers.ingest.wal_options import WalIngestOptions
-from workers.ingest.wal_runner import IngestProgress, run_wal_ingest
 from workers.services.processes import terminate
 from workers.settings import KafkaSettings
 from workers.tools.audit import audit

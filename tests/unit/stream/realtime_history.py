@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas.changes import ChangeRecord
-from workers.ingest.realtime_changes import CATCHUP_COLUMN_TYPES, change_from_push, change_from_row
+from workers.ingest.realtime.changes import CATCHUP_COLUMN_TYPES, change_from_push, change_from_row
 from workers.kafka.codec import encode_change
 from workers.kpis.sql import conversion_rate
 

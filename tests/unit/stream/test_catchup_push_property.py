@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from schemas.updates import dashboard_update_adapter
 from tests.unit.stream.realtime_history import TABLES, History, Statement
 from tests.unit.stream.simulation import DictState, envelope, lookup_from
-from workers.ingest.realtime_changes import CATCHUP_COLUMN_TYPES
+from workers.ingest.realtime.changes import CATCHUP_COLUMN_TYPES
 from workers.stream.processing import ENTITIES, BatchProcessor
 from workers.tools.ledger import PublishedRow, compare_rows, keep_latest_row
 

@@ -28,8 +28,8 @@ import psycopg
 import pytest
 
 from schemas.changes import ChangeRecord
-from tests.integration.realtime.conftest import JWT_SECRET, RunningEmulator
-from tests.integration.realtime.harness import (
+from tests.integration.ingest.realtime.conftest import JWT_SECRET, RunningEmulator
+from tests.integration.ingest.realtime.harness import (
     RaceWriter,
     RunningSource,
     fast_options,

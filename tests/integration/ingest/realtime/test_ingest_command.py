@@ -11,8 +11,12 @@ import psycopg
 import pytest
 
 from tests.cli_command import PULSE
-from tests.integration.realtime.conftest import JWT_SECRET
-from tests.integration.realtime.harness import database_rows, missing_final_states, topic_changes
+from tests.integration.ingest.realtime.conftest import JWT_SECRET
+from tests.integration.ingest.realtime.harness import (
+    database_rows,
+    missing_final_states,
+    topic_changes,
+)
 from workers.services.ports import free_port
 from workers.settings import KafkaSettings
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.integration.ingest.processes import ingest_env, log_events, start_ingest
+from tests.integration.ingest.wal.processes import ingest_env, log_events, start_ingest
 from tests.integration.topic_reading import read_changes
 from workers.settings import KafkaSettings
 

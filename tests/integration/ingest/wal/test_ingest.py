@@ -11,8 +11,8 @@ import pytest
 
 from schemas.changes import ChangeRecord
 from tests.integration.topic_reading import read_changes, read_rejected
+from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
 from workers.ingest.wal_options import WalIngestOptions
-from workers.ingest.wal_runner import IngestProgress, run_wal_ingest
 from workers.settings import KafkaSettings
 
 

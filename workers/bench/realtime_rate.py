@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from workers.ingest.rate_load import SITES, SourceRate, write_event_rows
+from workers.bench.rate_load import SITES, SourceRate, write_event_rows
+from workers.ingest.realtime.runner import RealtimeProgress, run_realtime_ingest
 from workers.ingest.realtime_options import RealtimeIngestOptions
-from workers.ingest.realtime_runner import RealtimeProgress, run_realtime_ingest
 from workers.settings import KafkaSettings
 
 ROWS_PER_TRANSACTION = 100

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workers.changes.values import canonical_timestamp, parse_timestamp
-from workers.ingest.realtime_catchup import CatchUpReader, HighWaterMarks, SeenVersions, lowered
+from workers.ingest.realtime.catchup import CatchUpReader, HighWaterMarks, SeenVersions, lowered
 
 
 @dataclass

@@ -8,8 +8,8 @@ import time
 import jwt
 
 from workers.emulator.tokens import check_token, mint_token
-from workers.ingest.realtime_status import StatusTracker
-from workers.ingest.realtime_token import TokenKeeper, refresh_delay, token_expiry
+from workers.ingest.realtime.status import StatusTracker
+from workers.ingest.realtime.token import TokenKeeper, refresh_delay, token_expiry
 
 SECRET = "unit-secret-0123456789abcdef0123456789"
 

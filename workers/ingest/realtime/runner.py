@@ -33,17 +33,17 @@ from schemas.updates import PulseStatus
 from workers.changes.keying import Rejection
 from workers.changes.values import canonical_timestamp
 from workers.ingest.publisher import ChangePublisher, Delivery, make_producer
-from workers.ingest.realtime_catchup import CatchUpReader, HighWaterMarks, SeenVersions
-from workers.ingest.realtime_changes import (
+from workers.ingest.realtime.catchup import CatchUpReader, HighWaterMarks, SeenVersions
+from workers.ingest.realtime.changes import (
     CATCHUP_COLUMN_TYPES,
     change_from_push,
     change_from_row,
     column_types,
 )
+from workers.ingest.realtime.source import RealtimeSource
+from workers.ingest.realtime.status import Status, StatusTracker, Transition
+from workers.ingest.realtime.token import TokenKeeper, TokenSource, file_token_source
 from workers.ingest.realtime_options import RealtimeIngestOptions
-from workers.ingest.realtime_source import RealtimeSource
-from workers.ingest.realtime_status import Status, StatusTracker, Transition
-from workers.ingest.realtime_token import TokenKeeper, TokenSource, file_token_source
 from workers.kafka.topics import ensure_project_topics
 from workers.observability.metrics import (
     COMMIT_TO_PUBLISH,

@@ -10,12 +10,12 @@ import pytest
 from realtime import AsyncRealtimeClient
 
 from schemas.changes import ChangeRecord
-from tests.integration.realtime.conftest import RunningEmulator
-from tests.integration.realtime.recorder import Recorder, subscribe_tables
+from tests.integration.ingest.realtime.conftest import RunningEmulator
+from tests.integration.ingest.realtime.recorder import Recorder, subscribe_tables
 from workers.changes.keying import KeyedChange
-from workers.ingest.pgoutput import decode
-from workers.ingest.realtime_changes import change_from_push
-from workers.ingest.transactions import TransactionAssembler
+from workers.ingest.realtime.changes import change_from_push
+from workers.ingest.wal.pgoutput import decode
+from workers.ingest.wal.transactions import TransactionAssembler
 
 pytestmark = pytest.mark.integration
 

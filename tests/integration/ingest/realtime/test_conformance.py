@@ -19,8 +19,8 @@ import websockets
 from realtime import AsyncRealtimeClient, RealtimePostgresChangesListenEvent
 
 from tests.cli_command import PULSE
-from tests.integration.realtime.conftest import JWT_SECRET, RunningEmulator
-from tests.integration.realtime.recorder import Recorder, subscribe_tables
+from tests.integration.ingest.realtime.conftest import JWT_SECRET, RunningEmulator
+from tests.integration.ingest.realtime.recorder import Recorder, subscribe_tables
 from workers.emulator.config import EmulatorConfig
 from workers.emulator.server import Emulator
 from workers.emulator.tokens import mint_token

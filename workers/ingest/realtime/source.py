@@ -32,9 +32,9 @@ from realtime import (
 )
 from realtime.types import PostgresChangesPayload
 
+from workers.ingest.realtime.status import Status
+from workers.ingest.realtime.token import TokenKeeper
 from workers.ingest.realtime_options import RealtimeIngestOptions
-from workers.ingest.realtime_status import Status
-from workers.ingest.realtime_token import TokenKeeper
 from workers.observability.metrics import REALTIME_REBUILDS
 
 log = structlog.get_logger("pulse.ingest.realtime.source")

@@ -25,9 +25,9 @@ from aiokafka.errors import KafkaError
 
 from schemas.changes import RejectedRecord
 from workers.changes.keying import KeyedChange, Rejection
-from workers.ingest.pgoutput import DecodeError, decode
 from workers.ingest.publisher import ChangePublisher, Delivery, make_producer
-from workers.ingest.replication import (
+from workers.ingest.wal.pgoutput import DecodeError, decode
+from workers.ingest.wal.replication import (
     ReplicationSetupError,
     ReplicationStream,
     SlotGone,
@@ -38,8 +38,8 @@ from workers.ingest.replication import (
     slot_lag_bytes,
     slot_state,
 )
-from workers.ingest.snapshot import snapshot_changes
-from workers.ingest.transactions import CommitMark, HeartbeatMark, TransactionAssembler
+from workers.ingest.wal.snapshot import snapshot_changes
+from workers.ingest.wal.transactions import CommitMark, HeartbeatMark, TransactionAssembler
 from workers.ingest.wal_options import WalIngestOptions
 from workers.kafka.topics import ensure_project_topics
 from workers.observability.metrics import (

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.unit.ingest import pgoutput_bytes as pg
+from tests.unit.ingest.wal import pgoutput_bytes as pg
 from workers.changes.keying import KeyedChange, Rejection
 from workers.changes.values import TYPE_NAMES_BY_OID, canonical_value
-from workers.ingest.pgoutput import (
+from workers.ingest.wal.pgoutput import (
     UNCHANGED,
     Begin,
     Commit,
@@ -21,7 +21,7 @@ from workers.ingest.pgoutput import (
     commit_ms,
     decode,
 )
-from workers.ingest.transactions import CommitMark, HeartbeatMark, TransactionAssembler
+from workers.ingest.wal.transactions import CommitMark, HeartbeatMark, TransactionAssembler
 
 CALLS = [
     ("id", 2950, True),

@@ -23,8 +23,8 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 
 from tests.cli_command import PULSE
-from tests.integration.realtime.conftest import RunningEmulator
-from tests.integration.realtime.harness import (
+from tests.integration.ingest.realtime.conftest import RunningEmulator
+from tests.integration.ingest.realtime.harness import (
     Writer,
     fast_options,
     make_sites,
@@ -34,8 +34,8 @@ from tests.integration.realtime.harness import (
 )
 from tests.integration.topic_reading import read_topic
 from workers.changes.values import canonical_timestamp
+from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
 from workers.ingest.wal_options import WalIngestOptions
-from workers.ingest.wal_runner import IngestProgress, run_wal_ingest
 from workers.kpis.sql import recompute_kpis
 from workers.settings import KafkaSettings
 

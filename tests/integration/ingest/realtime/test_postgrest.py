@@ -8,10 +8,10 @@ from postgrest.exceptions import APIError
 from psycopg.rows import dict_row
 from supabase import acreate_client
 
-from tests.integration.realtime.conftest import JWT_SECRET, RunningEmulator
+from tests.integration.ingest.realtime.conftest import JWT_SECRET, RunningEmulator
 from workers.changes.values import canonical_row
 from workers.emulator.tokens import mint_token
-from workers.ingest.realtime_changes import CATCHUP_COLUMN_TYPES
+from workers.ingest.realtime.changes import CATCHUP_COLUMN_TYPES
 
 pytestmark = pytest.mark.integration
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.realtime.harness import topic_changes
-from workers.ingest.realtime_rate import SITES, measure_realtime_rate
+from tests.integration.ingest.realtime.harness import topic_changes
+from workers.bench.realtime_rate import SITES, measure_realtime_rate
 from workers.settings import KafkaSettings
 
 pytestmark = pytest.mark.integration

@@ -18,9 +18,9 @@ import pytest
 from prometheus_client import REGISTRY
 
 from tests.integration.stream.harness import TopicReader, kpis_match, start_worker
-from workers.ingest.replication import SlotGone
+from workers.ingest.wal.replication import SlotGone
+from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
 from workers.ingest.wal_options import WalIngestOptions
-from workers.ingest.wal_runner import IngestProgress, run_wal_ingest
 from workers.kafka.topics import ensure_project_topics
 from workers.observability.readiness import Readiness
 from workers.resilience.settings import ReconnectSettings

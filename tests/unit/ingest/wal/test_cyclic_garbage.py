@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 
 from tests.unit.cyclic_garbage import cyclic_garbage
-from tests.unit.ingest import pgoutput_bytes as pg
+from tests.unit.ingest.wal import pgoutput_bytes as pg
 from workers.changes.keying import KeyedChange
-from workers.ingest.pgoutput import UNCHANGED, DecodeError, decode
-from workers.ingest.transactions import TransactionAssembler
+from workers.ingest.wal.pgoutput import UNCHANGED, DecodeError, decode
+from workers.ingest.wal.transactions import TransactionAssembler
 from workers.kafka.codec import encode_batch
 
 CALLS = [("id", 2950, True), ("site_id", 2950, False), ("status", 25, False)]

@@ -13,10 +13,10 @@ import uuid
 
 import psycopg
 
-from workers.ingest.rate_load import SITES, SourceRate, write_event_rows
-from workers.ingest.replication import drop_slot
+from workers.bench.rate_load import SITES, SourceRate, write_event_rows
+from workers.ingest.wal.replication import drop_slot
+from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
 from workers.ingest.wal_options import WalIngestOptions
-from workers.ingest.wal_runner import IngestProgress, run_wal_ingest
 from workers.settings import KafkaSettings
 
 ROWS_PER_TRANSACTION = 1000

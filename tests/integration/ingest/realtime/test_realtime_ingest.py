@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from tests.integration.realtime.conftest import JWT_SECRET, RunningEmulator
-from tests.integration.realtime.harness import (
+from tests.integration.ingest.realtime.conftest import JWT_SECRET, RunningEmulator
+from tests.integration.ingest.realtime.harness import (
     RunningSource,
     Writer,
     database_rows,
@@ -30,9 +30,9 @@ from tests.integration.realtime.harness import (
     topic_changes,
 )
 from workers.emulator.tokens import mint_token
+from workers.ingest.realtime.runner import RealtimeProgress
+from workers.ingest.realtime.token import TokenSource
 from workers.ingest.realtime_options import RealtimeIngestOptions
-from workers.ingest.realtime_runner import RealtimeProgress
-from workers.ingest.realtime_token import TokenSource
 from workers.settings import KafkaSettings
 
 pytestmark = pytest.mark.integration

@@ -19,10 +19,10 @@ from schemas.changes import ChangeRecord
 from schemas.updates import PulseStatus
 from tests.integration.topic_reading import read_changes, read_topic
 from workers.changes.values import canonical_row
-from workers.ingest.realtime_changes import CATCHUP_COLUMN_TYPES
+from workers.ingest.realtime.changes import CATCHUP_COLUMN_TYPES
+from workers.ingest.realtime.runner import RealtimeProgress, run_realtime_ingest
+from workers.ingest.realtime.token import TokenSource
 from workers.ingest.realtime_options import RealtimeIngestOptions
-from workers.ingest.realtime_runner import RealtimeProgress, run_realtime_ingest
-from workers.ingest.realtime_token import TokenSource
 from workers.settings import KafkaSettings
 
 TABLES = ("sessions", "events", "calls", "intents")

@@ -13,7 +13,7 @@ from typing import Any
 
 from workers.changes.keying import KeyedChange, Rejection, key_change
 from workers.changes.values import TYPE_NAMES_BY_OID, Converter, converter
-from workers.ingest.pgoutput import (
+from workers.ingest.wal.pgoutput import (
     UNCHANGED,
     Begin,
     Commit,

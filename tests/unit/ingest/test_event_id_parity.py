@@ -8,9 +8,9 @@ from realtime.types import RealtimePostgresChangesListenEvent
 
 from schemas.changes import ChangeRecord
 from workers.changes.keying import KeyedChange
-from workers.ingest.pgoutput import PG_EPOCH, Begin, Column, Relation, RowChange
-from workers.ingest.realtime_changes import change_from_push, change_from_row
-from workers.ingest.transactions import TransactionAssembler
+from workers.ingest.realtime.changes import change_from_push, change_from_row
+from workers.ingest.wal.pgoutput import PG_EPOCH, Begin, Column, Relation, RowChange
+from workers.ingest.wal.transactions import TransactionAssembler
 
 CALL_ID = "6C0E1A35-8A9F-4D4E-A0D8-1B3C5E7F9A11"
 SITE_ID = "0b0f7e62-3f1c-4a55-9a3e-2a9d1c7e5b10"

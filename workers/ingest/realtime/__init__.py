@@ -1,0 +1,1 @@
+"""The Realtime source: Supabase Realtime pushes and PostgREST catch-up reads, into Kafka."""

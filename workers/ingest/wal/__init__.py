@@ -1,0 +1,1 @@
+"""The WAL source: a logical replication slot (pgoutput) and its initial snapshot, into Kafka."""
