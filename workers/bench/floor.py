@@ -22,7 +22,6 @@ from typing import Literal
 
 import orjson
 
-from workers.stream.dedup import encode_seen
 from workers.stream.processing import (
     DEDUP,
     ENTITIES,
@@ -33,6 +32,7 @@ from workers.stream.processing import (
     entity_key,
     event_parts,
 )
+from workers.stream.rules.dedup import encode_seen
 
 Floor = Literal["framework", "state"]
 FLOORS: tuple[Floor, ...] = ("framework", "state")

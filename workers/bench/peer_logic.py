@@ -24,18 +24,18 @@ from typing import Any, Protocol
 
 import orjson
 
-from workers.stream.dedup import admitted
-from workers.stream.kpis import (
+from workers.stream.processing import ENTITY_TABLES, decode_envelope, entity_key, event_parts
+from workers.stream.rules.dedup import admitted
+from workers.stream.rules.kpis import (
     NOTHING,
     Contribution,
     DayAggregate,
     apply_contribution,
     contribution,
 )
-from workers.stream.mapping import typed_updates
-from workers.stream.processing import ENTITY_TABLES, decode_envelope, entity_key, event_parts
-from workers.stream.verification import Verdict, verdict
-from workers.stream.versions import Version, supersedes, version_of
+from workers.stream.rules.mapping import typed_updates
+from workers.stream.rules.verification import Verdict, verdict
+from workers.stream.rules.versions import Version, supersedes, version_of
 
 # One store per site holds what the worker keeps in four tables; a prefix keeps them apart.
 SEEN, ROW, SESSION, DAY = b"seen|", b"row|", b"session|", b"day|"

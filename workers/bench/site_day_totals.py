@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import orjson
 
-from workers.stream.kpis import KINDS
+from workers.stream.rules.kpis import KINDS
 
 SiteDay = tuple[str, str]
 Totals = tuple[int, ...]  # in the order of ``kpis.KINDS``

@@ -25,8 +25,8 @@ from workers.kafka.topics import ensure_project_topics
 from workers.logs import configure_logging
 from workers.observability.metrics import RECORDS_IN
 from workers.settings import KafkaSettings
-from workers.stream.dedup import encode_seen
 from workers.stream.processing import decode_envelope, entity_key, event_parts
+from workers.stream.rules.dedup import encode_seen
 from workers.stream.settings import WorkerSettings
 
 Guarantee = Literal["exactly_once", "at_least_once"]

@@ -12,7 +12,7 @@ leave the row in the same state. They are not always one change, though: a trans
 a row back to an earlier state (A, B, A) gives the first and the last A one ID, unless the row
 has the schema's ``row_version`` column, whose new number on every write makes the two A rows
 differ. The stream worker tells such WAL changes apart by their LSN
-(``workers.stream.dedup.admitted``).
+(``workers.stream.rules.dedup.admitted``).
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from typing import Any
 import psycopg
 
 from schemas.updates import KpiSnapshot
+from workers.kpis.definitions import conversion_rate
 
 # Python's datetime range, in UTC: the ingest writes every timestamp as UTC, and the stream
 # refuses one it cannot parse.
@@ -92,10 +93,6 @@ SELECT kind, count(*) FROM (
 WHERE %(site)s::text IS NULL OR site_id::text = %(site)s::text
 GROUP BY kind
 """
-
-
-def conversion_rate(conversions: int, intents: int) -> float:
-    return round(conversions / intents, 4) if intents else 0.0
 
 
 def recompute_kpis(

@@ -56,12 +56,7 @@ from workers.observability.metrics import (
     STALE_CHANGES,
 )
 from workers.settings import KafkaSettings
-from workers.stream.accounting import TALLY_KEY, Tally
 from workers.stream.checkpoint import Checkpoint
-from workers.stream.continuity import CommittedPositions, OffsetContinuity
-from workers.stream.dedup import expired_ids, newest_seen
-from workers.stream.isolation import ProcessingFailed, handle_isolating
-from workers.stream.kpis import DayAggregate
 from workers.stream.processing import (
     DAYS,
     DEDUP,
@@ -74,9 +69,14 @@ from workers.stream.processing import (
 )
 from workers.stream.producing import KeyValue
 from workers.stream.reread import read_range
-from workers.stream.sequencing import SiteSequencer
+from workers.stream.rules.accounting import TALLY_KEY, Tally
+from workers.stream.rules.continuity import CommittedPositions, OffsetContinuity
+from workers.stream.rules.dedup import expired_ids, newest_seen
+from workers.stream.rules.isolation import ProcessingFailed, handle_isolating
+from workers.stream.rules.kpis import DayAggregate
+from workers.stream.rules.sequencing import SiteSequencer
+from workers.stream.rules.stalled_fetch import StalledFetchCheck
 from workers.stream.settings import WorkerSettings
-from workers.stream.stalled_fetch import StalledFetchCheck
 from workers.stream.store_guard import StoreGuard
 from workers.stream.tables import StateTables
 

@@ -24,9 +24,9 @@ from typing import Any, Protocol
 
 import orjson
 
-from workers.stream.accounting import Tally
-from workers.stream.dedup import admitted
-from workers.stream.kpis import (
+from workers.stream.rules.accounting import Tally
+from workers.stream.rules.dedup import admitted
+from workers.stream.rules.kpis import (
     NOTHING,
     BadTimestamp,
     Contribution,
@@ -34,10 +34,10 @@ from workers.stream.kpis import (
     apply_contribution,
     contribution,
 )
-from workers.stream.mapping import typed_updates
-from workers.stream.sequencing import SiteSequencer
-from workers.stream.verification import Verdict, rejection_detail, verdict
-from workers.stream.versions import Version, row_order, supersedes, version_of
+from workers.stream.rules.mapping import typed_updates
+from workers.stream.rules.sequencing import SiteSequencer
+from workers.stream.rules.verification import Verdict, rejection_detail, verdict
+from workers.stream.rules.versions import Version, row_order, supersedes, version_of
 
 DEDUP, SESSIONS, ENTITIES, DAYS = "dedup", "sessions", "entities", "days"
 TABLES: tuple[str, ...] = (DEDUP, SESSIONS, ENTITIES, DAYS)

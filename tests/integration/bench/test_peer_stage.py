@@ -16,7 +16,7 @@ from workers.bench.site_day_totals import Totals, differences
 from workers.kpis.sql import recompute_kpis
 from workers.services.embedded import Endpoints
 from workers.settings import KafkaSettings
-from workers.stream.kpis import KINDS
+from workers.stream.rules.kpis import KINDS
 
 pytestmark = [
     pytest.mark.integration,

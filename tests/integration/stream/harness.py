@@ -31,8 +31,8 @@ from workers.kpis.sql import recompute_kpis
 from workers.services import lifeline
 from workers.services.processes import terminate
 from workers.settings import KafkaSettings
-from workers.stream.accounting import TALLY_KEY, Tally
-from workers.stream.kpis import KINDS, Contribution, DayAggregate
+from workers.stream.rules.accounting import TALLY_KEY, Tally
+from workers.stream.rules.kpis import KINDS, Contribution, DayAggregate
 
 
 @dataclass

@@ -29,7 +29,7 @@ from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
 from workers.ingest.wal_options import WalIngestOptions
 from workers.kpis.sql import holdable, quarantined_rows, recompute_kpis
 from workers.settings import KafkaSettings
-from workers.stream.kpis import BadTimestamp, contribution
+from workers.stream.rules.kpis import BadTimestamp, contribution
 from workers.tools.reading import TopicReader as ToolReader
 from workers.tools.rebuild import wait_for_groups
 

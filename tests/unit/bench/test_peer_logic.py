@@ -13,7 +13,7 @@ from tests.unit.stream.simulation import Simulation, envelope
 from tests.unit.stream.test_replay_property import SITES, deliveries
 from workers.bench.peer_logic import SESSION, process_message
 from workers.bench.site_day_totals import Totals, differences, peer_totals
-from workers.stream.kpis import KINDS
+from workers.stream.rules.kpis import KINDS
 
 
 class DictPeerState:

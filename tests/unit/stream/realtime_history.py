@@ -23,7 +23,7 @@ from typing import Any
 from schemas.changes import ChangeRecord
 from workers.ingest.realtime.changes import CATCHUP_COLUMN_TYPES, change_from_push, change_from_row
 from workers.kafka.codec import encode_change
-from workers.kpis.sql import conversion_rate
+from workers.kpis.definitions import conversion_rate
 
 BASE = datetime(2026, 11, 20, 23, 59, 58, tzinfo=UTC)  # histories cross midnight UTC
 TABLES = ("calls", "intents")

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from workers.changes.event_id import event_id
-from workers.kpis.sql import conversion_rate
+from workers.kpis.definitions import conversion_rate
 from workers.stream.processing import BatchOutput, BatchProcessor
 
 BASE = datetime(2026, 11, 20, 22, 0, tzinfo=UTC)
@@ -252,7 +252,7 @@ class DictState:
                     target[key] = value
 
     def kpis(self) -> dict[tuple[str, str], dict[str, Any]]:
-        from workers.stream.kpis import DayAggregate
+        from workers.stream.rules.kpis import DayAggregate
 
         result = {}
         for (table, _partition), entries in self.data.items():

@@ -11,9 +11,9 @@ from schemas.changes import RejectedRecord
 from schemas.updates import dashboard_update_adapter
 from tests.unit.stream.simulation import DictState, Simulation, envelope, lookup_from
 from workers.changes.keying import KeyedChange, key_change
-from workers.stream.accounting import Tally
-from workers.stream.kpis import CALLS, DayAggregate
 from workers.stream.processing import BatchOutput, BatchProcessor, failed_message_rejects
+from workers.stream.rules.accounting import Tally
+from workers.stream.rules.kpis import CALLS, DayAggregate
 
 
 async def run_batches(

@@ -10,7 +10,7 @@ when the row was never updated (``created_at == updated_at``) and otherwise ``UP
 key as ``old_record``, as Realtime sends on tables with row-level security. When ``updated_at``
 falls in the commit's millisecond, a read and the push of the same state can share an event ID,
 and the second one is dropped as a re-delivery; the stream worker orders a row's reads and pushes
-by its ``row_version`` (``workers.stream.versions``), not by their arrival.
+by its ``row_version`` (``workers.stream.rules.versions``), not by their arrival.
 """
 
 from __future__ import annotations

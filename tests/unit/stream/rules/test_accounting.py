@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workers.stream.accounting import Tally
+from workers.stream.rules.accounting import Tally
 
 
 def test_tallies_add_field_by_field_and_round_trip_through_bytes() -> None:

@@ -1,4 +1,4 @@
-from workers.stream.continuity import CommittedPositions, OffsetContinuity
+from workers.stream.rules.continuity import CommittedPositions, OffsetContinuity
 
 
 def test_contiguous_runs_and_re_reads_leave_no_hole() -> None:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from workers.stream.isolation import ProcessingFailed, handle_isolating
+from workers.stream.rules.isolation import ProcessingFailed, handle_isolating
 
 
 class Processor:

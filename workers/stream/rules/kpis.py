@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from workers.changes.values import canonical_timestamp
-from workers.kpis.sql import conversion_rate
+from workers.kpis.definitions import conversion_rate
 
 KINDS: tuple[str, ...] = ("sessions", "events", "calls", "intents", "conversions")
 SESSIONS, EVENTS, CALLS, INTENTS, CONVERSIONS = range(5)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from workers.stream.dedup import admitted, encode_seen, expired_ids, newest_seen
-from workers.stream.kpis import (
+from workers.stream.rules.dedup import admitted, encode_seen, expired_ids, newest_seen
+from workers.stream.rules.kpis import (
     CONVERSIONS,
     EVENTS,
     INTENTS,
@@ -16,10 +16,10 @@ from workers.stream.kpis import (
     cell,
     contribution,
 )
-from workers.stream.mapping import typed_updates
-from workers.stream.sequencing import SiteSequencer
-from workers.stream.verification import verdict
-from workers.stream.versions import NO_LSN, NO_ROW_ORDER, row_order, supersedes, version_of
+from workers.stream.rules.mapping import typed_updates
+from workers.stream.rules.sequencing import SiteSequencer
+from workers.stream.rules.verification import verdict
+from workers.stream.rules.versions import NO_LSN, NO_ROW_ORDER, row_order, supersedes, version_of
 
 
 def test_versions_order_by_commit_then_lsn() -> None:

@@ -1,4 +1,4 @@
-from workers.stream.stalled_fetch import StalledFetchCheck
+from workers.stream.rules.stalled_fetch import StalledFetchCheck
 
 
 def test_a_partition_fetched_ahead_of_an_idle_agent_on_two_checks_is_fetched_again() -> None:
