@@ -25,7 +25,7 @@ from workers.observability import container_health
 from workers.observability.container_health import configured_port
 from workers.services.kafka_dist import kafka_version
 from workers.settings_catalog import known_variables
-from workers.stream.settings import WorkerSettings
+from workers.stream.settings import StreamSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 PULSE_SERVICES = ("ingest", "worker-1", "worker-2", "gateway")
@@ -186,7 +186,7 @@ def written_at(name: str, service: dict[str, Any]) -> list[PurePosixPath]:
         assert int(image.split(":")[1].split(".")[0]) <= 17, "postgres 18 moved PGDATA"
         return [PurePosixPath(env.get("PGDATA", "/var/lib/postgresql/data"))]
     if name.startswith("worker"):
-        default = str(WorkerSettings.model_fields["data_dir"].default)
+        default = str(StreamSettings.model_fields["data_dir"].default)
         return [dockerfile_workdir() / env.get("PULSE_DATA_DIR", default)]
     return []
 

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from workers.settings import LivenessSettings
-from workers.stream.settings import WorkerSettings
+from workers.stream.settings import StreamSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT_S = {"s": 1, "m": 60, "h": 3600}
@@ -38,7 +38,7 @@ def test_the_charts_liveness_window_fits_the_limits() -> None:
     window = liveness["periodSeconds"] * liveness["failureThreshold"]
     assert window >= LivenessSettings().loop_stall_limit_s
     alert_after = seconds(values["prometheusRule"]["stalledWorker"]["for"])
-    assert WorkerSettings().fetch_stall_limit_s + window <= alert_after
+    assert StreamSettings().fetch_stall_limit_s + window <= alert_after
 
 
 def test_composes_healthcheck_window_fits_the_loop_limit() -> None:

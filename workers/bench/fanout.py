@@ -29,8 +29,8 @@ from workers.bench.process_usage import cpu_seconds, cpu_wait_seconds, rss_mb
 from workers.bench.results import FanoutFigures
 from workers.bench.run import Say, fresh_topics
 from workers.bench.worker_process import running_worker
+from workers.ingest.settings import WalIngestSettings
 from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
-from workers.ingest.wal_options import WalIngestOptions
 from workers.kafka.topics import ensure_project_topics
 from workers.services.embedded import Endpoints
 
@@ -129,7 +129,7 @@ async def fanout_stage(
     audience = await asyncio.to_thread(prepare_audience, services.dsn, options, secret)
     stop_ingest = asyncio.Event()
     progress = IngestProgress()
-    wal = WalIngestOptions(
+    wal = WalIngestSettings(
         PULSE_SLOT_NAME="pulse_bench_fanout",
         PULSE_PUBLICATION="pulse_bench_fanout",
         PULSE_INITIAL_SNAPSHOT=False,

@@ -14,9 +14,9 @@ import uuid
 import psycopg
 
 from workers.bench.rate_load import SITES, SourceRate, write_event_rows
+from workers.ingest.settings import WalIngestSettings
 from workers.ingest.wal.replication import drop_slot
 from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
-from workers.ingest.wal_options import WalIngestOptions
 from workers.settings import KafkaSettings
 
 ROWS_PER_TRANSACTION = 1000
@@ -25,7 +25,7 @@ ROWS_PER_TRANSACTION = 1000
 async def measure_ingest_rate(dsn: str, kafka: KafkaSettings, rows: int) -> SourceRate:
     """Run the WAL ingest on its own slot, commit ``rows`` events, time until all are acked."""
     name = f"pulse_rate_{uuid.uuid4().hex[:8]}"
-    options = WalIngestOptions(
+    options = WalIngestSettings(
         PULSE_SLOT_NAME=name, PULSE_PUBLICATION=name, PULSE_INITIAL_SNAPSHOT=False
     )
     stop = asyncio.Event()

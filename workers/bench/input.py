@@ -9,8 +9,8 @@ import asyncio
 import time
 from dataclasses import dataclass
 
+from workers.ingest.settings import WalIngestSettings
 from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
-from workers.ingest.wal_options import WalIngestOptions
 from workers.settings import KafkaSettings
 from workers.traffic import TrafficSummary, generate_in_thread, redeliver
 
@@ -30,7 +30,7 @@ class BenchInput:
 async def prepare_input(dsn: str, kafka: KafkaSettings, changes: int, sites: int) -> BenchInput:
     stop = asyncio.Event()
     progress = IngestProgress()
-    options = WalIngestOptions(
+    options = WalIngestSettings(
         PULSE_SLOT_NAME="pulse_bench_input", PULSE_PUBLICATION="pulse_bench_input"
     )
     task = asyncio.create_task(run_wal_ingest(dsn, kafka, options, stop, progress))

@@ -25,7 +25,7 @@ from workers.logs import configure_logging
 from workers.observability.metrics import RECORDS_IN, RECORDS_OUT
 from workers.settings import DatabaseSettings, KafkaSettings
 from workers.stream.session_lookup import QUERY, valid_uuids
-from workers.stream.settings import WorkerSettings
+from workers.stream.settings import StreamSettings
 
 # The bench waits on these: changes consumed (read as the stream component, like every process
 # it measures) and records handed to the producer, which it then reads back from the topic.
@@ -49,7 +49,7 @@ class PostgresSessionSites:
         return {session: site for session, site in self._conn.execute(QUERY, (wanted,))}
 
 
-def build_app(worker: WorkerSettings, kafka: KafkaSettings, dsn: str | None) -> Application:
+def build_app(worker: StreamSettings, kafka: KafkaSettings, dsn: str | None) -> Application:
     assert kafka.bootstrap_servers
     app = Application(
         broker_address=kafka.bootstrap_servers,
@@ -81,7 +81,7 @@ def build_app(worker: WorkerSettings, kafka: KafkaSettings, dsn: str | None) -> 
 
 def main() -> int:
     configure_logging()
-    worker = WorkerSettings()
+    worker = StreamSettings()
     kafka = KafkaSettings()
     assert kafka.bootstrap_servers, "KAFKA_BOOTSTRAP_SERVERS is set by pulse bench"
     asyncio.run(ensure_project_topics(kafka.bootstrap_servers, kafka))

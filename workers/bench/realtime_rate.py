@@ -13,7 +13,7 @@ import time
 
 from workers.bench.rate_load import SITES, SourceRate, write_event_rows
 from workers.ingest.realtime.runner import RealtimeProgress, run_realtime_ingest
-from workers.ingest.realtime_options import RealtimeIngestOptions
+from workers.ingest.settings import RealtimeIngestSettings
 from workers.settings import KafkaSettings
 
 ROWS_PER_TRANSACTION = 100
@@ -28,7 +28,7 @@ async def measure_realtime_rate(dsn: str, kafka: KafkaSettings, rows: int) -> So
 
     emulator = Emulator(EmulatorConfig(dsn=dsn))
     await emulator.start()
-    options = RealtimeIngestOptions(
+    options = RealtimeIngestSettings(
         PULSE_REALTIME_INITIAL_CATCHUP="none", PULSE_REALTIME_CATCHUP_INTERVAL_S=86_400
     )
     stop = asyncio.Event()

@@ -22,8 +22,8 @@ from workers.bench.synthetic import synthetic_batches
 from workers.bench.timing import ProcessRun, StageRate
 from workers.bench.update_span import read_until_quiet, span_seconds
 from workers.bench.worker_process import running_worker
+from workers.ingest.settings import WalIngestSettings
 from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
-from workers.ingest.wal_options import WalIngestOptions
 from workers.kafka.topics import ensure_project_topics
 from workers.services.embedded import Endpoints
 from workers.settings import KafkaSettings
@@ -183,7 +183,7 @@ async def latency_stage(
     await ensure_project_topics(services.bootstrap_servers, kafka)
     stop = asyncio.Event()
     progress = IngestProgress()
-    options = WalIngestOptions(
+    options = WalIngestSettings(
         PULSE_SLOT_NAME="pulse_bench_e2e",
         PULSE_PUBLICATION="pulse_bench_e2e",
         PULSE_INITIAL_SNAPSHOT=False,

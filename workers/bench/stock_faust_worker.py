@@ -27,13 +27,13 @@ from workers.observability.metrics import RECORDS_IN
 from workers.settings import KafkaSettings
 from workers.stream.processing import decode_envelope, entity_key, event_parts
 from workers.stream.rules.dedup import encode_seen
-from workers.stream.settings import WorkerSettings
+from workers.stream.settings import StreamSettings
 
 Guarantee = Literal["exactly_once", "at_least_once"]
 GUARANTEES: tuple[Guarantee, ...] = ("exactly_once", "at_least_once")
 
 
-def build_app(guarantee: Guarantee, worker: WorkerSettings, kafka: KafkaSettings) -> faust.App:
+def build_app(guarantee: Guarantee, worker: StreamSettings, kafka: KafkaSettings) -> faust.App:
     assert kafka.bootstrap_servers
     app = faust.App(
         worker.app_id,
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("guarantee", choices=GUARANTEES)
     args = parser.parse_args(argv)
     configure_logging()
-    worker = WorkerSettings()
+    worker = StreamSettings()
     kafka = KafkaSettings()
     assert kafka.bootstrap_servers, "KAFKA_BOOTSTRAP_SERVERS is set by pulse bench"
     asyncio.run(ensure_project_topics(kafka.bootstrap_servers, kafka))

@@ -40,18 +40,18 @@ def register(subparsers: Any) -> None:
 
 async def _run_wal() -> None:
     from workers.cli.signals import stop_on_signals
+    from workers.ingest.settings import WalIngestSettings
     from workers.ingest.wal.runner import run_wal_ingest
-    from workers.ingest.wal_options import WalIngestOptions
 
     dsn = require(DatabaseSettings().database_url, "DATABASE_URL", "to read the replication slot")
     kafka = KafkaSettings()
     require(kafka.bootstrap_servers, "KAFKA_BOOTSTRAP_SERVERS", "to publish changes")
-    from workers.ingest.endpoint_options import IngestEndpointSettings
+    from workers.ingest.settings import IngestEndpointSettings
     from workers.observability.health_server import HealthServer
     from workers.observability.loop_watchdog import LoopWatchdog
     from workers.observability.readiness import Readiness
 
-    options = WalIngestOptions()
+    options = WalIngestSettings()
     http = IngestEndpointSettings()
     stop = asyncio.Event()
     stop_on_signals(stop)
@@ -71,9 +71,12 @@ async def _run_wal() -> None:
 
 async def _run_realtime() -> None:
     from workers.cli.signals import stop_on_signals
-    from workers.ingest.endpoint_options import IngestEndpointSettings
     from workers.ingest.realtime.runner import run_realtime_ingest
-    from workers.ingest.realtime_options import RealtimeIngestOptions, SupabaseSettings
+    from workers.ingest.settings import (
+        IngestEndpointSettings,
+        RealtimeIngestSettings,
+        SupabaseSettings,
+    )
     from workers.observability.health_server import HealthServer
     from workers.observability.loop_watchdog import LoopWatchdog
     from workers.observability.readiness import Readiness
@@ -83,7 +86,7 @@ async def _run_realtime() -> None:
     key = require(supabase.supabase_service_key, "SUPABASE_SERVICE_KEY", "to authenticate")
     kafka = KafkaSettings()
     require(kafka.bootstrap_servers, "KAFKA_BOOTSTRAP_SERVERS", "to publish changes")
-    options = RealtimeIngestOptions()
+    options = RealtimeIngestSettings()
     http = IngestEndpointSettings()
     stop = asyncio.Event()
     stop_on_signals(stop)

@@ -14,7 +14,7 @@ from rich.table import Table
 from workers.cli.arguments import add_connection_arguments
 from workers.cli.exit_status import ExitStatus
 from workers.settings import KafkaSettings
-from workers.stream.settings import WorkerSettings
+from workers.stream.settings import StreamSettings
 from workers.tools.audit import show
 from workers.tools.command import bootstrap, tool_command
 from workers.tools.rebuild import RebuildReport, rebuild
@@ -60,7 +60,7 @@ def register(subparsers: Any) -> None:
 def handle(args: argparse.Namespace) -> int:
     settings = KafkaSettings()
     servers = bootstrap(settings)
-    live = args.live_app_id or WorkerSettings().app_id
+    live = args.live_app_id or StreamSettings().app_id
     return asyncio.run(run(settings, servers, args.app_id, live, args.data_dir, args.timeout))
 
 

@@ -85,15 +85,15 @@ def serve(processor: Processor | None = None) -> int:
     from workers.observability.metrics_server import serve_worker_metrics
     from workers.observability.readiness import Readiness
     from workers.resilience.link import DependencyLink
-    from workers.resilience.settings import ReconnectSettings
+    from workers.settings import ReconnectSettings
     from workers.stream.allocator import fix_mmap_threshold
     from workers.stream.app import create_app
     from workers.stream.session_lookup import PostgresSessionLookup
-    from workers.stream.settings import WorkerSettings
+    from workers.stream.settings import StreamSettings
 
     configure_logging()
     fix_mmap_threshold()
-    settings = WorkerSettings()
+    settings = StreamSettings()
     liveness = LivenessSettings()
     kafka = KafkaSettings()
     bootstrap = require(

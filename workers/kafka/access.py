@@ -18,8 +18,17 @@ from aiokafka.errors import (
     UnsupportedSaslMechanismError,
 )
 
-from workers.kafka import security
 from workers.kafka.security import ClientSecurity, client_security
+from workers.settings import (
+    CA_FILE,
+    CERT_FILE,
+    CHECK_HOSTNAME,
+    MECHANISM,
+    PASSWORD,
+    PASSWORD_FILE,
+    PROTOCOL,
+    USERNAME,
+)
 
 BOOTSTRAP = "KAFKA_BOOTSTRAP_SERVERS"
 CHECK_TIMEOUT_MS = 15_000
@@ -55,26 +64,26 @@ def describe_failure(
         if isinstance(error, SaslAuthenticationFailed) and client.sasl is not None:
             return (
                 f"Kafka at {server} refused the {client.sasl.mechanism} login of "
-                f"{security.USERNAME}={client.sasl.username}: check {security.PASSWORD} "
-                f"(or {security.PASSWORD_FILE}) and {security.MECHANISM}"
+                f"{USERNAME}={client.sasl.username}: check {PASSWORD} "
+                f"(or {PASSWORD_FILE}) and {MECHANISM}"
             )
         if isinstance(error, UnsupportedSaslMechanismError):
-            return f"Kafka at {server} refused {security.MECHANISM}: {_reason(error)}"
+            return f"Kafka at {server} refused {MECHANISM}: {_reason(error)}"
     for server, error in failures:
         if isinstance(error, ssl.SSLCertVerificationError):
             return (
                 f"TLS to Kafka at {server} failed: {error.verify_message}: check "
-                f"{security.CA_FILE} (and {security.CHECK_HOSTNAME} for a name mismatch)"
+                f"{CA_FILE} (and {CHECK_HOSTNAME} for a name mismatch)"
             )
         if isinstance(error, ssl.SSLError):
             return (
                 f"TLS to Kafka at {server} failed ({error.reason or _reason(error)}): check "
-                f"{security.PROTOCOL} and the client certificate ({security.CERT_FILE})"
+                f"{PROTOCOL} and the client certificate ({CERT_FILE})"
             )
     detail = "; ".join(f"{server}: {_reason(error)}" for server, error in failures)
     return (
         f"cannot reach Kafka at {bootstrap} (check {BOOTSTRAP}, and "
-        f"{security.PROTOCOL}={client.protocol} matches the listener): {detail}"
+        f"{PROTOCOL}={client.protocol} matches the listener): {detail}"
     )
 
 

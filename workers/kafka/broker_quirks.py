@@ -15,29 +15,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from workers.settings import BrokerSettings
 
 TANSU = "tansu"
 
 Poll = Callable[[list[TopicPartition], int], Awaitable[Mapping[TopicPartition, Sequence[Any]]]]
 POLL_MS = 200
-
-
-class BrokerSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore")
-
-    broker: Literal["kafka", "tansu"] = Field(
-        default="kafka",
-        validation_alias="PULSE_BROKER",
-        description="The broker the clients talk to (and the embedded one to start): Apache "
-        "Kafka, or the demo's no-Java fallback Tansu, which lacks idempotence and transactions.",
-    )
 
 
 def on_tansu() -> bool:

@@ -1,4 +1,4 @@
-"""How our Kafka clients authenticate and encrypt: TLS and SASL settings, read from the environment.
+"""How our Kafka clients authenticate and encrypt: the TLS and SASL settings, resolved.
 
 Every client (aiokafka producers, consumers and admin clients, and the Faust worker's own) takes
 its security options from here, so one set of variables reaches a secured cluster everywhere.
@@ -12,90 +12,25 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import SecretStr
 
-from workers.settings import SettingError
-
-SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
-SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
-
-PROTOCOL = "KAFKA_SECURITY_PROTOCOL"
-CA_FILE = "KAFKA_SSL_CA_FILE"
-CERT_FILE = "KAFKA_SSL_CERT_FILE"
-KEY_FILE = "KAFKA_SSL_KEY_FILE"
-KEY_PASSWORD = "KAFKA_SSL_KEY_PASSWORD"
-KEY_PASSWORD_FILE = "KAFKA_SSL_KEY_PASSWORD_FILE"
-CHECK_HOSTNAME = "KAFKA_SSL_CHECK_HOSTNAME"
-MECHANISM = "KAFKA_SASL_MECHANISM"
-USERNAME = "KAFKA_SASL_USERNAME"
-PASSWORD = "KAFKA_SASL_PASSWORD"
-PASSWORD_FILE = "KAFKA_SASL_PASSWORD_FILE"
-
-
-class KafkaSecuritySettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore")
-
-    security_protocol: SecurityProtocol = Field(
-        default="PLAINTEXT",
-        validation_alias=PROTOCOL,
-        description="How every Kafka client talks to the brokers: in the clear, over TLS (SSL), "
-        "with SASL, or with SASL over TLS (SASL_SSL, e.g. Confluent Cloud, MSK, Strimzi).",
-    )
-    ssl_ca_file: Path | None = Field(
-        default=None,
-        validation_alias=CA_FILE,
-        description="PEM file of the CAs that signed the brokers' certificates (unset: the "
-        "system's CAs).",
-    )
-    ssl_cert_file: Path | None = Field(
-        default=None,
-        validation_alias=CERT_FILE,
-        description="PEM client certificate (chain) for mutual TLS; needs KAFKA_SSL_KEY_FILE.",
-    )
-    ssl_key_file: Path | None = Field(
-        default=None,
-        validation_alias=KEY_FILE,
-        description="PEM private key of KAFKA_SSL_CERT_FILE.",
-    )
-    ssl_key_password: SecretStr | None = Field(
-        default=None,
-        validation_alias=KEY_PASSWORD,
-        description="Password of an encrypted KAFKA_SSL_KEY_FILE.",
-    )
-    ssl_key_password_file: Path | None = Field(
-        default=None,
-        validation_alias=KEY_PASSWORD_FILE,
-        description="File holding KAFKA_SSL_KEY_PASSWORD instead.",
-    )
-    ssl_check_hostname: bool = Field(
-        default=True,
-        validation_alias=CHECK_HOSTNAME,
-        description="Check that a broker's certificate names the host dialled; the chain is "
-        "verified either way.",
-    )
-    sasl_mechanism: SaslMechanism = Field(
-        default="PLAIN",
-        validation_alias=MECHANISM,
-        description="SASL mechanism with SASL_PLAINTEXT or SASL_SSL.",
-    )
-    sasl_username: str | None = Field(
-        default=None,
-        validation_alias=USERNAME,
-        description="SASL user (Confluent Cloud: the API key).",
-    )
-    sasl_password: SecretStr | None = Field(
-        default=None,
-        validation_alias=PASSWORD,
-        description="SASL password (Confluent Cloud: the API secret).",
-    )
-    sasl_password_file: Path | None = Field(
-        default=None,
-        validation_alias=PASSWORD_FILE,
-        description="File holding KAFKA_SASL_PASSWORD instead (a trailing newline is ignored).",
-    )
+from workers.settings import (
+    CA_FILE,
+    CERT_FILE,
+    KEY_FILE,
+    KEY_PASSWORD,
+    KEY_PASSWORD_FILE,
+    PASSWORD,
+    PASSWORD_FILE,
+    PROTOCOL,
+    USERNAME,
+    KafkaSecuritySettings,
+    SaslMechanism,
+    SecurityProtocol,
+    SettingError,
+)
 
 
 @dataclass(frozen=True)

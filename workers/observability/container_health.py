@@ -16,14 +16,14 @@ from collections.abc import Mapping, Sequence
 from pydantic_settings import BaseSettings
 
 from workers.gateway.settings import GatewaySettings
-from workers.ingest.endpoint_options import IngestEndpointSettings
+from workers.ingest.settings import IngestEndpointSettings
 from workers.observability.probes import HEALTH_PATH
-from workers.stream.settings import WorkerSettings
+from workers.stream.settings import StreamSettings
 
 TIMEOUT_S = 3.0
 # (settings class, field): the ports the three services serve /healthz on.
 SERVED_PORTS: tuple[tuple[type[BaseSettings], str], ...] = (
-    (WorkerSettings, "web_port"),
+    (StreamSettings, "web_port"),
     (IngestEndpointSettings, "metrics_port"),
     (GatewaySettings, "port"),
 )

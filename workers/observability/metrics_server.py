@@ -6,10 +6,10 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import start_http_server
 
-from workers.stream.settings import WorkerSettings
+from workers.stream.settings import StreamSettings
 
 
-def serve_worker_metrics(settings: WorkerSettings) -> WSGIServer | None:
+def serve_worker_metrics(settings: StreamSettings) -> WSGIServer | None:
     """Serves /metrics on a thread at the configured address; None when the port is 0."""
     if not settings.metrics_port:
         return None

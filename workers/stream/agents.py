@@ -76,7 +76,7 @@ from workers.stream.rules.isolation import ProcessingFailed, handle_isolating
 from workers.stream.rules.kpis import DayAggregate
 from workers.stream.rules.sequencing import SiteSequencer
 from workers.stream.rules.stalled_fetch import StalledFetchCheck
-from workers.stream.settings import WorkerSettings
+from workers.stream.settings import StreamSettings
 from workers.stream.store_guard import StoreGuard
 from workers.stream.tables import StateTables
 
@@ -129,7 +129,7 @@ class StreamRunner:
         state: StateTables,
         checkpoint: Checkpoint,
         kafka: KafkaSettings,
-        settings: WorkerSettings,
+        settings: StreamSettings,
         lookup: SessionLookup,
         processor: Processor | None = None,
     ) -> None:
@@ -556,7 +556,7 @@ class StreamRunner:
 
 
 def register_agents(
-    app: faust.App, topic: Any, runner: StreamRunner, settings: WorkerSettings
+    app: faust.App, topic: Any, runner: StreamRunner, settings: StreamSettings
 ) -> None:
     async def on_revoked(sender: Any, revoked: Any, *args: Any, **kwargs: Any) -> None:
         await runner.revoke(

@@ -25,12 +25,12 @@ from workers.stream.checkpoint import Checkpoint, ProducerOptions
 from workers.stream.faust_adapter import PulseApp
 from workers.stream.processing import Processor, SessionLookup
 from workers.stream.rocksdb_memory import STORE_URL, SharedMemory
-from workers.stream.settings import WorkerSettings
+from workers.stream.settings import StreamSettings
 from workers.stream.tables import StateTables, define_tables
 
 
 def create_app(
-    worker: WorkerSettings,
+    worker: StreamSettings,
     kafka: KafkaSettings,
     lookup: SessionLookup,
     processor: Processor | None = None,

@@ -12,7 +12,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class WorkerSettings(BaseSettings):
+class StreamSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
     fetch_max_wait_ms: int = Field(

@@ -25,8 +25,8 @@ from tests.integration.gateway.pipeline import (
     start_worker,
 )
 from tests.unit.gateway.tokens import user_token
+from workers.ingest.settings import WalIngestSettings
 from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
-from workers.ingest.wal_options import WalIngestOptions
 from workers.kpis.sql import recompute_kpis
 from workers.services.ports import free_port
 from workers.settings import KafkaSettings
@@ -56,7 +56,7 @@ async def ingest(fresh_db: str, topics: KafkaSettings) -> AsyncIterator[None]:
     progress = IngestProgress()
     task = asyncio.create_task(
         run_wal_ingest(
-            fresh_db, topics, WalIngestOptions(PULSE_HEARTBEAT_INTERVAL_S=1.0), stop, progress
+            fresh_db, topics, WalIngestSettings(PULSE_HEARTBEAT_INTERVAL_S=1.0), stop, progress
         )
     )
     await asyncio.wait_for(progress.streaming.wait(), 60)

@@ -30,8 +30,8 @@ import pytest
 from schemas.updates import KpiUpdated
 from tests.certificates import issue
 from workers.cli.main import main
+from workers.ingest.settings import WalIngestSettings
 from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
-from workers.ingest.wal_options import WalIngestOptions
 from workers.services.apache_kafka import ApacheKafka, SecuredListener, start_kafka
 from workers.services.processes import terminate
 from workers.settings import KafkaSettings
@@ -147,7 +147,7 @@ async def ingest(
         run_wal_ingest(
             fresh_db,
             secured_topics,
-            WalIngestOptions(PULSE_HEARTBEAT_INTERVAL_S=1.0),
+            WalIngestSettings(PULSE_HEARTBEAT_INTERVAL_S=1.0),
             stop,
             progress,
         )

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.integration.stream.harness import TopicReader, WorkerProcess
+from workers.ingest.settings import WalIngestSettings
 from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
-from workers.ingest.wal_options import WalIngestOptions
 from workers.kafka.topics import ensure_project_topics
 from workers.settings import KafkaSettings
 
@@ -43,7 +43,7 @@ async def wal_ingest(fresh_db: str, topics: KafkaSettings) -> AsyncIterator[Inge
     progress = IngestProgress()
     task = asyncio.create_task(
         run_wal_ingest(
-            fresh_db, topics, WalIngestOptions(PULSE_HEARTBEAT_INTERVAL_S=1.0), stop, progress
+            fresh_db, topics, WalIngestSettings(PULSE_HEARTBEAT_INTERVAL_S=1.0), stop, progress
         )
     )
     waiter = asyncio.ensure_future(progress.streaming.wait())

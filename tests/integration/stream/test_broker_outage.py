@@ -25,8 +25,8 @@ from tests.integration.stream.harness import (
     start_worker,
     wait_for_progress,
 )
+from workers.ingest.settings import WalIngestSettings
 from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
-from workers.ingest.wal_options import WalIngestOptions
 from workers.services.apache_kafka import ApacheKafka, throwaway_kafka
 from workers.settings import KafkaSettings
 from workers.traffic import generate, read_all_changes
@@ -63,7 +63,9 @@ async def ingest_all(dsn: str, kafka: KafkaSettings) -> int:
     stop = asyncio.Event()
     progress = IngestProgress()
     task = asyncio.create_task(
-        run_wal_ingest(dsn, kafka, WalIngestOptions(PULSE_HEARTBEAT_INTERVAL_S=1.0), stop, progress)
+        run_wal_ingest(
+            dsn, kafka, WalIngestSettings(PULSE_HEARTBEAT_INTERVAL_S=1.0), stop, progress
+        )
     )
     await asyncio.wait_for(progress.streaming.wait(), 60)
     summary = await asyncio.to_thread(

@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 from tests.integration.stream.harness import TopicReader, WorkerProcess, start_worker
 from workers.changes.values import canonical_value
 from workers.cli.main import main
+from workers.ingest.settings import WalIngestSettings
 from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
-from workers.ingest.wal_options import WalIngestOptions
 from workers.kpis.sql import holdable, quarantined_rows, recompute_kpis
 from workers.settings import KafkaSettings
 from workers.stream.rules.kpis import BadTimestamp, contribution
@@ -174,7 +174,7 @@ async def test_the_audit_passes_on_a_pipeline_fed_odd_timestamps(
     progress = IngestProgress()
     ingest = asyncio.create_task(
         run_wal_ingest(
-            fresh_db, topics, WalIngestOptions(PULSE_HEARTBEAT_INTERVAL_S=1.0), stop, progress
+            fresh_db, topics, WalIngestSettings(PULSE_HEARTBEAT_INTERVAL_S=1.0), stop, progress
         )
     )
     worker: WorkerProcess | None = None

@@ -20,8 +20,8 @@ import psycopg
 import pytest
 
 from workers.cli.main import main
+from workers.ingest.settings import WalIngestSettings
 from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
-from workers.ingest.wal_options import WalIngestOptions
 from workers.services.processes import terminate
 from workers.settings import KafkaSettings
 from workers.tools.audit import audit
@@ -77,7 +77,7 @@ async def ingest(
     progress = IngestProgress()
     task = asyncio.create_task(
         run_wal_ingest(
-            fresh_db, topics, WalIngestOptions(PULSE_HEARTBEAT_INTERVAL_S=1.0), stop, progress
+            fresh_db, topics, WalIngestSettings(PULSE_HEARTBEAT_INTERVAL_S=1.0), stop, progress
         )
     )
     streaming = asyncio.ensure_future(progress.streaming.wait())

@@ -10,8 +10,8 @@ from faust.auth import SASLCredentials, SSLCredentials
 from pydantic import SecretStr
 
 from tests.certificates import issue
-from workers.kafka.security import KafkaSecuritySettings, resolve
-from workers.settings import SettingError
+from workers.kafka.security import resolve
+from workers.settings import KafkaSecuritySettings, SettingError
 from workers.stream.broker_credentials import faust_credentials
 
 

@@ -6,7 +6,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from workers.ingest.endpoint_options import IngestEndpointSettings
+from workers.ingest.settings import IngestEndpointSettings
 from workers.observability.container_health import (
     configured_port,
     health_status,
@@ -14,7 +14,7 @@ from workers.observability.container_health import (
     verdict,
 )
 from workers.services.ports import free_port
-from workers.stream.settings import WorkerSettings
+from workers.stream.settings import StreamSettings
 
 
 def serving(status: int) -> Iterator[int]:
@@ -68,9 +68,9 @@ def test_verdict(statuses: list[int | None], expected: int) -> None:
 
 
 def test_ports_follow_the_workers_settings() -> None:
-    assert configured_port({}, WorkerSettings, "web_port") == 6066
+    assert configured_port({}, StreamSettings, "web_port") == 6066
     assert configured_port({}, IngestEndpointSettings, "metrics_port") == 9100
-    assert configured_port({"PULSE_WEB_PORT": "7000"}, WorkerSettings, "web_port") == 7000
+    assert configured_port({"PULSE_WEB_PORT": "7000"}, StreamSettings, "web_port") == 7000
 
 
 def test_main_checks_the_configured_ports(

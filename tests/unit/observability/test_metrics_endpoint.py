@@ -9,7 +9,7 @@ from prometheus_client import REGISTRY, generate_latest
 from workers.observability.metrics import COMMIT_TO_PUBLISH, DEDUP_HITS
 from workers.observability.metrics_server import serve_worker_metrics
 from workers.services.ports import free_port
-from workers.stream.settings import WorkerSettings
+from workers.stream.settings import StreamSettings
 
 
 def test_counters_and_histograms_export_no_created_series() -> None:
@@ -21,10 +21,10 @@ def test_counters_and_histograms_export_no_created_series() -> None:
 
 
 def test_the_worker_endpoint_listens_where_the_setting_says() -> None:
-    assert serve_worker_metrics(WorkerSettings(PULSE_WORKER_METRICS_PORT=0)) is None
+    assert serve_worker_metrics(StreamSettings(PULSE_WORKER_METRICS_PORT=0)) is None
     port = free_port()
     server = serve_worker_metrics(
-        WorkerSettings(PULSE_WORKER_METRICS_PORT=port, PULSE_WORKER_METRICS_HOST="0.0.0.0")
+        StreamSettings(PULSE_WORKER_METRICS_PORT=port, PULSE_WORKER_METRICS_HOST="0.0.0.0")
     )
     assert server is not None
     try:

@@ -7,7 +7,7 @@ from typing import Any
 
 from workers.settings import KafkaSettings
 from workers.stream.agents import StreamRunner
-from workers.stream.settings import WorkerSettings
+from workers.stream.settings import StreamSettings
 
 
 class FakeCheckpoint:
@@ -32,7 +32,7 @@ def runner() -> StreamRunner:
         SimpleNamespace(),  # type: ignore[arg-type]
         FakeCheckpoint(),  # type: ignore[arg-type]
         KafkaSettings(KAFKA_BOOTSTRAP_SERVERS="unused:9092"),
-        WorkerSettings(),
+        StreamSettings(),
         lookup=None,  # type: ignore[arg-type]
         processor=FailingProcessor(),  # type: ignore[arg-type]
     )

@@ -43,7 +43,7 @@ from workers.ingest.realtime.changes import (
 from workers.ingest.realtime.source import RealtimeSource
 from workers.ingest.realtime.status import Status, StatusTracker, Transition
 from workers.ingest.realtime.token import TokenKeeper, TokenSource, file_token_source
-from workers.ingest.realtime_options import RealtimeIngestOptions
+from workers.ingest.settings import RealtimeIngestSettings
 from workers.kafka.topics import ensure_project_topics
 from workers.observability.metrics import (
     COMMIT_TO_PUBLISH,
@@ -112,7 +112,7 @@ class _Pump:
         *,
         producer: AIOKafkaProducer,
         kafka: KafkaSettings,
-        options: RealtimeIngestOptions,
+        options: RealtimeIngestSettings,
         rest: Any,
         progress: RealtimeProgress,
         readiness: Readiness,
@@ -331,7 +331,7 @@ async def run_realtime_ingest(
     url: str,
     key: str,
     kafka: KafkaSettings,
-    options: RealtimeIngestOptions,
+    options: RealtimeIngestSettings,
     stop: asyncio.Event,
     *,
     access_token_file: str | None = None,

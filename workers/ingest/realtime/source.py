@@ -34,7 +34,7 @@ from realtime.types import PostgresChangesPayload
 
 from workers.ingest.realtime.status import Status
 from workers.ingest.realtime.token import TokenKeeper
-from workers.ingest.realtime_options import RealtimeIngestOptions
+from workers.ingest.settings import RealtimeIngestSettings
 from workers.observability.metrics import REALTIME_REBUILDS
 
 log = structlog.get_logger("pulse.ingest.realtime.source")
@@ -50,7 +50,7 @@ class RealtimeSource:
         self,
         realtime_url: str,
         apikey: str,
-        options: RealtimeIngestOptions,
+        options: RealtimeIngestSettings,
         *,
         on_change: OnChange,
         on_status: OnStatus,

@@ -26,6 +26,7 @@ from aiokafka.errors import KafkaError
 from schemas.changes import RejectedRecord
 from workers.changes.keying import KeyedChange, Rejection
 from workers.ingest.publisher import ChangePublisher, Delivery, make_producer
+from workers.ingest.settings import WalIngestSettings
 from workers.ingest.wal.pgoutput import DecodeError, decode
 from workers.ingest.wal.replication import (
     ReplicationSetupError,
@@ -40,7 +41,6 @@ from workers.ingest.wal.replication import (
 )
 from workers.ingest.wal.snapshot import snapshot_changes
 from workers.ingest.wal.transactions import CommitMark, HeartbeatMark, TransactionAssembler
-from workers.ingest.wal_options import WalIngestOptions
 from workers.kafka.topics import ensure_project_topics
 from workers.observability.metrics import (
     COMMIT_TO_PUBLISH,
@@ -53,8 +53,7 @@ from workers.observability.metrics import SOURCE_LIVE as SOURCE_LIVE_GAUGE
 from workers.observability.readiness import RECOVERED, SOURCE_LIVE, Readiness
 from workers.resilience.backoff import Backoff
 from workers.resilience.link import DependencyLink
-from workers.resilience.settings import ReconnectSettings
-from workers.settings import KafkaSettings, require
+from workers.settings import KafkaSettings, ReconnectSettings, require
 
 log = structlog.get_logger("pulse.ingest.wal")
 
@@ -153,7 +152,7 @@ class _Acks:
 
 
 async def _run_snapshot(
-    dsn: str, snapshot_name: str, publisher: ChangePublisher, options: WalIngestOptions
+    dsn: str, snapshot_name: str, publisher: ChangePublisher, options: WalIngestSettings
 ) -> int:
     rows = 0
     deliveries: list[Delivery] = []
@@ -175,7 +174,7 @@ async def _run_snapshot(
 
 
 def _prepare_slot(
-    dsn: str, stream: ReplicationStream, options: WalIngestOptions
+    dsn: str, stream: ReplicationStream, options: WalIngestSettings
 ) -> tuple[psycopg.Connection[tuple[object, ...]], str | None]:
     """Publication and slot in place; returns the admin connection and any snapshot to read."""
     admin = psycopg.connect(dsn, autocommit=True)
@@ -206,7 +205,7 @@ def _prepare_slot(
 
 
 def _resume_slot(
-    dsn: str, options: WalIngestOptions
+    dsn: str, options: WalIngestSettings
 ) -> tuple[ReplicationStream, psycopg.Connection[tuple[object, ...]]]:
     """A new replication connection streaming from the slot's confirmed position, and a new
     admin connection; SlotGone when the slot no longer exists."""
@@ -271,7 +270,7 @@ async def _new_producer(
 
 
 async def _new_session(
-    dsn: str, options: WalIngestOptions, links: _Links, stop: asyncio.Event
+    dsn: str, options: WalIngestSettings, links: _Links, stop: asyncio.Event
 ) -> tuple[ReplicationStream, psycopg.Connection[tuple[object, ...]]] | None:
     """Streaming again from the slot, or None when asked to stop first."""
     backoff = Backoff(links.policy)
@@ -295,7 +294,7 @@ async def _new_session(
 async def run_wal_ingest(
     dsn: str,
     kafka: KafkaSettings,
-    options: WalIngestOptions,
+    options: WalIngestSettings,
     stop: asyncio.Event,
     progress: IngestProgress | None = None,
     readiness: Readiness | None = None,
@@ -362,7 +361,7 @@ async def _stream(
     stream: ReplicationStream,
     admin: psycopg.Connection[tuple[object, ...]],
     publisher: ChangePublisher,
-    options: WalIngestOptions,
+    options: WalIngestSettings,
     stop: asyncio.Event,
     progress: IngestProgress,
 ) -> None:

@@ -22,13 +22,13 @@ from workers.changes.values import canonical_row
 from workers.ingest.realtime.changes import CATCHUP_COLUMN_TYPES
 from workers.ingest.realtime.runner import RealtimeProgress, run_realtime_ingest
 from workers.ingest.realtime.token import TokenSource
-from workers.ingest.realtime_options import RealtimeIngestOptions
+from workers.ingest.settings import RealtimeIngestSettings
 from workers.settings import KafkaSettings
 
 TABLES = ("sessions", "events", "calls", "intents")
 
 
-def fast_options(**overrides: Any) -> RealtimeIngestOptions:
+def fast_options(**overrides: Any) -> RealtimeIngestSettings:
     """Short timeouts so each fault plays out in seconds (the client's join timeout is 2 s)."""
     values: dict[str, Any] = {
         "PULSE_REALTIME_JOIN_TIMEOUT_S": 2,
@@ -40,7 +40,7 @@ def fast_options(**overrides: Any) -> RealtimeIngestOptions:
         "PULSE_REALTIME_FLUSH_MS": 10,
         **overrides,
     }
-    return RealtimeIngestOptions(**values)
+    return RealtimeIngestSettings(**values)
 
 
 @dataclass
@@ -92,7 +92,7 @@ def start_source(
     url: str,
     key: str,
     kafka: KafkaSettings,
-    options: RealtimeIngestOptions,
+    options: RealtimeIngestSettings,
     token_source: TokenSource | None = None,
 ) -> RunningSource:
     stop = asyncio.Event()

@@ -34,8 +34,8 @@ from tests.integration.ingest.realtime.harness import (
 )
 from tests.integration.topic_reading import read_topic
 from workers.changes.values import canonical_timestamp
+from workers.ingest.settings import WalIngestSettings
 from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
-from workers.ingest.wal_options import WalIngestOptions
 from workers.kpis.sql import recompute_kpis
 from workers.settings import KafkaSettings
 
@@ -122,7 +122,7 @@ async def test_wal_and_realtime_together_give_kpis_equal_to_sql(
     sites = await make_sites(emulator.dsn, 3)
     wal_stop = asyncio.Event()
     wal_progress = IngestProgress()
-    wal_options = WalIngestOptions(PULSE_SLOT_NAME="pulse_both_wal")
+    wal_options = WalIngestSettings(PULSE_SLOT_NAME="pulse_both_wal")
     wal = asyncio.create_task(
         run_wal_ingest(emulator.dsn, kafka_settings, wal_options, wal_stop, wal_progress)
     )

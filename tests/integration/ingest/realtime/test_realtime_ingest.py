@@ -32,7 +32,7 @@ from tests.integration.ingest.realtime.harness import (
 from workers.emulator.tokens import mint_token
 from workers.ingest.realtime.runner import RealtimeProgress
 from workers.ingest.realtime.token import TokenSource
-from workers.ingest.realtime_options import RealtimeIngestOptions
+from workers.ingest.settings import RealtimeIngestSettings
 from workers.settings import KafkaSettings
 
 pytestmark = pytest.mark.integration
@@ -45,7 +45,7 @@ async def with_writes_during(
     kafka: KafkaSettings,
     fault: Fault,
     *,
-    options: RealtimeIngestOptions | None = None,
+    options: RealtimeIngestSettings | None = None,
     token_source: TokenSource | None = None,
 ) -> tuple[RealtimeProgress, list[str]]:
     """Live source, writer started, ``fault`` injected (it waits for recovery), then catch-up."""

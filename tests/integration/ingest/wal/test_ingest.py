@@ -11,8 +11,8 @@ import pytest
 
 from schemas.changes import ChangeRecord
 from tests.integration.topic_reading import read_changes, read_rejected
+from workers.ingest.settings import WalIngestSettings
 from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
-from workers.ingest.wal_options import WalIngestOptions
 from workers.settings import KafkaSettings
 
 
@@ -20,7 +20,7 @@ class RunningIngest:
     def __init__(self, dsn: str, kafka: KafkaSettings) -> None:
         self.stop = asyncio.Event()
         self.progress = IngestProgress()
-        options = WalIngestOptions(PULSE_HEARTBEAT_INTERVAL_S=0.5)
+        options = WalIngestSettings(PULSE_HEARTBEAT_INTERVAL_S=0.5)
         self.task = asyncio.create_task(
             run_wal_ingest(dsn, kafka, options, self.stop, self.progress)
         )

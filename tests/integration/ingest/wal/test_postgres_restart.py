@@ -18,15 +18,14 @@ import pytest
 from prometheus_client import REGISTRY
 
 from tests.integration.stream.harness import TopicReader, kpis_match, start_worker
+from workers.ingest.settings import WalIngestSettings
 from workers.ingest.wal.replication import SlotGone
 from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
-from workers.ingest.wal_options import WalIngestOptions
 from workers.kafka.topics import ensure_project_topics
 from workers.observability.readiness import Readiness
-from workers.resilience.settings import ReconnectSettings
 from workers.services.database import create_database
 from workers.services.postgres import PostgresCluster
-from workers.settings import KafkaSettings
+from workers.settings import KafkaSettings, ReconnectSettings
 from workers.traffic.generator import generate_in_thread
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]
@@ -69,7 +68,7 @@ async def test_a_postgres_restart_mid_load_leaves_the_ingest_running_and_kpis_ex
         run_wal_ingest(
             dsn,
             topics,
-            WalIngestOptions(PULSE_HEARTBEAT_INTERVAL_S=1.0),
+            WalIngestSettings(PULSE_HEARTBEAT_INTERVAL_S=1.0),
             stop,
             progress,
             readiness,
@@ -145,7 +144,7 @@ async def test_a_slot_dropped_under_the_ingest_is_a_fatal_error_naming_the_fix(
     await ensure_project_topics(bootstrap, kafka_settings)
     stop = asyncio.Event()
     progress = IngestProgress()
-    options = WalIngestOptions(PULSE_HEARTBEAT_INTERVAL_S=1.0)
+    options = WalIngestSettings(PULSE_HEARTBEAT_INTERVAL_S=1.0)
     ingest = asyncio.create_task(
         run_wal_ingest(
             fresh_db,
