@@ -1,13 +1,9 @@
 """The KPIs recomputed from Postgres with SQL: the source of truth the stream must equal.
 
-Per site and UTC day:
-- sessions: sessions whose ``started_at`` falls on the day;
-- events: verified events (their session exists and belongs to the site the row claims) created
-  on the day; forged rows never count;
-- calls, intents: rows created on the day, in their latest state (deleted rows do not count);
-- conversions: intents whose ``sealed_at`` falls on the day;
-- conversion_rate: conversions / intents of the day (0 when there are no intents), 4 decimals;
-- last_event_at: the newest verified event's ``created_at`` on the day.
+The SQL is generated from ``definitions.COUNTS``, per site and UTC day. Events count only when
+verified (their session exists and belongs to the site the row claims); ``last_event_at`` is the
+newest verified event's ``created_at`` on the day; ``conversion_rate`` is conversions / intents
+(0 when there are no intents), 4 decimals.
 
 A row whose KPI timestamp (``started_at``, ``created_at``, a set ``sealed_at``) is outside what
 Python's ``datetime`` holds (``infinity``, years after 9999, BC) is quarantined by the stream as
@@ -23,7 +19,7 @@ from typing import Any
 import psycopg
 
 from schemas.updates import KpiSnapshot
-from workers.kpis.definitions import conversion_rate
+from workers.kpis.definitions import COUNTS, TABLES, Count, conversion_rate, counts_of
 
 # Python's datetime range, in UTC: the ingest writes every timestamp as UTC, and the stream
 # refuses one it cannot parse.
@@ -40,37 +36,56 @@ def _holdable_or_null(column: str) -> str:
     return f"({column} IS NULL OR {holdable(column)})"
 
 
+def taken_in(table: str, alias: str = "") -> str:
+    """SQL that is true for the rows of ``table`` the stream takes in: every KPI timestamp of the
+    table fits Python's datetime (an optional one may also be null)."""
+    prefix = f"{alias}." if alias else ""
+    return " AND ".join(
+        _holdable_or_null(prefix + count.at) if count.optional else holdable(prefix + count.at)
+        for count in counts_of(table)
+    )
+
+
 # Per table of the audit's ledger, the rows the stream takes in; it quarantines the others for a
 # timestamp Python cannot hold, so they have no published state to compare.
-HOLDABLE_LEDGER_ROWS = {
-    "calls": holdable("created_at"),
-    "intents": f"{holdable('created_at')} AND {_holdable_or_null('sealed_at')}",
-}
+HOLDABLE_LEDGER_ROWS = {table: taken_in(table) for table in ("calls", "intents")}
 
-_VERIFIED_EVENTS = "events e JOIN sessions s ON s.id = e.session_id AND s.site_id = e.site_id"
+
+def _rows(table: str) -> str:
+    """The FROM clause of a table's rows, as ``r``: joined to their session where only verified
+    rows count."""
+    if any(count.verified_only for count in counts_of(table)):
+        return f"{table} r JOIN sessions s ON s.id = r.session_id AND s.site_id = r.site_id"
+    return f"{table} r"
+
+
+def _count_select(count: Count) -> str:
+    latest = f"max(r.{count.at}) AT TIME ZONE 'UTC'" if count.latest else "NULL::timestamp"
+    where = taken_in(count.table, "r")
+    if count.optional:
+        where = f"r.{count.at} IS NOT NULL AND {where}"
+    return (
+        f"SELECT r.site_id::text AS site_id, (r.{count.at} AT TIME ZONE 'UTC')::date AS day,\n"
+        f"           '{count.name}' AS kind, count(*) AS n, {latest} AS last_at\n"
+        f"    FROM {_rows(count.table)} WHERE {where}\n"
+        "    GROUP BY 1, 2"
+    )
+
+
+def _quarantined_select(table: str) -> str:
+    return (
+        f"SELECT '{table}' AS kind, r.site_id FROM {_rows(table)}\n"
+        f"    WHERE NOT ({taken_in(table, 'r')})"
+    )
+
+
+_LATEST_FIELDS = {count.name: count.latest for count in COUNTS if count.latest}
+
+_UNION = "\n    UNION ALL\n    "
 
 KPI_SQL = f"""
 WITH counts AS (
-    SELECT site_id::text AS site_id, (started_at AT TIME ZONE 'UTC')::date AS day,
-           'sessions' AS kind, count(*) AS n, NULL::timestamp AS last_at
-    FROM sessions WHERE {holdable("started_at")} GROUP BY 1, 2
-    UNION ALL
-    SELECT e.site_id::text, (e.created_at AT TIME ZONE 'UTC')::date,
-           'events', count(*), max(e.created_at) AT TIME ZONE 'UTC'
-    FROM {_VERIFIED_EVENTS} WHERE {holdable("e.created_at")}
-    GROUP BY 1, 2
-    UNION ALL
-    SELECT site_id::text, (created_at AT TIME ZONE 'UTC')::date, 'calls', count(*), NULL
-    FROM calls WHERE {holdable("created_at")} GROUP BY 1, 2
-    UNION ALL
-    SELECT site_id::text, (created_at AT TIME ZONE 'UTC')::date, 'intents', count(*), NULL
-    FROM intents WHERE {holdable("created_at")} AND {_holdable_or_null("sealed_at")}
-    GROUP BY 1, 2
-    UNION ALL
-    SELECT site_id::text, (sealed_at AT TIME ZONE 'UTC')::date, 'conversions', count(*), NULL
-    FROM intents WHERE sealed_at IS NOT NULL AND {holdable("created_at")}
-      AND {holdable("sealed_at")}
-    GROUP BY 1, 2
+    {_UNION.join(_count_select(count) for count in COUNTS)}
 )
 SELECT site_id, day, kind, n, last_at FROM counts
 WHERE (%(site)s::text IS NULL OR site_id = %(site)s::text)
@@ -81,14 +96,7 @@ WHERE (%(site)s::text IS NULL OR site_id = %(site)s::text)
 # the stream rejects those as site_mismatch before it reads their time.
 QUARANTINED_SQL = f"""
 SELECT kind, count(*) FROM (
-    SELECT 'sessions' AS kind, site_id FROM sessions WHERE NOT {holdable("started_at")}
-    UNION ALL
-    SELECT 'events', e.site_id FROM {_VERIFIED_EVENTS} WHERE NOT {holdable("e.created_at")}
-    UNION ALL
-    SELECT 'calls', site_id FROM calls WHERE NOT {holdable("created_at")}
-    UNION ALL
-    SELECT 'intents', site_id FROM intents
-    WHERE NOT ({holdable("created_at")} AND {_holdable_or_null("sealed_at")})
+    {_UNION.join(_quarantined_select(table) for table in TABLES)}
 ) AS odd
 WHERE %(site)s::text IS NULL OR site_id::text = %(site)s::text
 GROUP BY kind
@@ -105,10 +113,11 @@ def recompute_kpis(
     ).fetchall():
         entry = figures.setdefault((site, row_day), {"day": row_day})
         entry[kind] = int(count)
-        if kind == "events":
+        latest = _LATEST_FIELDS.get(kind)
+        if latest is not None:
             # Read as UTC wall time: a timestamptz would be converted to the session's zone,
             # where year 1 can fall outside Python's range.
-            entry["last_event_at"] = last_at.replace(tzinfo=UTC)
+            entry[latest] = last_at.replace(tzinfo=UTC)
     result: dict[tuple[str, date], KpiSnapshot] = {}
     for key, entry in figures.items():
         entry["conversion_rate"] = conversion_rate(

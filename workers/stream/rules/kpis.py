@@ -1,13 +1,14 @@
-"""KPI math per site and UTC day, idempotent by entity state (the definitions of ``workers.kpis.sql``).
+"""KPI math per site and UTC day, idempotent by entity state (the counts of
+``workers.kpis.definitions``, which the SQL reference ``workers.kpis.sql`` is built from too).
 
-Every row (session, event, call, intent) *contributes* a few unit counts to (day, 5-minute bucket,
-kind) cells: a session to ``sessions`` on its ``started_at`` day, a verified event to ``events`` on
-its ``created_at`` day, a call or intent to its ``created_at`` day, a sealed intent also to
-``conversions`` on its ``sealed_at`` day. The stream keeps each row's latest contribution; a new
-version of the row subtracts the old contribution and adds the new one, a delete subtracts it.
-Counting by state instead of by change is what makes re-deliveries under other IDs, replays and
-out-of-order arrivals harmless: applying a version twice, or an older version after a newer one
-(see ``versions``), leaves the figures unchanged.
+Every row (session, event, call, intent) *contributes* a unit to a (day, 5-minute bucket, kind)
+cell for each count of its table: a session to ``sessions`` on its ``started_at`` day, a verified
+event to ``events`` on its ``created_at`` day, a call or intent to its ``created_at`` day, a sealed
+intent also to ``conversions`` on its ``sealed_at`` day. The stream keeps each row's latest
+contribution; a new version of the row subtracts the old contribution and adds the new one, a
+delete subtracts it. Counting by state instead of by change is what makes re-deliveries under
+other IDs, replays and out-of-order arrivals harmless: applying a version twice, or an older
+version after a newer one (see ``versions``), leaves the figures unchanged.
 
 Timestamps arrive canonical (``2025-11-03T09:32:55.123000Z``, see ``workers.changes.values``), so
 the day and bucket are read from fixed positions and canonical strings order like the times.
@@ -20,11 +21,23 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from workers.changes.values import canonical_timestamp
-from workers.kpis.definitions import conversion_rate
+from workers.kpis.definitions import (
+    BUCKET_MINUTES,
+    COUNTS,
+    NAMES,
+    TABLES,
+    conversion_rate,
+    counts_of,
+)
 
-KINDS: tuple[str, ...] = ("sessions", "events", "calls", "intents", "conversions")
-SESSIONS, EVENTS, CALLS, INTENTS, CONVERSIONS = range(5)
-BUCKET_MINUTES = 5
+KINDS = NAMES
+EVENTS, CALLS, INTENTS, CONVERSIONS = (
+    KINDS.index(name) for name in ("events", "calls", "intents", "conversions")
+)
+# The one count whose newest timestamp of the day is reported (``last_event_at``).
+((LATEST_KIND, LATEST_FIELD),) = (
+    (KINDS.index(count.name), count.latest) for count in COUNTS if count.latest is not None
+)
 BUCKETS_PER_DAY = 24 * 60 // BUCKET_MINUTES
 
 # How many of a day's newest verified event times are kept so that ``last_event_at`` can step back
@@ -70,7 +83,7 @@ def cell(timestamp: str, kind: int) -> Cell:
 
 class Contribution(NamedTuple):
     cells: tuple[Cell, ...] = ()
-    event_at: str | None = None  # a verified event's created_at, for last_event_at
+    event_at: str | None = None  # the timestamp of the LATEST_KIND cell, for last_event_at
 
     def to_json(self) -> tuple[tuple[Cell, ...], str | None]:
         return (self.cells, self.event_at)
@@ -83,23 +96,31 @@ class Contribution(NamedTuple):
 NOTHING = Contribution()
 
 
+# Per table, its counts as (kind index, column, may be null, verified rows only, newest kept).
+_TABLE_COUNTS = {
+    table: tuple(
+        (KINDS.index(c.name), c.at, c.optional, c.verified_only, c.latest is not None)
+        for c in counts_of(table)
+    )
+    for table in TABLES
+}
+
+
 def contribution(table: str, row: dict[str, Any], verified: bool = True) -> Contribution:
-    """What one live row adds to the KPIs; ``verified`` matters for ``events`` only."""
-    if table == "sessions":
-        return Contribution((cell(canonical(row["started_at"]), SESSIONS),))
-    if table == "events":
-        if not verified:
-            return NOTHING
-        created = canonical(row["created_at"])
-        return Contribution((cell(created, EVENTS),), created)
-    if table == "calls":
-        return Contribution((cell(canonical(row["created_at"]), CALLS),))
-    if table == "intents":
-        cells = [cell(canonical(row["created_at"]), INTENTS)]
-        if row.get("sealed_at") is not None:
-            cells.append(cell(canonical(row["sealed_at"]), CONVERSIONS))
-        return Contribution(tuple(cells))
-    return NOTHING
+    """What one live row adds to the KPIs; ``verified`` matters for counts of verified rows only."""
+    cells: list[Cell] = []
+    latest = None
+    for kind, column, optional, verified_only, keeps_latest in _TABLE_COUNTS.get(table, ()):
+        if verified_only and not verified:
+            continue
+        value = row.get(column) if optional else row[column]
+        if value is None and optional:
+            continue
+        moment = canonical(value)
+        cells.append(cell(moment, kind))
+        if keeps_latest:
+            latest = moment
+    return Contribution(tuple(cells), latest) if cells else NOTHING
 
 
 @dataclass
@@ -131,7 +152,7 @@ class DayAggregate:
 
     @property
     def last_event_at(self) -> str | None:
-        if not self.totals[EVENTS] or not self.event_times:
+        if not self.totals[LATEST_KIND] or not self.event_times:
             return None
         return self.event_times[-1]
 
@@ -140,16 +161,12 @@ class DayAggregate:
 
     def snapshot(self, day: str) -> dict[str, Any]:
         """The day's ``KpiSnapshot`` as JSON."""
-        sessions, events, calls, intents, conversions = self.totals
+        totals = self.totals
         return {
             "day": day,
-            "sessions": sessions,
-            "events": events,
-            "calls": calls,
-            "intents": intents,
-            "conversions": conversions,
-            "conversion_rate": conversion_rate(conversions, intents),
-            "last_event_at": self.last_event_at,
+            **dict(zip(KINDS, totals, strict=True)),
+            "conversion_rate": conversion_rate(totals[CONVERSIONS], totals[INTENTS]),
+            LATEST_FIELD: self.last_event_at,
         }
 
     def timeline(self, day: str) -> list[dict[str, Any]]:
@@ -191,7 +208,7 @@ def apply_contribution(
         if aggregate is None:
             aggregate = days[day] = load(day)
         aggregate.add(bucket, kind, sign)
-        if kind == EVENTS and contributed.event_at is not None:
+        if kind == LATEST_KIND and contributed.event_at is not None:
             if sign > 0:
                 aggregate.add_event_time(contributed.event_at)
             else:
