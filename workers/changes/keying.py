@@ -15,7 +15,7 @@ from workers.changes.event_id import event_id
 class Rejection:
     reason: RejectReason
     detail: str
-    table: str
+    table: str | None  # None when the message could not even be read as a row change
     payload: dict[str, Any]
 
 

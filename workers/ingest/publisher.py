@@ -15,8 +15,10 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from schemas.changes import ChangeRecord, RejectedRecord
+from workers.changes.keying import Rejection
 from workers.kafka.clients import new_producer
 from workers.kafka.codec import encode_batch, encode_change, encode_rejected
+from workers.observability.metrics import REJECTS
 from workers.settings import KafkaSettings
 
 MAX_CHANGES_PER_MESSAGE = 500
@@ -58,8 +60,18 @@ class ChangePublisher:
         self._by_site.setdefault(site_id, []).append(change)
         self._buffered += 1
 
-    def reject(self, rejected: RejectedRecord) -> None:
-        self._rejected.append(rejected)
+    def reject(self, rejection: Rejection) -> None:
+        """Quarantine what the ingest refused, counted in ``pulse_rejects_total``."""
+        REJECTS.labels("ingest", rejection.reason).inc()
+        self._rejected.append(
+            RejectedRecord(
+                reason=rejection.reason,
+                detail=rejection.detail,
+                stage="ingest",
+                table=rejection.table,
+                payload=rejection.payload,
+            )
+        )
 
     async def publish(self) -> Delivery:
         """Hand every buffered record to the producer; the returned delivery resolves on ack."""

@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaProducer
 from postgrest.exceptions import APIError
 from supabase import acreate_client
 
-from schemas.changes import ChangeRecord, RejectedRecord
+from schemas.changes import ChangeRecord
 from schemas.updates import PulseStatus
 from workers.changes.keying import Rejection
 from workers.changes.values import canonical_timestamp
@@ -50,7 +50,6 @@ from workers.observability.metrics import (
     REALTIME_CATCHUP_ROWS,
     RECORDS_IN,
     RECORDS_OUT,
-    REJECTS,
 )
 from workers.observability.readiness import RECOVERED, SOURCE_LIVE, Readiness
 from workers.settings import KafkaSettings, require
@@ -94,16 +93,6 @@ class _StatusChange:
 
 
 Work = _Push | _CatchUp | _StatusChange
-
-
-def as_rejected(rejection: Rejection) -> RejectedRecord:
-    return RejectedRecord(
-        reason=rejection.reason,
-        detail=rejection.detail,
-        stage="ingest",
-        table=rejection.table,
-        payload=rejection.payload,
-    )
 
 
 class _Pump:
@@ -204,9 +193,8 @@ class _Pump:
 
     def _buffer(self, item: ChangeRecord | Rejection) -> None:
         if isinstance(item, Rejection):
-            REJECTS.labels("ingest", item.reason).inc()
             self.progress.rejected += 1
-            self.publisher.reject(as_rejected(item))
+            self.publisher.reject(item)
         else:
             RECORDS_IN.labels(COMPONENT, item.table).inc()
             self.publisher.add(item)

@@ -23,7 +23,6 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from schemas.changes import RejectedRecord
 from workers.changes.keying import KeyedChange, Rejection
 from workers.ingest.publisher import ChangePublisher, Delivery, make_producer
 from workers.ingest.settings import WalIngestSettings
@@ -46,7 +45,6 @@ from workers.observability.metrics import (
     COMMIT_TO_PUBLISH,
     RECORDS_IN,
     RECORDS_OUT,
-    REJECTS,
     SLOT_LAG_BYTES,
 )
 from workers.observability.metrics import SOURCE_LIVE as SOURCE_LIVE_GAUGE
@@ -77,16 +75,6 @@ class IngestProgress:
     streaming: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-def as_rejected(rejection: Rejection) -> RejectedRecord:
-    return RejectedRecord(
-        reason=rejection.reason,
-        detail=rejection.detail,
-        stage="ingest",
-        table=rejection.table,
-        payload=rejection.payload,
-    )
-
-
 class _RecordsIn:
     """Changes read, per table, added to ``pulse_records_in_total`` once per publish.
 
@@ -98,8 +86,7 @@ class _RecordsIn:
 
     def buffer(self, publisher: ChangePublisher, item: KeyedChange | Rejection) -> None:
         if isinstance(item, Rejection):
-            REJECTS.labels("ingest", item.reason).inc()
-            publisher.reject(as_rejected(item))
+            publisher.reject(item)
         else:
             self._tables[item.table] = self._tables.get(item.table, 0) + 1
             publisher.add_encoded(item.site_id, item.body)
@@ -390,16 +377,12 @@ async def _stream(
                 try:
                     decoded = decode(message.payload)
                 except DecodeError as exc:
-                    REJECTS.labels("ingest", "undecodable").inc()
                     publisher.reject(
-                        RejectedRecord(
-                            reason="undecodable",
-                            detail=str(exc),
-                            stage="ingest",
-                            payload={
-                                "lsn": message.data_start,
-                                "hex": bytes(message.payload[:4096]).hex(),
-                            },
+                        Rejection(
+                            "undecodable",
+                            str(exc),
+                            None,
+                            {"lsn": message.data_start, "hex": bytes(message.payload[:4096]).hex()},
                         )
                     )
                     continue
