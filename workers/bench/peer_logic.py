@@ -156,7 +156,14 @@ class _Message:
         verified = decided == "verified"
         new = NOTHING if op == "DELETE" else contribution(table, row, verified)
         updates = typed_updates(
-            table, op, row, was_sealed=bool(stored and stored.get("s")), verified=verified
+            table,
+            op,
+            row,
+            was_sealed=bool(stored and stored.get("s")),
+            verified=verified,
+            site_id=self.site,
+            event_id=change["event_id"],
+            commit_timestamp=change["commit_timestamp"],
         )
         old = NOTHING if stored is None else Contribution.from_json(stored["c"])
         touched: set[str] = set()

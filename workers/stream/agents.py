@@ -43,6 +43,7 @@ from aiokafka.errors import KafkaError
 from workers.kafka.changelog_reading import last_record_offsets, read_changelog
 from workers.kafka.group_offsets import resume_offsets
 from workers.kafka.partitioner import partition_for
+from workers.kpis.definitions import BUCKET_MINUTES
 from workers.observability.metrics import (
     COMMIT_TO_PUBLISH,
     DEDUP_HITS,
@@ -69,6 +70,7 @@ from workers.stream.processing import (
 )
 from workers.stream.producing import KeyValue
 from workers.stream.reread import read_range
+from workers.stream.rules import updates as build
 from workers.stream.rules.accounting import TALLY_KEY, Tally
 from workers.stream.rules.continuity import CommittedPositions, OffsetContinuity
 from workers.stream.rules.dedup import expired_ids, newest_seen
@@ -504,17 +506,16 @@ class StreamRunner:
                     aggregate = (
                         DayAggregate() if raw is None else DayAggregate.from_json(orjson.loads(raw))
                     )
-                    update = {
-                        "type": "chart_refresh",
-                        "site_id": site,
-                        "seq": self.sequencer.next(site),
-                        "day": day,
-                        "bucket_minutes": 5,
-                        "buckets": aggregate.timeline(day),
-                        "event_ids": [],
-                        "commit_timestamp": None,
-                        "emitted_at": emitted_at,
-                    }
+                    update = build.chart_refresh(
+                        day=day,
+                        bucket_minutes=BUCKET_MINUTES,
+                        buckets=aggregate.timeline(day),
+                        event_ids=[],
+                        commit_timestamp=None,
+                        site_id=site,
+                        emitted_at=emitted_at,
+                        seq=self.sequencer.next(site),
+                    )
                     updates.append((site, orjson.dumps(update)))
                 await self.checkpoint.commit(partition, self.outputs(updates, []), {}, None)
 

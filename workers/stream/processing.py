@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from workers.stream.rules import updates as build
 from workers.stream.rules.accounting import Tally
 from workers.stream.rules.dedup import admitted
 from workers.stream.rules.kpis import (
@@ -271,23 +272,23 @@ class BatchProcessor:
                     None if aggregate.is_empty() else orjson.dumps(aggregate.to_json()),
                 )
         for site, out in run.sites.items():
-            envelope = {"site_id": site, "emitted_at": emitted_at}
             first = self._sequencer.take(site, len(out.typed))
             for seq, typed in enumerate(out.typed, first):
-                typed.update(envelope, seq=seq)
+                typed["emitted_at"] = emitted_at
+                typed["seq"] = seq
                 updates.append((site, orjson.dumps(typed)))
             run.counts.update_types.update(typed["type"] for typed in out.typed)
             partition = run.site_partition[site]
             for day, event_ids in sorted(out.day_ids.items()):
                 aggregate = run.days[(partition, site)][day]
-                update = {
-                    "type": "kpi_updated",
-                    "kpis": aggregate.snapshot(day),
-                    "event_ids": event_ids,
-                    "commit_timestamp": out.newest_ts,
-                    **envelope,
-                    "seq": self._sequencer.next(site),
-                }
+                update = build.kpi_updated(
+                    kpis=aggregate.snapshot(day),
+                    event_ids=event_ids,
+                    commit_timestamp=out.newest_ts,
+                    site_id=site,
+                    emitted_at=emitted_at,
+                    seq=self._sequencer.next(site),
+                )
                 run.counts.update_types["kpi_updated"] += 1
                 updates.append((site, orjson.dumps(update)))
             if (
@@ -295,15 +296,15 @@ class BatchProcessor:
                 and now - self._last_freshness.get(site, 0.0) >= self._freshness_interval_s
             ):
                 self._last_freshness[site] = now
-                freshness = {
-                    "type": "data_freshness",
-                    "last_change_at": out.newest_ts,
-                    "lag_ms": max(0.0, now * 1000 - out.newest_ms),
-                    "event_ids": [out.newest_id],
-                    "commit_timestamp": out.newest_ts,
-                    **envelope,
-                    "seq": self._sequencer.next(site),
-                }
+                freshness = build.data_freshness(
+                    last_change_at=out.newest_ts,
+                    lag_ms=max(0.0, now * 1000 - out.newest_ms),
+                    event_ids=[out.newest_id],
+                    commit_timestamp=out.newest_ts,
+                    site_id=site,
+                    emitted_at=emitted_at,
+                    seq=self._sequencer.next(site),
+                )
                 run.counts.update_types["data_freshness"] += 1
                 updates.append((site, orjson.dumps(freshness)))
         return BatchOutput(
@@ -457,9 +458,7 @@ class _BatchRun:
             return False
         verified = decided == "verified"
         new = NOTHING if op == "DELETE" else contribution(table, row, verified)
-        typed = typed_updates(
-            table, op, row, was_sealed=bool(stored and stored.get("s")), verified=verified
-        )
+        was_sealed = bool(stored and stored.get("s"))
         old = NOTHING if stored is None else Contribution.from_json(stored["c"])
         touched: set[str] = set()
         if old != new:
@@ -486,10 +485,16 @@ class _BatchRun:
         commit_ts = change["commit_timestamp"]
         if version[0] >= out.newest_ms:
             out.newest_ms, out.newest_ts, out.newest_id = version[0], commit_ts, event_id
-        for update in typed:
-            update["event_ids"] = [event_id]
-            update["commit_timestamp"] = commit_ts
-            out.typed.append(update)
+        out.typed += typed_updates(
+            table,
+            op,
+            row,
+            was_sealed=was_sealed,
+            verified=verified,
+            site_id=site,
+            event_id=event_id,
+            commit_timestamp=commit_ts,
+        )
         for day in touched:
             out.day_ids.setdefault(day, []).append(event_id)
         self.counts.admitted += 1

@@ -9,29 +9,50 @@
 | sites    | -                 | -                                         | -                            |
 
 Only versions that supersede the stored row state produce updates, and only verified events do.
-``conversion_sealed`` follows the first version whose ``sealed_at`` is set. The ``seq``,
-``emitted_at`` and envelope fields are added when the update is published.
+``conversion_sealed`` follows the first version whose ``sealed_at`` is set. Each update is built
+whole (``updates``) but for its ``seq`` and ``emitted_at``, which are set when the batch is
+published; until then they hold ``UNSEQUENCED`` and ``NOT_EMITTED``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from workers.stream.rules import updates
+
+UNSEQUENCED = 0
+NOT_EMITTED = ""
+
 
 def typed_updates(
-    table: str, op: str, row: dict[str, Any], *, was_sealed: bool, verified: bool
+    table: str,
+    op: str,
+    row: dict[str, Any],
+    *,
+    was_sealed: bool,
+    verified: bool,
+    site_id: str,
+    event_id: str,
+    commit_timestamp: str,
 ) -> list[dict[str, Any]]:
-    """The typed updates (``type`` plus payload) for one applied change of ``row``."""
+    """The typed updates for one applied change of ``row``, with ``event_id`` as their source."""
+    envelope = {
+        "event_ids": [event_id],
+        "commit_timestamp": commit_timestamp,
+        "site_id": site_id,
+        "emitted_at": NOT_EMITTED,
+        "seq": UNSEQUENCED,
+    }
     if table == "sessions":
         if op == "DELETE":
             return []
         return [
-            {
-                "type": "session_heartbeat",
-                "session_id": row["id"],
-                "started_at": row["started_at"],
-                "last_seen_at": row.get("last_seen_at") or row["started_at"],
-            }
+            updates.session_heartbeat(
+                session_id=row["id"],
+                started_at=row["started_at"],
+                last_seen_at=row.get("last_seen_at") or row["started_at"],
+                **envelope,
+            )
         ]
     if table == "events":
         if op != "INSERT" or not verified:
@@ -42,19 +63,22 @@ def typed_updates(
             "name": row.get("name"),
             "created_at": row.get("created_at"),
         }
-        return [{"type": "event_created", "event": event}]
+        return [updates.event_created(event=event, **envelope)]
     if table == "calls":
         if op == "INSERT":
-            return [{"type": "call_created", "call": row}]
-        return [{"type": "call_updated", "call": row, "deleted": op == "DELETE"}]
+            return [updates.call_created(call=row, **envelope)]
+        return [updates.call_updated(call=row, deleted=op == "DELETE", **envelope)]
     if table == "intents":
         if op == "INSERT":
-            result: list[dict[str, Any]] = [{"type": "intent_created", "intent": row}]
+            result = [updates.intent_created(intent=row, **envelope)]
         else:
-            result = [{"type": "intent_updated", "intent": row, "deleted": op == "DELETE"}]
+            result = [updates.intent_updated(intent=row, deleted=op == "DELETE", **envelope)]
         if op != "DELETE" and row.get("sealed_at") is not None and not was_sealed:
+            envelope["event_ids"] = [event_id]
             result.append(
-                {"type": "conversion_sealed", "intent_id": row["id"], "sealed_at": row["sealed_at"]}
+                updates.conversion_sealed(
+                    intent_id=row["id"], sealed_at=row["sealed_at"], **envelope
+                )
             )
         return result
     return []

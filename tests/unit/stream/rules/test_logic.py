@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from workers.stream.rules.dedup import admitted, encode_seen, expired_ids, newest_seen
@@ -16,7 +18,7 @@ from workers.stream.rules.kpis import (
     cell,
     contribution,
 )
-from workers.stream.rules.mapping import typed_updates
+from workers.stream.rules.mapping import UNSEQUENCED, typed_updates
 from workers.stream.rules.sequencing import SiteSequencer
 from workers.stream.rules.verification import verdict
 from workers.stream.rules.versions import NO_LSN, NO_ROW_ORDER, row_order, supersedes, version_of
@@ -180,20 +182,29 @@ def test_a_block_of_sequence_numbers_continues_the_sites_sequence() -> None:
     assert sequencer.next("s") == 104
 
 
+def updates_of(
+    table: str, op: str, row: dict[str, Any], *, was_sealed: bool = False, verified: bool = True
+) -> list[dict[str, Any]]:
+    return typed_updates(
+        table,
+        op,
+        row,
+        was_sealed=was_sealed,
+        verified=verified,
+        site_id="site",
+        event_id="e1",
+        commit_timestamp="2026-11-23T00:01:00.000000Z",
+    )
+
+
 def test_mapping_table() -> None:
     intent = {"id": "i1", "sealed_at": "2026-11-23T00:01:00.000000Z"}
-    kinds = [
-        u["type"]
-        for u in typed_updates("intents", "UPDATE", intent, was_sealed=False, verified=True)
-    ]
+    kinds = [u["type"] for u in updates_of("intents", "UPDATE", intent)]
     assert kinds == ["intent_updated", "conversion_sealed"]
-    kinds = [
-        u["type"]
-        for u in typed_updates("intents", "UPDATE", intent, was_sealed=True, verified=True)
-    ]
+    kinds = [u["type"] for u in updates_of("intents", "UPDATE", intent, was_sealed=True)]
     assert kinds == ["intent_updated"]
-    assert typed_updates("calls", "DELETE", {"id": "c"}, was_sealed=False, verified=True)[0][
-        "deleted"
-    ]
-    assert typed_updates("events", "INSERT", {"id": "e"}, was_sealed=False, verified=False) == []
-    assert typed_updates("sessions", "DELETE", {"id": "s"}, was_sealed=False, verified=True) == []
+    assert updates_of("calls", "DELETE", {"id": "c"})[0]["deleted"]
+    assert updates_of("events", "INSERT", {"id": "e"}, verified=False) == []
+    assert updates_of("sessions", "DELETE", {"id": "s"}) == []
+    (call,) = updates_of("calls", "INSERT", {"id": "c"})
+    assert (call["site_id"], call["event_ids"], call["seq"]) == ("site", ["e1"], UNSEQUENCED)

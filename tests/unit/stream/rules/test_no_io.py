@@ -13,7 +13,7 @@ import pytest
 import workers.stream.rules as rules
 
 # Kafka and Faust clients, Postgres drivers, the state store, HTTP and websocket clients, and the
-# standard library's networking and event loop.
+# standard library's event loop. Not ``socket``: pydantic loads it through ``email.utils``.
 IO_LIBRARIES = frozenset(
     {
         "aiokafka",
@@ -26,7 +26,6 @@ IO_LIBRARIES = frozenset(
         "psycopg2",
         "realtime",
         "rocksdict",
-        "socket",
         "supabase",
         "websockets",
     }
