@@ -5,7 +5,8 @@ where a Docker engine answers, testcontainers' Apache Kafka and Postgres are use
 embedded services (initdb, and a KRaft node from the jars ``kafka_dist`` resolves).
 Tests isolate themselves with a fresh database (``fresh_db``) and fresh topic names
 (``kafka_settings``), never by restarting the shared services; a test that restarts Postgres
-gets a cluster of its own (``own_cluster``).
+gets a cluster of its own (``own_cluster``), one that stops the broker a broker of its own
+(``own_broker``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from workers.services.apache_kafka import start_kafka
+from workers.services.apache_kafka import ApacheKafka, start_kafka, throwaway_kafka
 from workers.services.containers import (
     docker_available,
     kafka_container,
@@ -96,6 +97,13 @@ def own_cluster() -> Iterator[PostgresCluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture
+def own_broker() -> Iterator[ApacheKafka]:
+    """An Apache Kafka broker of the test's own, for tests that pause, stop or restart it."""
+    with throwaway_kafka(say=lambda line: None) as broker:
+        yield broker
 
 
 @pytest.fixture

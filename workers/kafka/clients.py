@@ -14,7 +14,7 @@ import asyncio
 import time
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaClient, AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from workers.kafka import broker_quirks
@@ -44,6 +44,13 @@ def new_consumer(bootstrap: str, *topics: str, **options: Any) -> AIOKafkaConsum
 def new_admin(bootstrap: str, **options: Any) -> AIOKafkaAdminClient:
     """An admin client (``options`` add to aiokafka's settings)."""
     return AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, **client_security().aiokafka_options(), **options
+    )
+
+
+def new_client(bootstrap: str, **options: Any) -> AIOKafkaClient:
+    """A bare client, for cluster metadata only (``options`` add to aiokafka's settings)."""
+    return AIOKafkaClient(
         bootstrap_servers=bootstrap, **client_security().aiokafka_options(), **options
     )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -27,7 +27,7 @@ from tests.integration.stream.harness import (
 )
 from workers.ingest.settings import WalIngestSettings
 from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
-from workers.services.apache_kafka import ApacheKafka, throwaway_kafka
+from workers.services.apache_kafka import ApacheKafka
 from workers.settings import KafkaSettings
 from workers.traffic import generate, read_all_changes
 
@@ -43,12 +43,6 @@ SLOW_ROUNDS = {
     "PULSE_PRODUCER_REQUEST_TIMEOUT_S": "2",
 }
 PAUSE_S = 20
-
-
-@pytest.fixture
-def own_broker() -> Iterator[ApacheKafka]:
-    with throwaway_kafka(say=lambda line: None) as broker:
-        yield broker
 
 
 @pytest.fixture

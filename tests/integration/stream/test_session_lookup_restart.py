@@ -9,17 +9,13 @@ must never restart under other tests).
 from __future__ import annotations
 
 import asyncio
-import time
-import urllib.error
-import urllib.request
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
-import orjson
 import psycopg
 import pytest
 
+from tests.integration.probing import metric, readyz, wait_until
 from tests.integration.stream.harness import TopicReader, WorkerProcess, kpis_match, start_worker
 from workers.changes.keying import KeyedChange
 from workers.ingest.publisher import ChangePublisher, make_producer
@@ -71,40 +67,6 @@ def forged_event_ids(dsn: str) -> set[str]:
     return {row[0] for row in rows}
 
 
-def metric(port: int, name: str, **labels: str) -> float | None:
-    """The worker's sample of ``name`` with exactly ``labels``, None if it has none."""
-    wanted = "{" + ",".join(f'{key}="{value}"' for key, value in labels.items()) + "}"
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as reply:
-        for line in reply.read().decode().splitlines():
-            head, _, value = line.rpartition(" ")
-            if head == f"{name}{wanted}":
-                return float(value)
-    return None
-
-
-def readyz(port: int) -> tuple[int, dict[str, object]]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as reply:
-            return reply.status, orjson.loads(reply.read())
-    except urllib.error.HTTPError as error:
-        return error.code, orjson.loads(error.read())
-
-
-async def wait_until(
-    condition: Callable[[], bool], what: str, worker: WorkerProcess, timeout_s: float = 90
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            if condition():
-                return
-        except OSError:
-            pass  # the worker's endpoints are not up yet
-        assert worker.process.poll() is None, f"the worker exited:\n{worker.log()[-4000:]}"
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
-
-
 async def test_session_lookups_wait_out_a_postgres_restart_and_the_kpis_end_exact(
     own_cluster: PostgresCluster,
     topics: KafkaSettings,
@@ -135,7 +97,9 @@ async def test_session_lookups_wait_out_a_postgres_restart_and_the_kpis_end_exac
     )
     workers.append(worker)
     link = {"component": "worker", "dependency": "postgres"}
-    await wait_until(lambda: readyz(web_port)[0] == 200, "the worker to be ready", worker)
+    await wait_until(
+        lambda: readyz(web_port)[0] == 200, "the worker to be ready", worker.process, worker.log
+    )
     assert metric(metrics_port, "pulse_dependency_up", **link) == 1
 
     await asyncio.to_thread(own_cluster.stop_server, "fast")
@@ -144,7 +108,8 @@ async def test_session_lookups_wait_out_a_postgres_restart_and_the_kpis_end_exac
     await wait_until(
         lambda: metric(metrics_port, "pulse_dependency_up", **link) == 0,
         "a session lookup to find Postgres gone",
-        worker,
+        worker.process,
+        worker.log,
     )
     status, body = readyz(web_port)
     assert (status, body.get("reconnecting_to")) == (503, ["postgres"])
@@ -156,10 +121,16 @@ async def test_session_lookups_wait_out_a_postgres_restart_and_the_kpis_end_exac
     await wait_until(
         lambda: metric(metrics_port, "pulse_reconnects_total", **link) == 1,
         "the lookups to reconnect",
-        worker,
+        worker.process,
+        worker.log,
     )
     assert metric(metrics_port, "pulse_dependency_up", **link) == 1
-    await wait_until(lambda: readyz(web_port)[0] == 200, "the worker to be ready again", worker)
+    await wait_until(
+        lambda: readyz(web_port)[0] == 200,
+        "the worker to be ready again",
+        worker.process,
+        worker.log,
+    )
 
     # The sessions and everything else after the events: the lookups alone decided them.
     await publish(topics, [change for change in changes if change.table != "events"])

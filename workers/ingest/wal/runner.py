@@ -6,7 +6,9 @@ the event IDs let the stream worker drop what was sent twice.
 
 Losing Postgres or Kafka while streaming is the same kind of event in-process: the session
 (replication connection, buffers, unacknowledged sends) is dropped, the lost dependency is
-reconnected with backoff, and streaming resumes from the slot's confirmed position.
+reconnected with backoff, and streaming resumes from the slot's confirmed position. A broker
+that comes back before the producer's sends time out costs no session: the producer delivers
+what waited, and only the watch (``resilience.kafka_watch``) reports the outage.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from workers.observability.metrics import (
 from workers.observability.metrics import SOURCE_LIVE as SOURCE_LIVE_GAUGE
 from workers.observability.readiness import RECOVERED, SOURCE_LIVE, Readiness
 from workers.resilience.backoff import Backoff
+from workers.resilience.kafka_watch import watch_kafka
 from workers.resilience.link import DependencyLink
 from workers.settings import KafkaSettings, ReconnectSettings, require
 
@@ -297,6 +300,10 @@ async def run_wal_ingest(
     producer: AIOKafkaProducer | None = first
     stream: ReplicationStream | None = ReplicationStream(dsn)
     admin: psycopg.Connection[tuple[object, ...]] | None = None
+    unwatch = asyncio.Event()
+    watch = asyncio.create_task(
+        watch_kafka(bootstrap, links.kafka, links.policy, unwatch), name="kafka-watch"
+    )
     try:
         assert stream is not None
         prepared, snapshot_name = await asyncio.to_thread(_prepare_slot, dsn, stream, options)
@@ -334,12 +341,14 @@ async def run_wal_ingest(
                     stream, admin = session
     finally:
         links.live(False)
+        unwatch.set()
         if stream is not None:
             stream.close()
         if admin is not None:
             admin.close()
         if producer is not None:
             await producer.stop()
+        await watch
     log.info("ingest stopped", acked=progress.changes_acked, rejected=progress.rejected_acked)
     return progress
 
