@@ -18,6 +18,9 @@ from workers.gateway.settings import GatewaySettings
 from workers.gateway.watch import check_access, send_heartbeats
 from workers.observability.loop_watchdog import LoopWatchdog
 from workers.observability.readiness import Readiness
+from workers.resilience.kafka_watch import watch_kafka
+from workers.resilience.link import DependencyLink
+from workers.resilience.settings import ReconnectSettings
 
 log = structlog.get_logger("pulse.gateway")
 
@@ -39,8 +42,13 @@ async def run_gateway(
     stop: asyncio.Event,
     started: GatewayStarted | None = None,
     loop_stall_limit_s: float | None = None,
+    reconnect: ReconnectSettings | None = None,
 ) -> None:
-    """``loop_stall_limit_s``: fail ``/healthz`` after a longer event loop stall (None: never)."""
+    """``loop_stall_limit_s``: fail ``/healthz`` after a longer event loop stall (None: never).
+
+    The consumer rides out a broker outage by itself and reads on from its positions; the watch
+    reports the outage (``/readyz``, the kafka link's log lines and metrics) meanwhile.
+    """
     hub = Hub(
         replay_per_site=settings.replay_per_site,
         ledger_size=settings.ledger_size,
@@ -77,6 +85,15 @@ async def run_gateway(
         watchdog.start(asyncio.get_running_loop())
     tasks = [
         asyncio.create_task(run_feed(bootstrap, topic, hub, readiness, stop), name="feed"),
+        asyncio.create_task(
+            watch_kafka(
+                bootstrap,
+                DependencyLink("gateway", "kafka", readiness, log),
+                (reconnect or ReconnectSettings()).policy(),
+                stop,
+            ),
+            name="kafka-watch",
+        ),
         asyncio.create_task(send_heartbeats(hub, settings.heartbeat_s, stop), name="heartbeats"),
         asyncio.create_task(
             check_access(hub, membership, settings.auth_sweep_s, stop), name="access"

@@ -80,13 +80,14 @@ def start_worker(kafka: KafkaSettings, dsn: str, logdir: Path) -> Child:
     return spawn("worker", ["worker"], env, logdir)
 
 
-def start_gateway(kafka: KafkaSettings, dsn: str, logdir: Path, port: int) -> Child:
+def start_gateway(kafka: KafkaSettings, dsn: str, logdir: Path, port: int, **extra: str) -> Child:
     env = pulse_env(
         kafka,
         dsn,
         SUPABASE_JWT_SECRET=SECRET,
         PULSE_GATEWAY_PORT=str(port),
         PULSE_GATEWAY_AUTH_SWEEP_S="0.5",
+        **extra,
     )
     child = spawn("gateway", ["gateway"], env, logdir)
     deadline = time.monotonic() + 60
