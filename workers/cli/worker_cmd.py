@@ -107,10 +107,11 @@ def serve(processor: Processor | None = None) -> int:
     asyncio.set_event_loop(asyncio.new_event_loop())
     serve_worker_metrics(settings)
     readiness = Readiness()
+    reconnect = ReconnectSettings().policy()
     lookup = PostgresSessionLookup(
         DatabaseSettings().database_url,
         link=DependencyLink("worker", "postgres", readiness, log),
-        policy=ReconnectSettings().policy(),
+        policy=reconnect,
     )
     app, _runner = create_app(
         settings,
@@ -119,6 +120,7 @@ def serve(processor: Processor | None = None) -> int:
         processor,
         readiness,
         loop_stall_limit_s=liveness.loop_stall_limit_s,
+        reconnect=reconnect,
     )
     log.info("stream worker starting", app_id=settings.app_id, data_dir=str(settings.data_dir))
     worker = faust.Worker(

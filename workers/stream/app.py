@@ -6,9 +6,11 @@ form one consumer group and share the partitions.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import faust
+import structlog
 
 from workers.kafka import broker_quirks
 from workers.kafka.security import client_security
@@ -18,6 +20,9 @@ from workers.observability.faust_readiness import track_faust_readiness
 from workers.observability.faust_views import install_web_views
 from workers.observability.loop_watchdog import LoopWatchdog
 from workers.observability.readiness import Readiness
+from workers.resilience.backoff import BackoffPolicy
+from workers.resilience.kafka_watch import watch_kafka
+from workers.resilience.link import DependencyLink
 from workers.settings import KafkaSettings
 from workers.stream.agents import StreamRunner, register_agents
 from workers.stream.broker_credentials import faust_credentials
@@ -28,6 +33,8 @@ from workers.stream.rocksdb_memory import STORE_URL, SharedMemory
 from workers.stream.settings import StreamSettings
 from workers.stream.tables import StateTables, define_tables
 
+log = structlog.get_logger("pulse.stream")
+
 
 def create_app(
     worker: StreamSettings,
@@ -36,12 +43,14 @@ def create_app(
     processor: Processor | None = None,
     readiness: Readiness | None = None,
     loop_stall_limit_s: float | None = None,
+    reconnect: BackoffPolicy | None = None,
 ) -> tuple[faust.App, StreamRunner]:
     """The app and its runner; ``processor`` replaces the worker's logic (the bench's floor).
 
     ``readiness`` is shared with whatever else reports on the worker's dependencies (the
     session lookup's link to Postgres). ``loop_stall_limit_s`` watches the app's event loop
-    (``loop_watchdog``); None: not watched.
+    (``loop_watchdog``); None: not watched. ``reconnect`` paces the Kafka watch's attempts
+    while the broker is away.
     """
     if not kafka.bootstrap_servers:
         raise ValueError("KAFKA_BOOTSTRAP_SERVERS is needed by the stream worker")
@@ -132,4 +141,18 @@ def create_app(
     if loop_stall_limit_s is not None:
         LoopWatchdog(readiness, limit_s=loop_stall_limit_s).start(app.loop)
     install_lag_sampler(app, [kafka.changes_topic])
+    watch_the_broker(app, kafka.bootstrap_servers, readiness, reconnect or BackoffPolicy())
     return app, runner
+
+
+def watch_the_broker(
+    app: faust.App, bootstrap: str, readiness: Readiness, policy: BackoffPolicy
+) -> None:
+    """Faust's clients wait out a broker outage by themselves; the watch reports it."""
+    link = DependencyLink("worker", "kafka", readiness, log)
+
+    async def watch() -> None:
+        # Faust cancels its tasks when the worker stops; nothing else ends the watch.
+        await watch_kafka(bootstrap, link, policy, asyncio.Event())
+
+    app.task(watch)

@@ -3,19 +3,22 @@ or repeated.
 
 The broker here is the test's own (an Apache Kafka in place of the session's
 ``bootstrap_servers``), paused with SIGSTOP or restarted with its data, so the session's shared
-broker never stops. Budget: about 60 s a test on the 2-core machine.
+broker never stops. Budget: about 60 s a test on the 2-core machine. A worker reports the
+outage meanwhile (``/readyz``, ``pulse_dependency_up``, ``pulse_reconnects_total``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import subprocess
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
+from tests.integration.probing import metric, readyz, wait_until
 from tests.integration.stream.harness import (
     TopicReader,
     WorkerProcess,
@@ -28,6 +31,7 @@ from tests.integration.stream.harness import (
 from workers.ingest.settings import WalIngestSettings
 from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
 from workers.services.apache_kafka import ApacheKafka
+from workers.services.ports import free_port
 from workers.settings import KafkaSettings
 from workers.traffic import generate, read_all_changes
 
@@ -43,6 +47,7 @@ SLOW_ROUNDS = {
     "PULSE_PRODUCER_REQUEST_TIMEOUT_S": "2",
 }
 PAUSE_S = 20
+DOWN_S = 12.0
 
 
 @pytest.fixture
@@ -161,3 +166,50 @@ async def test_a_broker_restarted_mid_round_loses_and_repeats_nothing(
         await asyncio.to_thread(own_broker.restart)
 
     await run_through_a_fault(restart, fresh_db, topics, updates, data_root, workers)
+
+
+async def test_a_worker_reports_the_broker_away_while_it_is_and_stays_up(
+    fresh_db: str,
+    own_broker: ApacheKafka,
+    topics: KafkaSettings,
+    app_id: str,
+    data_root: Path,
+    workers: list[WorkerProcess],
+) -> None:
+    metrics_port, web_port = free_port(), free_port()
+    worker = start_worker(
+        topics,
+        app_id=app_id,
+        data_dir=data_root / "w",
+        database_url=fresh_db,
+        env={
+            "PULSE_WORKER_METRICS_PORT": str(metrics_port),
+            "PULSE_WEB_PORT": str(web_port),
+            "PULSE_RECONNECT_INITIAL_S": "0.2",
+            "PULSE_RECONNECT_MAX_S": "2",
+        },
+    )
+    workers.append(worker)
+    link = {"component": "worker", "dependency": "kafka"}
+
+    async def until(condition: Callable[[], bool], what: str, timeout_s: float = 90) -> None:
+        await wait_until(condition, what, worker.process, worker.log, timeout_s)
+
+    await until(lambda: readyz(web_port)[0] == 200, "the worker to be ready")
+    await asyncio.to_thread(own_broker.shutdown)
+    down_at = time.monotonic()
+    await until(
+        lambda: readyz(web_port)[1].get("reconnecting_to") == ["kafka"],
+        "/readyz to name kafka",
+        timeout_s=DOWN_S,
+    )
+    assert readyz(web_port)[0] == 503
+    assert metric(metrics_port, "pulse_dependency_up", **link) == 0
+    await asyncio.sleep(max(0.0, DOWN_S - (time.monotonic() - down_at)))
+
+    await asyncio.to_thread(own_broker.launch)
+    await until(lambda: readyz(web_port)[0] == 200, "the worker to be ready again")
+    assert metric(metrics_port, "pulse_reconnects_total", **link) == 1
+    assert metric(metrics_port, "pulse_dependency_up", **link) == 1
+    assert worker.process.poll() is None
+    assert worker.log().count('"kafka lost; reconnecting"') == 1
