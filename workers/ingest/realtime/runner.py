@@ -9,6 +9,9 @@ the read published. Row versions already pushed are skipped.
 Status updates (``pulse_status``) go to the updates topic, keyed by site: to the sites listed in
 ``PULSE_STATUS_SITES``, or else to every site of the ``sites`` table, read through PostgREST
 at start and at every catch-up.
+
+A broker restart is ridden out by the producer, which delivers what waited once the broker is
+back; the Kafka watch (``resilience.kafka_watch``) reports the outage meanwhile.
 """
 
 from __future__ import annotations
@@ -52,7 +55,9 @@ from workers.observability.metrics import (
     RECORDS_OUT,
 )
 from workers.observability.readiness import RECOVERED, SOURCE_LIVE, Readiness
-from workers.settings import KafkaSettings, require
+from workers.resilience.kafka_watch import watch_kafka
+from workers.resilience.link import DependencyLink
+from workers.settings import KafkaSettings, ReconnectSettings, require
 
 log = structlog.get_logger("pulse.ingest.realtime")
 
@@ -326,6 +331,7 @@ async def run_realtime_ingest(
     token_source: TokenSource | None = None,
     progress: RealtimeProgress | None = None,
     readiness: Readiness | None = None,
+    reconnect: ReconnectSettings | None = None,
 ) -> RealtimeProgress:
     """Run until ``stop`` is set. A user JWT comes from ``token_source`` or ``access_token_file``."""
     progress = progress or RealtimeProgress()
@@ -378,6 +384,15 @@ async def run_realtime_ingest(
         asyncio.create_task(source.run(stop), name="realtime-source"),
         asyncio.create_task(
             _periodic_catchup(pump, options.catchup_interval_s, stop), name="realtime-catchup"
+        ),
+        asyncio.create_task(
+            watch_kafka(
+                bootstrap,
+                DependencyLink(COMPONENT, "kafka", readiness, log),
+                (reconnect or ReconnectSettings()).policy(),
+                stop,
+            ),
+            name="kafka-watch",
         ),
     ]
     if keeper is not None:

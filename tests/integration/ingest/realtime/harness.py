@@ -23,7 +23,8 @@ from workers.ingest.realtime.changes import CATCHUP_COLUMN_TYPES
 from workers.ingest.realtime.runner import RealtimeProgress, run_realtime_ingest
 from workers.ingest.realtime.token import TokenSource
 from workers.ingest.settings import RealtimeIngestSettings
-from workers.settings import KafkaSettings
+from workers.observability.readiness import Readiness
+from workers.settings import KafkaSettings, ReconnectSettings
 
 TABLES = ("sessions", "events", "calls", "intents")
 
@@ -94,12 +95,22 @@ def start_source(
     kafka: KafkaSettings,
     options: RealtimeIngestSettings,
     token_source: TokenSource | None = None,
+    readiness: Readiness | None = None,
+    reconnect: ReconnectSettings | None = None,
 ) -> RunningSource:
     stop = asyncio.Event()
     progress = RealtimeProgress()
     task = asyncio.create_task(
         run_realtime_ingest(
-            url, key, kafka, options, stop, token_source=token_source, progress=progress
+            url,
+            key,
+            kafka,
+            options,
+            stop,
+            token_source=token_source,
+            progress=progress,
+            readiness=readiness,
+            reconnect=reconnect,
         )
     )
     return RunningSource(task, stop, progress)

@@ -1,0 +1,93 @@
+"""The broker stops for a while and starts again with its data while the Realtime source takes
+pushes: the source keeps running, reports Kafka away meanwhile, and the topic ends holding every
+row's state.
+
+The broker is the test's own, so the session's shared broker never stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from prometheus_client import REGISTRY
+
+from tests.integration.ingest.realtime.conftest import RunningEmulator
+from tests.integration.ingest.realtime.harness import (
+    Writer,
+    database_rows,
+    fast_options,
+    make_sites,
+    missing_final_states,
+    pushed,
+    start_source,
+    topic_changes,
+    wait_until,
+)
+from workers.kafka.topics import ensure_project_topics
+from workers.observability.readiness import Readiness
+from workers.services.apache_kafka import ApacheKafka
+from workers.settings import KafkaSettings, ReconnectSettings
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+DOWN_S = 12.0
+
+
+@pytest.fixture
+def bootstrap_servers(own_broker: ApacheKafka) -> str:
+    """The topics and the source of this module use the broker that the test stops."""
+    return own_broker.bootstrap_servers
+
+
+def reconnects() -> float:
+    labels = {"component": "ingest_realtime", "dependency": "kafka"}
+    return REGISTRY.get_sample_value("pulse_reconnects_total", labels) or 0.0
+
+
+async def test_a_broker_restart_leaves_the_realtime_source_running_and_every_state_published(
+    emulator: RunningEmulator, own_broker: ApacheKafka, kafka_settings: KafkaSettings
+) -> None:
+    assert kafka_settings.bootstrap_servers
+    await ensure_project_topics(kafka_settings.bootstrap_servers, kafka_settings)
+    sites = await make_sites(emulator.dsn)
+    readiness = Readiness()
+    before = reconnects()
+    source = start_source(
+        emulator.url,
+        emulator.service_key,
+        kafka_settings,
+        fast_options(),
+        readiness=readiness,
+        reconnect=ReconnectSettings(PULSE_RECONNECT_INITIAL_S=0.2, PULSE_RECONNECT_MAX_S=2.0),
+    )
+    try:
+        await source.live()
+        await source.catchups_after_now(1)
+        writer = Writer(emulator.dsn, sites)
+        writer.start()
+        await asyncio.sleep(1.0)
+
+        await asyncio.to_thread(own_broker.shutdown)
+        down_at = time.monotonic()
+        await wait_until(
+            lambda: readiness.dependencies_away() == ["kafka"], "kafka away", DOWN_S, source
+        )
+        assert not readiness.ready
+        await asyncio.sleep(max(0.0, DOWN_S - (time.monotonic() - down_at)))
+        assert not source.task.done()
+
+        await asyncio.to_thread(own_broker.launch)
+        await wait_until(lambda: readiness.ready, "ready again", 90, source)
+        assert reconnects() == before + 1
+        await asyncio.sleep(1.0)
+        await writer.stop()
+        await source.catchups_after_now(2)
+        assert not source.task.done()
+    finally:
+        progress = await source.close()
+    changes = await topic_changes(kafka_settings)
+    db = await database_rows(emulator.dsn)
+    assert not missing_final_states(db, changes)
+    assert progress.pushes > 0 and pushed(changes)
