@@ -2,6 +2,7 @@
 
 Records of the standard library's loggers (aiokafka, Faust, mode, psycopg) go through the same
 renderer via structlog's ``ProcessorFormatter``, so with JSON output every line on stderr is JSON.
+Their identical lines repeated within seconds are shown once (``repeated_lines``).
 The stream worker hands ``stdlib_logging_config`` to Faust's worker, which replaces the root
 logger's handlers with whatever configuration it is given.
 """
@@ -16,6 +17,7 @@ from typing import Any
 import structlog
 
 from workers.observability.redaction import redact_secrets
+from workers.observability.repeated_lines import RepeatedLines
 from workers.settings import LogSettings
 
 
@@ -37,12 +39,14 @@ def stdlib_logging_config(settings: LogSettings, level: int) -> dict[str, Any]:
         "version": 1,
         # Loggers created at import (aiokafka's, Faust's) must keep working.
         "disable_existing_loggers": False,
+        "filters": {"repeated": {"()": RepeatedLines}},
         "formatters": {
             "pulse": {
                 "()": structlog.stdlib.ProcessorFormatter,
                 "foreign_pre_chain": [
                     structlog.stdlib.add_log_level,
                     structlog.stdlib.add_logger_name,
+                    structlog.stdlib.ExtraAdder(allow=["repeated"]),
                     structlog.processors.TimeStamper(fmt="iso", utc=True),
                 ],
                 "processors": [
@@ -57,6 +61,7 @@ def stdlib_logging_config(settings: LogSettings, level: int) -> dict[str, Any]:
             "stderr": {
                 "class": "logging.StreamHandler",
                 "formatter": "pulse",
+                "filters": ["repeated"],
                 "stream": "ext://sys.stderr",
             }
         },

@@ -8,6 +8,7 @@ The broker is the test's own, so the session's shared broker never stops.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import threading
 import time
@@ -31,6 +32,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]
 
 DOWN_S = 12.0
 ROWS_PER_TRANSACTION = 5
+
+
+def cpu_s(pid: int) -> float:
+    """CPU time (user and system) the process used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Writer(threading.Thread):
@@ -94,6 +101,7 @@ async def test_a_broker_restart_leaves_the_ingest_running_and_loses_no_change(
         writer.start()
         await asyncio.sleep(3.0)
 
+        cpu_before = cpu_s(ingest.pid)
         await asyncio.to_thread(own_broker.shutdown)
         writer.phase = "during"
         down_at = time.monotonic()
@@ -113,6 +121,8 @@ async def test_a_broker_restart_leaves_the_ingest_running_and_loses_no_change(
         back_at = time.monotonic()
         await until(lambda: readyz(port)[0] == 200, "the ingest to be ready again")
         ready_again_s = time.monotonic() - back_at
+        outage_cpu_s = cpu_s(ingest.pid) - cpu_before
+        outage_s = time.monotonic() - down_at
         await asyncio.sleep(3.0)
         writer.done.set()
         await asyncio.to_thread(writer.join, 30)
@@ -145,7 +155,9 @@ async def test_a_broker_restart_leaves_the_ingest_running_and_loses_no_change(
         assert events.count("kafka reconnected") == 1
         print(
             f"written {dict(writer.written)}; {len(inserts) - len(rows)} re-delivered; "
-            f"away noticed after {noticed_s:.1f} s, ready {ready_again_s:.1f} s after the start"
+            f"away noticed after {noticed_s:.1f} s, ready {ready_again_s:.1f} s after the start; "
+            f"ingest CPU {outage_cpu_s:.1f} s in {outage_s:.1f} s of outage; "
+            f"{len(events)} log lines"
         )
     finally:
         writer.done.set()
