@@ -17,8 +17,12 @@ from workers.observability.readiness import Readiness
 
 
 def one_line_error(error: BaseException) -> str:
+    name = type(error).__name__
     text = " ".join(str(error).split())
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+    # aiokafka's errors name their class in their text already.
+    if not text or text == name or text.startswith(f"{name}: "):
+        return text or name
+    return f"{name}: {text}"
 
 
 class DependencyLink:

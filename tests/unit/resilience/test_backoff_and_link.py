@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from aiokafka.errors import KafkaConnectionError, KafkaError
 from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
@@ -12,7 +13,7 @@ from prometheus_client import REGISTRY
 from workers.observability.probes import ready_response
 from workers.observability.readiness import RECOVERED, SOURCE_LIVE, Readiness
 from workers.resilience.backoff import Backoff, BackoffPolicy, backoff_delay
-from workers.resilience.link import DependencyLink
+from workers.resilience.link import DependencyLink, one_line_error
 
 
 def test_delays_double_up_to_the_cap_without_jitter() -> None:
@@ -81,3 +82,10 @@ def test_an_outage_is_two_lines_one_reconnect_and_readiness_meanwhile() -> None:
         ),
         ("info", "postgres reconnected", {"away_s": 3.5, "failed_attempts": 5}),
     ]
+
+
+def test_an_error_is_one_line_naming_its_class_once() -> None:
+    assert one_line_error(OSError("connection\n  refused")) == "OSError: connection refused"
+    assert one_line_error(TimeoutError()) == "TimeoutError"
+    assert one_line_error(KafkaError("no metadata")) == "KafkaError: no metadata"
+    assert one_line_error(KafkaConnectionError()) == "KafkaConnectionError"
