@@ -9,17 +9,24 @@ high-water mark) only after that, which makes delivery at-least-once with no gap
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from schemas.changes import ChangeRecord, RejectedRecord
 from workers.changes.keying import Rejection
 from workers.kafka.clients import new_producer
 from workers.kafka.codec import encode_batch, encode_change, encode_rejected
 from workers.observability.metrics import REJECTS
+from workers.resilience.backoff import Backoff, BackoffPolicy
+from workers.resilience.link import DependencyLink
 from workers.settings import KafkaSettings
+
+log = structlog.get_logger("pulse.ingest.publisher")
 
 MAX_CHANGES_PER_MESSAGE = 500
 
@@ -102,3 +109,27 @@ def make_producer(bootstrap: str) -> AIOKafkaProducer:
     return new_producer(
         bootstrap, linger_ms=5, max_batch_size=1_048_576, max_request_size=8_388_608
     )
+
+
+async def started_producer(
+    bootstrap: str, link: DependencyLink, policy: BackoffPolicy, stop: asyncio.Event
+) -> AIOKafkaProducer | None:
+    """A new started producer, tried again with backoff while Kafka refuses; None when asked to
+    stop first."""
+    backoff = Backoff(policy)
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), backoff.next_delay())
+        if stop.is_set():
+            break
+        producer = make_producer(bootstrap)
+        try:
+            await producer.start()
+        except KafkaError as exc:
+            await producer.stop()
+            link.lost(exc)
+            log.debug("kafka reconnect attempt failed", attempts=backoff.attempts)
+            continue
+        link.restored()
+        return producer
+    return None

@@ -11,7 +11,8 @@ Status updates (``pulse_status``) go to the updates topic, keyed by site: to the
 at start and at every catch-up.
 
 A broker restart is ridden out by the producer, which delivers what waited once the broker is
-back; the Kafka watch (``resilience.kafka_watch``) reports the outage meanwhile.
+back; the Kafka watch (``resilience.kafka_watch``) reports the outage meanwhile. Sends that time
+out instead are replaced by a catch-up from the marks, on a new producer.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import httpx
 import orjson
 import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from postgrest.exceptions import APIError
 from supabase import acreate_client
 
@@ -35,7 +37,7 @@ from schemas.changes import ChangeRecord
 from schemas.updates import PulseStatus
 from workers.changes.keying import Rejection
 from workers.changes.values import canonical_timestamp
-from workers.ingest.publisher import ChangePublisher, Delivery, make_producer
+from workers.ingest.publisher import ChangePublisher, Delivery, make_producer, started_producer
 from workers.ingest.realtime.catchup import CatchUpReader, HighWaterMarks, SeenVersions
 from workers.ingest.realtime.changes import (
     CATCHUP_COLUMN_TYPES,
@@ -55,6 +57,7 @@ from workers.observability.metrics import (
     RECORDS_OUT,
 )
 from workers.observability.readiness import RECOVERED, SOURCE_LIVE, Readiness
+from workers.resilience.backoff import BackoffPolicy
 from workers.resilience.kafka_watch import watch_kafka
 from workers.resilience.link import DependencyLink
 from workers.settings import KafkaSettings, ReconnectSettings, require
@@ -110,10 +113,16 @@ class _Pump:
         rest: Any,
         progress: RealtimeProgress,
         readiness: Readiness,
+        bootstrap: str,
+        kafka_link: DependencyLink,
+        reconnect: BackoffPolicy,
     ) -> None:
         self.publisher = ChangePublisher(producer, kafka)
         self.producer = producer
         self.kafka = kafka
+        self.bootstrap = bootstrap
+        self.kafka_link = kafka_link
+        self.reconnect = reconnect
         self.options = options
         self.rest = rest
         self.progress = progress
@@ -153,29 +162,11 @@ class _Pump:
             log.warning("cannot read the sites for status updates yet", error=str(exc))
         oldest: float | None = None
         while not stop.is_set():
-            wait_s = flush_s if oldest is None else max(0.0, oldest + flush_s - time.monotonic())
             try:
-                work = await asyncio.wait_for(self.queue.get(), timeout=wait_s)
-            except TimeoutError:
-                await self.flush()
+                oldest = await self._step(flush_s, oldest)
+            except KafkaError as exc:
                 oldest = None
-                continue
-            if isinstance(work, _Push):
-                self._take_push(work.payload)
-                oldest = oldest or time.monotonic()
-                if (
-                    self.publisher.buffered >= self.options.max_buffered
-                    or time.monotonic() - oldest >= flush_s
-                ):
-                    await self.flush()
-                    oldest = None
-            elif isinstance(work, _CatchUp):
-                self.catchup_queued = False
-                await self.flush()
-                oldest = None
-                await self.catch_up(work.reason)
-            else:
-                await self._publish_status(work.transition)
+                await self._restart_producer(exc, stop)
         while not self.queue.empty():
             work = self.queue.get_nowait()
             if isinstance(work, _Push):
@@ -184,6 +175,48 @@ class _Pump:
                 await self._publish_status(work.transition)
         await self.flush()
         await self.settle(wait_all=True)
+
+    async def _step(self, flush_s: float, oldest: float | None) -> float | None:
+        """Handle the next work item, or flush when none comes; returns when the oldest record
+        still buffered was taken (None: nothing buffered)."""
+        wait_s = flush_s if oldest is None else max(0.0, oldest + flush_s - time.monotonic())
+        try:
+            work = await asyncio.wait_for(self.queue.get(), timeout=wait_s)
+        except TimeoutError:
+            await self.flush()
+            return None
+        if isinstance(work, _Push):
+            self._take_push(work.payload)
+            oldest = oldest or time.monotonic()
+            if (
+                self.publisher.buffered >= self.options.max_buffered
+                or time.monotonic() - oldest >= flush_s
+            ):
+                await self.flush()
+                return None
+            return oldest
+        if isinstance(work, _CatchUp):
+            self.catchup_queued = False
+            await self.flush()
+            await self.catch_up(work.reason)
+            return None
+        await self._publish_status(work.transition)
+        return oldest
+
+    async def _restart_producer(self, error: KafkaError, stop: asyncio.Event) -> None:
+        """Kafka did not acknowledge sends in time, so whatever they carried may be lost: a new
+        producer replaces the old one and a catch-up publishes every row changed since the
+        marks again, none skipped as seen. Status updates in the lost sends stay lost."""
+        self.kafka_link.lost(error)
+        self.in_flight.clear()
+        self.seen = SeenVersions(self.options.seen_versions)
+        await self.producer.stop()
+        producer = await started_producer(self.bootstrap, self.kafka_link, self.reconnect, stop)
+        if producer is None:
+            return
+        self.producer = producer
+        self.publisher = ChangePublisher(producer, self.kafka)
+        self.request_catchup("kafka")
 
     def _take_push(self, payload: dict[str, Any]) -> None:
         item = change_from_push(payload)
@@ -350,6 +383,8 @@ async def run_realtime_ingest(
         rest.auth(await keeper.current())
     producer = make_producer(bootstrap)
     await producer.start()
+    kafka_link = DependencyLink(COMPONENT, "kafka", readiness, log)
+    policy = (reconnect or ReconnectSettings()).policy()
     pump = _Pump(
         producer=producer,
         kafka=kafka,
@@ -357,6 +392,9 @@ async def run_realtime_ingest(
         rest=rest,
         progress=progress,
         readiness=readiness,
+        bootstrap=bootstrap,
+        kafka_link=kafka_link,
+        reconnect=policy,
     )
 
     def on_status(status: Status, detail: str | None, generation: int) -> None:
@@ -386,12 +424,7 @@ async def run_realtime_ingest(
             _periodic_catchup(pump, options.catchup_interval_s, stop), name="realtime-catchup"
         ),
         asyncio.create_task(
-            watch_kafka(
-                bootstrap,
-                DependencyLink(COMPONENT, "kafka", readiness, log),
-                (reconnect or ReconnectSettings()).policy(),
-                stop,
-            ),
+            watch_kafka(bootstrap, kafka_link, policy, stop),
             name="kafka-watch",
         ),
     ]
@@ -420,7 +453,7 @@ async def run_realtime_ingest(
         pump_stop.set()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(pump_task, timeout=SHUTDOWN_WAIT_S)
-        await producer.stop()
+        await pump.producer.stop()
     if failure is not None:
         raise failure
     log.info(

@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from workers.changes.keying import KeyedChange, Rejection
-from workers.ingest.publisher import ChangePublisher, Delivery, make_producer
+from workers.ingest.publisher import ChangePublisher, Delivery, make_producer, started_producer
 from workers.ingest.settings import WalIngestSettings
 from workers.ingest.wal.pgoutput import DecodeError, decode
 from workers.ingest.wal.replication import (
@@ -237,28 +237,6 @@ async def _pause(seconds: float, stop: asyncio.Event) -> None:
         await asyncio.wait_for(stop.wait(), seconds)
 
 
-async def _new_producer(
-    bootstrap: str, links: _Links, stop: asyncio.Event
-) -> AIOKafkaProducer | None:
-    """A started producer, or None when asked to stop first."""
-    backoff = Backoff(links.policy)
-    while not stop.is_set():
-        await _pause(backoff.next_delay(), stop)
-        if stop.is_set():
-            break
-        producer = make_producer(bootstrap)
-        try:
-            await producer.start()
-        except KafkaError as exc:
-            await producer.stop()
-            links.kafka.lost(exc)
-            log.debug("kafka reconnect attempt failed", attempts=backoff.attempts)
-            continue
-        links.kafka.restored()
-        return producer
-    return None
-
-
 async def _new_session(
     dsn: str, options: WalIngestSettings, links: _Links, stop: asyncio.Event
 ) -> tuple[ReplicationStream, psycopg.Connection[tuple[object, ...]]] | None:
@@ -334,7 +312,7 @@ async def run_wal_ingest(
             stream, admin = None, None
             if not links.kafka.up:
                 await producer.stop()
-                producer = await _new_producer(bootstrap, links, stop)
+                producer = await started_producer(bootstrap, links.kafka, links.policy, stop)
             if producer is not None:
                 session = await _new_session(dsn, options, links, stop)
                 if session is not None:
