@@ -20,7 +20,7 @@ from workers.observability.loop_watchdog import LoopWatchdog
 from workers.observability.readiness import Readiness
 from workers.resilience.kafka_watch import watch_kafka
 from workers.resilience.link import DependencyLink
-from workers.resilience.settings import ReconnectSettings
+from workers.settings import ReconnectSettings
 
 log = structlog.get_logger("pulse.gateway")
 

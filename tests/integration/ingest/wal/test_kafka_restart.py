@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.integration.ingest.processes import ingest_env, log_events, start_ingest
+from tests.integration.ingest.wal.processes import ingest_env, log_events, start_ingest
 from tests.integration.probing import metric, readyz, wait_until
 from tests.integration.topic_reading import read_changes
 from workers.kafka.topics import ensure_project_topics
