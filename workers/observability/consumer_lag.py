@@ -17,6 +17,7 @@ from collections.abc import Collection, Iterable
 from typing import Any, Protocol
 
 import faust
+from aiokafka.errors import IllegalStateError
 
 from workers.observability.metrics import CONSUMER_LAG
 
@@ -56,7 +57,12 @@ class LagSampler:
         for tp in consumer.assignment():
             if tp.topic not in self._topics:
                 continue
-            lag = partition_lag(consumer.highwater(tp), await consumer.position(tp))
+            try:
+                lag = partition_lag(consumer.highwater(tp), await consumer.position(tp))
+            except (AssertionError, IllegalStateError):
+                # A rebalance on the consumer's thread took the partition while the sample ran
+                # (aiokafka asserts its partitions are assigned); it is sampled where it went.
+                continue
             if lag is not None:
                 lags[(tp.topic, tp.partition)] = lag
         for topic, partition in self._published - lags.keys():
