@@ -1,10 +1,10 @@
 """Reading a changelog partition's committed records directly: where they end, and a range of
-them with their keys and tombstones (what a table restore applies)."""
+them with their keys and tombstones (what a table restore applies), at once or fetch by fetch."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from aiokafka.structs import TopicPartition
@@ -63,3 +63,65 @@ async def read_changelog(
     finally:
         await consumer.stop()
     return records
+
+
+ApplyBatch = Callable[[TopicPartition, Sequence[ChangelogRecord]], None]
+# Fetch sizes of a restore: large enough that each fetch brings many records of every partition.
+RESTORE_PARTITION_FETCH_BYTES = 4 * 1024 * 1024
+RESTORE_FETCH_BYTES = 32 * 1024 * 1024
+
+
+def records_in_range(records: Iterable[Any], first: int, last: int) -> list[ChangelogRecord]:
+    """The fetched records at offsets ``first..last`` that a restore applies (keyed ones)."""
+    return [
+        (record.offset, record.key, record.value)
+        for record in records
+        if first <= record.offset <= last and record.key is not None
+    ]
+
+
+async def read_changelog_batches(
+    bootstrap: str,
+    ranges: Mapping[TopicPartition, tuple[int, int]],
+    apply: ApplyBatch,
+    stall_timeout_s: float = 30.0,
+) -> None:
+    """Hand the committed records at offsets ``first..last`` of each partition to ``apply``, one
+    call per partition and fetch, in offset order, with all the partitions read at once.
+
+    Raises ``TimeoutError`` when the broker delivers nothing new for ``stall_timeout_s``.
+    """
+    if not ranges:
+        # (A consumer assigned no partition does not stop.)
+        return
+    consumer = new_consumer(
+        bootstrap,
+        fetch_max_wait_ms=50,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=RESTORE_PARTITION_FETCH_BYTES,
+        fetch_max_bytes=RESTORE_FETCH_BYTES,
+    )
+    await consumer.start()
+    try:
+        pending = set(ranges)
+        consumer.assign(sorted(pending))
+        for tp in pending:
+            consumer.seek(tp, ranges[tp][0])
+        moved_at = time.monotonic()
+        while pending:
+            fetched = await consumer.getmany(*sorted(pending), timeout_ms=200)
+            for tp, records in fetched.items():
+                first, last = ranges[tp]
+                batch = records_in_range(records, first, last)
+                if batch:
+                    apply(tp, batch)
+            if fetched:
+                moved_at = time.monotonic()
+            for tp in list(pending):
+                if await consumer.position(tp) > ranges[tp][1]:
+                    pending.discard(tp)
+            if pending and time.monotonic() - moved_at > stall_timeout_s:
+                names = ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(pending))
+                raise TimeoutError(f"the broker stopped delivering the changelogs {names}")
+    finally:
+        await consumer.stop()

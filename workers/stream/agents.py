@@ -40,7 +40,11 @@ import psycopg
 import structlog
 from aiokafka.errors import KafkaError
 
-from workers.kafka.changelog_reading import last_record_offsets, read_changelog
+from workers.kafka.changelog_reading import (
+    last_record_offsets,
+    read_changelog,
+    read_changelog_batches,
+)
 from workers.kafka.group_offsets import resume_offsets
 from workers.kafka.partitioner import partition_for
 from workers.kpis.definitions import BUCKET_MINUTES
@@ -163,6 +167,7 @@ class StreamRunner:
             TABLES,
             lambda tps: last_record_offsets(bootstrap, tps),
             lambda tp, first, last: read_changelog(bootstrap, tp, first, last),
+            lambda ranges, apply: read_changelog_batches(bootstrap, ranges, apply),
             written=getattr(app, "written_partitions", None),
         )
         state.on_applied = self.guard.applied
@@ -201,6 +206,27 @@ class StreamRunner:
             log.warning("resume offsets not readable", error=repr(exc))
             resume = {}
         self.continuity.reset(resume)
+        await self.restore_stores(mine)
+
+    async def restore_stores(self, partitions: set[int]) -> None:
+        """Bring the claimed partitions' stores to their changelogs' ends before Faust's restore
+        (``store_guard.StoreGuard.restore_assigned``), which would apply the records one by one.
+
+        If that fails, Faust's restore and the check at each partition's first batch remain.
+        """
+        started = time.monotonic()
+        try:
+            records = await self.guard.restore_assigned(partitions)
+        except Exception as exc:
+            log.warning("restoring the stores at assignment failed", error=repr(exc))
+            self.guard.forget()
+            return
+        log.info(
+            "stores restored at assignment",
+            partitions=sorted(partitions),
+            records=records,
+            seconds=round(time.monotonic() - started, 3),
+        )
 
     async def revoke(self, partitions: set[int]) -> None:
         """The group takes partitions back: no run fetched before is processed from now on."""

@@ -24,13 +24,14 @@ stores, and Faust's restore and standby service skips it (``faust_adapter.not_wr
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import structlog
 from aiokafka.structs import TopicPartition
 
-from workers.kafka.changelog_reading import ChangelogRecord
+from workers.kafka.changelog_reading import ApplyBatch, ChangelogRecord
 from workers.observability.metrics import STORE_REPAIRS
 
 log = structlog.get_logger("pulse.stream")
@@ -38,6 +39,30 @@ log = structlog.get_logger("pulse.stream")
 Verdict = Literal["current", "behind", "ahead"]
 LastOffsets = Callable[[Sequence[TopicPartition]], Awaitable[dict[TopicPartition, int | None]]]
 ReadRange = Callable[[TopicPartition, int, int], Awaitable[list[ChangelogRecord]]]
+ReadBatches = Callable[[Mapping[TopicPartition, tuple[int, int]], ApplyBatch], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Restore:
+    """A store to bring up to its changelog's last committed record: from ``first`` (after
+    emptying it when ``clear``) to ``last``."""
+
+    first: int
+    last: int
+    clear: bool
+
+
+def restore_of(stored: int | None, last: int | None) -> Restore | None:
+    """What a store at persisted offset ``stored`` needs against a changelog whose last committed
+    record is at ``last`` (None: nothing). One ahead holds writes nobody committed: only a
+    rebuild from the first record takes them back."""
+    verdict = store_verdict(stored, last)
+    if verdict == "current":
+        return None
+    if verdict == "ahead":
+        return Restore(0, -1 if last is None else last, clear=True)
+    assert last is not None
+    return Restore(0 if stored is None else stored + 1, last, clear=False)
 
 
 def store_verdict(stored: int | None, last: int | None) -> Verdict:
@@ -69,6 +94,7 @@ class StoreGuard:
         tables: Iterable[str],
         last_offsets: LastOffsets,
         read_range: ReadRange,
+        read_batches: ReadBatches,
         written: set[int] | None = None,
     ) -> None:
         self.stores = stores
@@ -77,6 +103,7 @@ class StoreGuard:
         self.tables = tuple(tables)
         self._last_offsets = last_offsets
         self._read_range = read_range
+        self._read_batches = read_batches
         # (table, partition) -> the offset its store must be at; absent until checked against
         # the broker in the current assignment.
         self.expected: dict[tuple[str, int], int | None] = {}
@@ -90,6 +117,66 @@ class StoreGuard:
         """This worker's commit wrote its store up to ``offset``."""
         if (table, partition) in self.expected:
             self.expected[(table, partition)] = offset
+
+    async def restore_assigned(self, partitions: Iterable[int]) -> int:
+        """Bring the stores of newly claimed partitions to the end of their committed changelogs,
+        all of them in one read; returns the changelog records applied.
+
+        Run once the partitions' producers have fenced their last owners, before Faust's own
+        restore looks at the stores: that then finds them current and reads nothing. Each fetch
+        of a changelog partition goes to its store in one write batch with the offset of its
+        last record, so a restore cut short leaves a store behind, never ahead. Afterwards the
+        partitions count as checked (``expected``, ``written``), as after ``ensure_current``.
+        """
+        partitions = sorted(set(partitions))
+        tps = {
+            (table, partition): TopicPartition(self.stores.changelog_topic(table), partition)
+            for table in self.tables
+            for partition in partitions
+        }
+        if not tps:
+            return 0
+        lasts = await self._last_offsets(list(tps.values()))
+        restores: dict[tuple[str, int], Restore] = {}
+        for (table, partition), tp in tps.items():
+            stored = self.stores.persisted(table, partition)
+            restore = restore_of(stored, lasts[tp])
+            if restore is None:
+                continue
+            if restore.clear:
+                # The same defect as in ``ensure_current``; a store behind is no defect here:
+                # it is one the last owner did not write (a standby, a wiped or lost directory).
+                log.error(
+                    "a table store is ahead of its committed changelog; rebuilding it",
+                    table=table,
+                    partition=partition,
+                    store_offset=stored,
+                    changelog_last=lasts[tp],
+                )
+                STORE_REPAIRS.labels(table, "assigned").inc()
+                self.stores.clear(table, partition)
+            restores[(table, partition)] = restore
+        by_tp = {tps[key]: key for key in restores}
+        applied = 0
+
+        def apply(tp: TopicPartition, records: Sequence[ChangelogRecord]) -> None:
+            nonlocal applied
+            table, partition = by_tp[tp]
+            self.stores.replay(table, partition, records, records[-1][0])
+            applied += len(records)
+
+        await self._read_batches(
+            {tps[key]: (r.first, r.last) for key, r in restores.items() if r.first <= r.last},
+            apply,
+        )
+        for (table, partition), restore in restores.items():
+            if restore.last >= 0:
+                # The last record may be one a restore does not apply (no key).
+                self.stores.replay(table, partition, [], restore.last)
+        for (table, partition), tp in tps.items():
+            self.expected[(table, partition)] = lasts[tp]
+        self.written.update(partitions)
+        return applied
 
     async def ensure_current(self, partition: int) -> int:
         """Check (and bring up to date) the partition's stores; returns how many were not."""

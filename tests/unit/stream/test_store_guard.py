@@ -1,14 +1,15 @@
 """A store behind its committed changelog is brought up before a batch reads it; one ahead is
-rebuilt from the whole changelog (``stream.store_guard``)."""
+rebuilt from the whole changelog; at assignment every store is restored fetch by fetch
+(``stream.store_guard``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aiokafka.structs import TopicPartition
 
-from workers.kafka.changelog_reading import ChangelogRecord
-from workers.stream.store_guard import StoreGuard, store_verdict
+from workers.kafka.changelog_reading import ApplyBatch, ChangelogRecord
+from workers.stream.store_guard import Restore, StoreGuard, restore_of, store_verdict
 
 
 def test_verdicts() -> None:
@@ -18,6 +19,15 @@ def test_verdicts() -> None:
     assert store_verdict(2, 3) == "behind"
     assert store_verdict(4, 3) == "ahead"
     assert store_verdict(0, None) == "ahead"
+
+
+def test_restores() -> None:
+    assert restore_of(7, 7) is None
+    assert restore_of(None, None) is None
+    assert restore_of(None, 9) == Restore(0, 9, clear=False)
+    assert restore_of(4, 9) == Restore(5, 9, clear=False)
+    assert restore_of(11, 9) == Restore(0, 9, clear=True)
+    assert restore_of(3, None) == Restore(0, -1, clear=True)
 
 
 class Broker:
@@ -40,6 +50,22 @@ class Broker:
     async def read_range(self, tp: TopicPartition, first: int, last: int) -> list[ChangelogRecord]:
         self.reads.append((tp, first, last))
         return [record for record in self.logs.get(tp, []) if first <= record[0] <= last]
+
+    async def read_batches(
+        self, ranges: Mapping[TopicPartition, tuple[int, int]], apply: ApplyBatch
+    ) -> None:
+        """Two records a fetch, the partitions' fetches interleaved."""
+        fetches = {
+            tp: [record for record in self.logs.get(tp, []) if first <= record[0] <= last]
+            for tp, (first, last) in ranges.items()
+        }
+        for tp, (first, last) in ranges.items():
+            self.reads.append((tp, first, last))
+        while any(fetches.values()):
+            for tp, left in fetches.items():
+                if left:
+                    apply(tp, left[:2])
+                    del left[:2]
 
 
 class Stores:
@@ -70,7 +96,14 @@ class Stores:
 
 
 def guard(broker: Broker, stores: Stores, written: set[int] | None = None) -> StoreGuard:
-    return StoreGuard(stores, ("rows", "days"), broker.last_offsets, broker.read_range, written)
+    return StoreGuard(
+        stores,
+        ("rows", "days"),
+        broker.last_offsets,
+        broker.read_range,
+        broker.read_batches,
+        written,
+    )
 
 
 def committed(broker: Broker, stores: Stores, table: str, key: bytes, value: bytes | None) -> int:
@@ -154,3 +187,65 @@ async def test_a_store_ahead_of_an_empty_changelog_is_emptied() -> None:
     assert stores.data[("rows", 0)] == {}
     assert stores.persisted("rows", 0) is None
     assert written == {0}
+
+
+async def test_a_wiped_store_is_restored_at_assignment_and_found_current_at_its_first_batch() -> (
+    None
+):
+    broker, stores = Broker(), Stores()
+    for partition in (0, 1):
+        for n in range(5):
+            broker.append("rows", partition, b"r%d" % (n % 3), b"v%d" % n)
+        broker.append("rows", partition, b"r0", None)
+    broker.append("days", 1, b"d", b"1")
+    written: set[int] = set()
+    checks = guard(broker, stores, written)
+    assert await checks.restore_assigned({0, 1}) == 13
+    assert stores.data[("rows", 0)] == stores.data[("rows", 1)] == {b"r1": b"v4", b"r2": b"v2"}
+    assert stores.offsets[("rows", 0)] == stores.offsets[("rows", 1)] == 10
+    assert stores.data[("days", 1)] == {b"d": b"1"}
+    assert ("days", 0) not in stores.offsets
+    assert written == {0, 1}
+    reads = len(broker.reads)
+    assert await checks.ensure_current(0) == 0
+    assert await checks.ensure_current(1) == 0
+    assert len(broker.reads) == reads
+
+
+async def test_a_store_behind_at_assignment_is_read_from_where_it_stopped() -> None:
+    broker, stores = Broker(), Stores()
+    committed(broker, stores, "rows", b"r", b"v0")
+    committed(broker, stores, "days", b"d", b"1")
+    broker.append("rows", 0, b"r", b"v1")
+    broker.append("rows", 0, b"s", b"w")
+    assert await guard(broker, stores).restore_assigned({0}) == 2
+    assert broker.reads == [(TopicPartition("rows-changelog", 0), 1, 4)]
+    assert stores.data[("rows", 0)] == {b"r": b"v1", b"s": b"w"}
+    assert stores.offsets[("rows", 0)] == 4
+
+
+async def test_a_store_ahead_at_assignment_is_rebuilt_from_all_of_its_changelog() -> None:
+    broker, stores = Broker(), Stores()
+    committed(broker, stores, "rows", b"r", b"v")
+    stores.replay("rows", 0, [(5, b"t", b"aborted")], 5)
+    stores.replay("days", 0, [(3, b"d", b"aborted")], 3)
+    assert await guard(broker, stores).restore_assigned({0}) == 1
+    assert stores.data[("rows", 0)] == {b"r": b"v"}
+    assert stores.offsets[("rows", 0)] == 0
+    assert stores.data[("days", 0)] == {}
+    assert stores.persisted("days", 0) is None
+
+
+async def test_the_last_record_sets_the_offset_even_when_a_restore_skips_it() -> None:
+    broker, stores = Broker(), Stores()
+    broker.append("rows", 0, b"r", b"v")
+    # The broker holds a record at the last offset that a restore does not apply.
+    broker.logs[TopicPartition("rows-changelog", 0)].append((2, b"s", b"w"))
+
+    async def skipping(ranges: Mapping[TopicPartition, tuple[int, int]], apply: ApplyBatch) -> None:
+        for tp in ranges:
+            apply(tp, broker.logs[tp][:1])
+
+    checks = StoreGuard(stores, ("rows",), broker.last_offsets, broker.read_range, skipping, set())
+    assert await checks.restore_assigned({0}) == 1
+    assert stores.offsets[("rows", 0)] == 2
