@@ -27,7 +27,7 @@ from workers.settings import KafkaSettings
 from workers.stream.agents import StreamRunner, register_agents
 from workers.stream.broker_credentials import faust_credentials
 from workers.stream.checkpoint import Checkpoint, ProducerOptions
-from workers.stream.faust_adapter import PulseApp
+from workers.stream.faust_adapter import PulseApp, TableManager
 from workers.stream.processing import Processor, SessionLookup
 from workers.stream.rocksdb_memory import STORE_URL, SharedMemory
 from workers.stream.settings import StreamSettings
@@ -60,6 +60,7 @@ def create_app(
         broker=brokers,
         broker_credentials=faust_credentials(client_security()),
         store=STORE_URL,
+        TableManager=TableManager,
         datadir=str(worker.data_dir),
         autodiscover=False,
         # Co-partitioning: every table has as many partitions as supabase_changes.

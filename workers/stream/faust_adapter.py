@@ -24,6 +24,8 @@ change to Faust's behaviour, and why:
   rebalance a partition with nothing committed is sought to its log start here.
 - Fetch wait: Faust hard-codes ``fetch_max_wait_ms=1500``; it is a setting here
   (``PULSE_FETCH_MAX_WAIT_MS``).
+- Start: Faust's table manager waits a second before it starts recovery, for tables declared
+  late; ours are declared before the app starts, so ``TableManager`` does not wait.
 - Stores: the worker reads and writes a table partition's RocksDB directly (``store_db``),
   because Faust's access path is tied to the current event, which a batch does not have.
 - Own changelogs: once the worker writes a table partition's stores itself (from its first
@@ -43,6 +45,7 @@ import faust
 import structlog
 from aiokafka.structs import TopicPartition
 from faust.exceptions import ConsumerNotStarted
+from faust.tables import manager as faust_tables
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types.tuples import TP, ConsumerMessage, ack_lock
 from mode.utils.futures import notify
@@ -254,6 +257,15 @@ def pulse_transport(
 
     Transport.Consumer = Consumer
     return Transport
+
+
+class TableManager(faust_tables.TableManager):
+    async def on_start(self) -> None:
+        # Faust waits a second first, for tables declared while the app starts; ours are all
+        # declared before it starts, and that second delayed every restart's first batch.
+        if not self.should_stop:
+            await self._update_channels()
+            await self.recovery.start()
 
 
 class PulseApp(faust.App):

@@ -13,11 +13,12 @@ from typing import Any
 import aiokafka
 import pytest
 from faust.stores import rocksdb
+from faust.tables import manager as faust_tables
 from faust.tables.base import Collection
 from faust.tables.recovery import Recovery
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
-from workers.stream.faust_adapter import not_written_here, pulse_transport
+from workers.stream.faust_adapter import TableManager, not_written_here, pulse_transport
 from workers.stream.tables import FAUST_OFFSET_KEY
 
 
@@ -91,3 +92,14 @@ def test_changelog_events_of_written_partitions_are_skipped() -> None:
     kept = not_written_here(events, {1})
     assert [e.message.partition for e in kept] == [0, 2]
     assert not_written_here(events, set()) == events
+
+
+def test_the_table_manager_starts_as_faust_does_after_its_wait() -> None:
+    # ``faust_adapter.TableManager.on_start`` is Faust's without the one-second sleep.
+    faust_start = inspect.getsource(faust_tables.TableManager.on_start)
+    assert "await self.sleep(1.0)" in faust_start
+    ours = inspect.getsource(TableManager.on_start)
+    for step in ("await self._update_channels()", "await self.recovery.start()"):
+        assert step in faust_start
+        assert step in ours
+    assert "sleep" not in ours
