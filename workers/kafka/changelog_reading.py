@@ -84,16 +84,19 @@ async def read_changelog_batches(
     bootstrap: str,
     ranges: Mapping[TopicPartition, tuple[int, int]],
     apply: ApplyBatch,
+    deadline: float | None = None,
     stall_timeout_s: float = 30.0,
-) -> None:
+) -> set[TopicPartition]:
     """Hand the committed records at offsets ``first..last`` of each partition to ``apply``, one
     call per partition and fetch, in offset order, with all the partitions read at once.
 
-    Raises ``TimeoutError`` when the broker delivers nothing new for ``stall_timeout_s``.
+    Returns the partitions not read to their ``last`` by ``deadline`` (``time.monotonic``; None:
+    none). Raises ``TimeoutError`` when the broker delivers nothing new for ``stall_timeout_s``.
     """
-    if not ranges:
+    pending = set(ranges)
+    if not pending:
         # (A consumer assigned no partition does not stop.)
-        return
+        return pending
     consumer = new_consumer(
         bootstrap,
         fetch_max_wait_ms=50,
@@ -103,12 +106,11 @@ async def read_changelog_batches(
     )
     await consumer.start()
     try:
-        pending = set(ranges)
         consumer.assign(sorted(pending))
         for tp in pending:
             consumer.seek(tp, ranges[tp][0])
         moved_at = time.monotonic()
-        while pending:
+        while pending and (deadline is None or time.monotonic() < deadline):
             fetched = await consumer.getmany(*sorted(pending), timeout_ms=200)
             for tp, records in fetched.items():
                 first, last = ranges[tp]
@@ -125,3 +127,4 @@ async def read_changelog_batches(
                 raise TimeoutError(f"the broker stopped delivering the changelogs {names}")
     finally:
         await consumer.stop()
+    return pending

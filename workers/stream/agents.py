@@ -167,7 +167,9 @@ class StreamRunner:
             TABLES,
             lambda tps: last_record_offsets(bootstrap, tps),
             lambda tp, first, last: read_changelog(bootstrap, tp, first, last),
-            lambda ranges, apply: read_changelog_batches(bootstrap, ranges, apply),
+            lambda ranges, apply, deadline: read_changelog_batches(
+                bootstrap, ranges, apply, deadline
+            ),
             written=getattr(app, "written_partitions", None),
         )
         state.on_applied = self.guard.applied
@@ -206,25 +208,32 @@ class StreamRunner:
             log.warning("resume offsets not readable", error=repr(exc))
             resume = {}
         self.continuity.reset(resume)
-        await self.restore_stores(mine)
 
-    async def restore_stores(self, partitions: set[int]) -> None:
-        """Bring the claimed partitions' stores to their changelogs' ends before Faust's restore
-        (``store_guard.StoreGuard.restore_assigned``), which would apply the records one by one.
+    async def restore_stores(self, partitions: set[int], budget_s: float) -> None:
+        """Bring the stores of the assignment's partitions to their changelogs' ends in fetched
+        batches (``store_guard.StoreGuard.restore_assigned``), for at most ``budget_s``; Faust's
+        restore, which applies records one by one, finishes what is left after that.
 
-        If that fails, Faust's restore and the check at each partition's first batch remain.
+        Called by Faust's recovery (``faust_adapter.Recovery``), once ``claim_sources`` has
+        fenced the partitions' last owners. If it fails, Faust's restore and the check at each
+        partition's first batch remain.
         """
+        generation = self.generation
+        # Only the claimed partitions' changelogs have stopped moving.
+        partitions = partitions & self.checkpoint.claimed
         started = time.monotonic()
         try:
-            records = await self.guard.restore_assigned(partitions)
+            records = await self.guard.restore_assigned(
+                partitions, started + budget_s, lambda: self.generation == generation
+            )
         except Exception as exc:
-            log.warning("restoring the stores at assignment failed", error=repr(exc))
-            self.guard.forget()
+            log.warning("restoring the stores in batches failed", error=repr(exc))
             return
         log.info(
-            "stores restored at assignment",
+            "stores restored in batches",
             partitions=sorted(partitions),
             records=records,
+            complete=sorted(partitions & self.guard.written),
             seconds=round(time.monotonic() - started, 3),
         )
 

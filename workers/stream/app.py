@@ -128,6 +128,7 @@ def create_app(
         processor,
     )
     app.claim_sources = runner.claim_sources
+    app.restore_stores = runner.restore_stores
     register_agents(app, topic, runner, worker)
     readiness = readiness or Readiness()
     install_web_views(app, readiness)

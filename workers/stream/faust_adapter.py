@@ -26,6 +26,12 @@ change to Faust's behaviour, and why:
   (``PULSE_FETCH_MAX_WAIT_MS``).
 - Start: Faust's table manager waits a second before it starts recovery, for tables declared
   late; ours are declared before the app starts, so ``TableManager`` does not wait.
+- Restore: Faust restores a changelog record by record (a queue, an event, an offset check per
+  record). Its recovery (``Recovery``) first lets the app restore the assigned table partitions
+  in fetched batches (``store_guard.StoreGuard.restore_assigned``) and then starts from the
+  offsets that left in the stores, so it finds nothing left to read. This runs in Faust's
+  recovery task, not in the rebalance callback: aiokafka sends no heartbeats during that
+  callback, and a restore longer than the session timeout there cost the worker its membership.
 - Stores: the worker reads and writes a table partition's RocksDB directly (``store_db``),
   because Faust's access path is tied to the current event, which a batch does not have.
 - Own changelogs: once the worker writes a table partition's stores itself (from its first
@@ -46,6 +52,7 @@ import structlog
 from aiokafka.structs import TopicPartition
 from faust.exceptions import ConsumerNotStarted
 from faust.tables import manager as faust_tables
+from faust.tables import recovery as faust_recovery
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types.tuples import TP, ConsumerMessage, ack_lock
 from mode.utils.futures import notify
@@ -55,6 +62,9 @@ from workers.kafka.end_offsets import changelog_ends
 from workers.observability.metrics import CHANGELOG_EVENTS_SKIPPED
 
 log = structlog.get_logger("pulse.stream")
+
+# The part of Faust's broker request timeout the batched restore of an assignment may take.
+RESTORE_SHARE = 0.5
 
 
 def not_written_here(events: Iterable[Any], written: Set[int]) -> list[Any]:
@@ -259,7 +269,32 @@ def pulse_transport(
     return Transport
 
 
+class Recovery(faust_recovery.Recovery):
+    async def _build_offsets(
+        self, consumer: Any, tps: set[TP], destination: Any, title: str
+    ) -> None:
+        # Where Faust's recovery decides where each active changelog's restore starts (from the
+        # offsets its stores held at the rebalance): the app's batched restore runs first, and
+        # Faust starts from where that left each store. Faust bounds this step by its broker
+        # request timeout (past it, the recovery service stops), so the batched restore gets a
+        # part of it and leaves the rest to Faust.
+        app: Any = self.app
+        restore = app.restore_stores
+        if title == "active" and tps and restore is not None:
+            budget_s = RESTORE_SHARE * float(app.conf.broker_request_timeout)
+            await restore({tp.partition for tp in tps}, budget_s)
+            for tp in tps:
+                destination[tp] = self.tp_to_table[tp].persisted_offset(tp)
+        await super()._build_offsets(consumer, tps, destination, title)
+
+
 class TableManager(faust_tables.TableManager):
+    @property
+    def recovery(self) -> faust_recovery.Recovery:
+        if self._recovery is None:
+            self._recovery = Recovery(self.app, self, beacon=self.beacon, loop=self.loop)
+        return self._recovery
+
     async def on_start(self) -> None:
         # Faust waits a second first, for tables declared while the app starts; ours are all
         # declared before it starts, and that second delayed every restart's first batch.
@@ -277,6 +312,9 @@ class PulseApp(faust.App):
     # Called with the source partitions and generation of each new assignment, before Faust
     # acts on it.
     claim_sources: Callable[[set[int], int], Awaitable[None]] | None = None
+    # Called by the recovery with the assignment's table partitions and a time budget, before
+    # Faust reads where each store stands.
+    restore_stores: Callable[[set[int], float], Awaitable[None]] | None = None
     # The table partitions whose stores the worker writes itself in this assignment
     # (``stream.store_guard`` keeps it); Faust's restores and standbys leave them alone.
     written_partitions: set[int]

@@ -39,7 +39,10 @@ log = structlog.get_logger("pulse.stream")
 Verdict = Literal["current", "behind", "ahead"]
 LastOffsets = Callable[[Sequence[TopicPartition]], Awaitable[dict[TopicPartition, int | None]]]
 ReadRange = Callable[[TopicPartition, int, int], Awaitable[list[ChangelogRecord]]]
-ReadBatches = Callable[[Mapping[TopicPartition, tuple[int, int]], ApplyBatch], Awaitable[None]]
+ReadBatches = Callable[
+    [Mapping[TopicPartition, tuple[int, int]], ApplyBatch, float | None],
+    Awaitable[set[TopicPartition]],
+]
 
 
 @dataclass(frozen=True)
@@ -118,15 +121,22 @@ class StoreGuard:
         if (table, partition) in self.expected:
             self.expected[(table, partition)] = offset
 
-    async def restore_assigned(self, partitions: Iterable[int]) -> int:
-        """Bring the stores of newly claimed partitions to the end of their committed changelogs,
-        all of them in one read; returns the changelog records applied.
+    async def restore_assigned(
+        self,
+        partitions: Iterable[int],
+        deadline: float | None = None,
+        current: Callable[[], bool] = lambda: True,
+    ) -> int:
+        """Bring the stores of claimed partitions to the end of their committed changelogs, all
+        of them in one read; returns the changelog records applied.
 
         Run once the partitions' producers have fenced their last owners, before Faust's own
-        restore looks at the stores: that then finds them current and reads nothing. Each fetch
-        of a changelog partition goes to its store in one write batch with the offset of its
-        last record, so a restore cut short leaves a store behind, never ahead. Afterwards the
-        partitions count as checked (``expected``, ``written``), as after ``ensure_current``.
+        restore reads the stores' offsets: it then finds them current and reads nothing. Each
+        fetch of a changelog partition goes to its store in one write batch with the offset of
+        its last record, so a restore cut short (``deadline``, ``time.monotonic``) leaves a
+        store behind, never ahead, for Faust's restore to finish. The partitions whose stores
+        all reached the end count as checked (``expected``, ``written``), as after
+        ``ensure_current``, unless ``current()`` says the assignment changed meanwhile.
         """
         partitions = sorted(set(partitions))
         tps = {
@@ -145,7 +155,7 @@ class StoreGuard:
                 continue
             if restore.clear:
                 # The same defect as in ``ensure_current``; a store behind is no defect here:
-                # it is one the last owner did not write (a standby, a wiped or lost directory).
+                # one the last owner did not write (a standby, a wiped or lost directory).
                 log.error(
                     "a table store is ahead of its committed changelog; rebuilding it",
                     table=table,
@@ -165,17 +175,23 @@ class StoreGuard:
             self.stores.replay(table, partition, records, records[-1][0])
             applied += len(records)
 
-        await self._read_batches(
+        unfinished = await self._read_batches(
             {tps[key]: (r.first, r.last) for key, r in restores.items() if r.first <= r.last},
             apply,
+            deadline,
         )
-        for (table, partition), restore in restores.items():
-            if restore.last >= 0:
+        for key, restore in restores.items():
+            if restore.last >= 0 and tps[key] not in unfinished:
                 # The last record may be one a restore does not apply (no key).
-                self.stores.replay(table, partition, [], restore.last)
-        for (table, partition), tp in tps.items():
-            self.expected[(table, partition)] = lasts[tp]
-        self.written.update(partitions)
+                self.stores.replay(*key, [], restore.last)
+        if not current():
+            return applied
+        for partition in partitions:
+            if any(tps[(table, partition)] in unfinished for table in self.tables):
+                continue
+            for table in self.tables:
+                self.expected[(table, partition)] = lasts[tps[(table, partition)]]
+            self.written.add(partition)
         return applied
 
     async def ensure_current(self, partition: int) -> int:

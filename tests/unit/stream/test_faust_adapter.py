@@ -17,8 +17,16 @@ from faust.tables import manager as faust_tables
 from faust.tables.base import Collection
 from faust.tables.recovery import Recovery
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types.tuples import TP
 
-from workers.stream.faust_adapter import TableManager, not_written_here, pulse_transport
+from workers.stream.faust_adapter import (
+    RESTORE_SHARE,
+    PulseApp,
+    TableManager,
+    not_written_here,
+    pulse_transport,
+)
+from workers.stream.faust_adapter import Recovery as PulseRecovery
 from workers.stream.tables import FAUST_OFFSET_KEY
 
 
@@ -103,3 +111,50 @@ def test_the_table_manager_starts_as_faust_does_after_its_wait() -> None:
         assert step in faust_start
         assert step in ours
     assert "sleep" not in ours
+
+
+def test_faust_reads_where_active_restores_start_in_build_offsets_within_a_timeout() -> None:
+    # ``faust_adapter.Recovery._build_offsets`` restores first; Faust must call it for the
+    # actives after their highwaters and before it seeks, bounded by the broker request timeout.
+    source = inspect.getsource(Recovery._restart_recovery.fun)
+    highwaters = source.index("T(self._build_highwaters)")
+    offsets = source.index("T(self._build_offsets)")
+    seek = source.index("T(self._seek_offsets)")
+    assert highwaters < offsets < seek
+    call = source[offsets : source.index("timeout=", offsets)]
+    assert "assigned_active_tps, active_offsets" in call
+    assert '"active"' in call
+    assert "timeout=self.app.conf.broker_request_timeout" in source[offsets:seek]
+    assert "self._recovery = Recovery(" in inspect.getsource(
+        faust_tables.TableManager.recovery.fget
+    )
+
+
+async def test_the_recovery_restores_the_active_partitions_then_starts_from_their_stores() -> None:
+    app = PulseApp("adapter-test", TableManager=TableManager)
+    recovery = app.tables.recovery
+    assert isinstance(recovery, PulseRecovery)
+    calls: list[tuple[set[int], float]] = []
+    stored = {0: 41, 1: None}
+
+    async def restore(partitions: set[int], budget_s: float) -> None:
+        calls.append((partitions, budget_s))
+
+    class Table:
+        def persisted_offset(self, tp: TP) -> int | None:
+            return stored[tp.partition]
+
+    class Consumer:
+        async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
+            return dict.fromkeys(tps, 0)
+
+    app.restore_stores = restore
+    tps = {TP("t-changelog", 0), TP("t-changelog", 1)}
+    for tp in tps:
+        recovery.tp_to_table[tp] = Table()  # type: ignore[assignment]
+    destination: Any = {tp: 3 for tp in tps}
+    await recovery._build_offsets(Consumer(), tps, destination, "active")  # type: ignore[arg-type]
+    assert calls == [({0, 1}, RESTORE_SHARE * app.conf.broker_request_timeout)]
+    assert destination == {TP("t-changelog", 0): 41, TP("t-changelog", 1): -1}
+    await recovery._build_offsets(Consumer(), tps, destination, "standby")  # type: ignore[arg-type]
+    assert len(calls) == 1

@@ -52,20 +52,27 @@ class Broker:
         return [record for record in self.logs.get(tp, []) if first <= record[0] <= last]
 
     async def read_batches(
-        self, ranges: Mapping[TopicPartition, tuple[int, int]], apply: ApplyBatch
-    ) -> None:
-        """Two records a fetch, the partitions' fetches interleaved."""
+        self,
+        ranges: Mapping[TopicPartition, tuple[int, int]],
+        apply: ApplyBatch,
+        deadline: float | None,
+    ) -> set[TopicPartition]:
+        """Two records a fetch, the partitions' fetches interleaved; ``deadline`` counts fetch
+        rounds here, and the partitions not read to their end by then are returned."""
         fetches = {
             tp: [record for record in self.logs.get(tp, []) if first <= record[0] <= last]
             for tp, (first, last) in ranges.items()
         }
         for tp, (first, last) in ranges.items():
             self.reads.append((tp, first, last))
-        while any(fetches.values()):
+        rounds = 0
+        while any(fetches.values()) and (deadline is None or rounds < deadline):
+            rounds += 1
             for tp, left in fetches.items():
                 if left:
                     apply(tp, left[:2])
                     del left[:2]
+        return {tp for tp, left in fetches.items() if left}
 
 
 class Stores:
@@ -242,10 +249,44 @@ async def test_the_last_record_sets_the_offset_even_when_a_restore_skips_it() ->
     # The broker holds a record at the last offset that a restore does not apply.
     broker.logs[TopicPartition("rows-changelog", 0)].append((2, b"s", b"w"))
 
-    async def skipping(ranges: Mapping[TopicPartition, tuple[int, int]], apply: ApplyBatch) -> None:
+    async def skipping(
+        ranges: Mapping[TopicPartition, tuple[int, int]], apply: ApplyBatch, deadline: float | None
+    ) -> set[TopicPartition]:
         for tp in ranges:
             apply(tp, broker.logs[tp][:1])
+        return set()
 
     checks = StoreGuard(stores, ("rows",), broker.last_offsets, broker.read_range, skipping, set())
     assert await checks.restore_assigned({0}) == 1
     assert stores.offsets[("rows", 0)] == 2
+
+
+async def test_a_restore_cut_short_leaves_its_stores_behind_and_unchecked() -> None:
+    broker, stores = Broker(), Stores()
+    for n in range(5):
+        broker.append("rows", 0, b"r%d" % n, b"v")
+        broker.append("rows", 1, b"r%d" % n, b"v")
+    broker.append("days", 1, b"d", b"1")
+    del broker.logs[TopicPartition("rows-changelog", 1)][2:]
+    written: set[int] = set()
+    checks = guard(broker, stores, written)
+    # One fetch round: partition 0's rows (five records) are not all read, partition 1's are.
+    assert await checks.restore_assigned({0, 1}, deadline=1) == 2 + 2 + 1
+    assert stores.offsets[("rows", 0)] == 2
+    assert stores.offsets[("rows", 1)] == 2
+    assert written == {1}
+    assert ("rows", 0) not in checks.expected
+    # The first batch on partition 0 checks against the broker and reads the rest.
+    assert await checks.ensure_current(0) == 1
+    assert stores.offsets[("rows", 0)] == 8
+
+
+async def test_a_restore_that_outlives_its_assignment_marks_nothing_checked() -> None:
+    broker, stores = Broker(), Stores()
+    broker.append("rows", 0, b"r", b"v")
+    written: set[int] = set()
+    checks = guard(broker, stores, written)
+    assert await checks.restore_assigned({0}, current=lambda: False) == 1
+    assert stores.offsets[("rows", 0)] == 0
+    assert written == set()
+    assert checks.expected == {}
