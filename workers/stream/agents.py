@@ -209,31 +209,38 @@ class StreamRunner:
             resume = {}
         self.continuity.reset(resume)
 
-    async def restore_stores(self, partitions: set[int], budget_s: float) -> None:
-        """Bring the stores of the assignment's partitions to their changelogs' ends in fetched
-        batches (``store_guard.StoreGuard.restore_assigned``), for at most ``budget_s``; Faust's
-        restore, which applies records one by one, finishes what is left after that.
+    async def restore_stores(self, partitions: set[int], budget_s: float, active: bool) -> None:
+        """Bring the stores of the assignment's active (or standby) table partitions to their
+        changelogs' ends in fetched batches, for at most ``budget_s``
+        (``store_guard.StoreGuard.restore_assigned``, ``restore``); Faust's restore, which
+        applies records one by one, finishes what is left after that.
 
         Called by Faust's recovery (``faust_adapter.Recovery``), once ``claim_sources`` has
-        fenced the partitions' last owners. If it fails, Faust's restore and the check at each
-        partition's first batch remain.
+        fenced the active partitions' last owners. Standbys are restored to the records their
+        owners have committed so far, from which Faust's standby reading goes on. If a restore
+        fails, Faust's and the check at each active partition's first batch remain.
         """
         generation = self.generation
-        # Only the claimed partitions' changelogs have stopped moving.
-        partitions = partitions & self.checkpoint.claimed
+        if active:
+            # Only the claimed partitions' changelogs have stopped moving.
+            partitions = partitions & self.checkpoint.claimed
         started = time.monotonic()
+        deadline = started + budget_s
         try:
-            records = await self.guard.restore_assigned(
-                partitions, started + budget_s, lambda: self.generation == generation
-            )
+            if active:
+                records = await self.guard.restore_assigned(
+                    partitions, deadline, lambda: self.generation == generation
+                )
+            else:
+                records = (await self.guard.restore(partitions, deadline))[3]
         except Exception as exc:
-            log.warning("restoring the stores in batches failed", error=repr(exc))
+            log.warning("restoring the stores in batches failed", active=active, error=repr(exc))
             return
         log.info(
             "stores restored in batches",
+            active=active,
             partitions=sorted(partitions),
             records=records,
-            complete=sorted(partitions & self.guard.written),
             seconds=round(time.monotonic() - started, 3),
         )
 

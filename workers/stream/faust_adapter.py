@@ -27,10 +27,11 @@ change to Faust's behaviour, and why:
 - Start: Faust's table manager waits a second before it starts recovery, for tables declared
   late; ours are declared before the app starts, so ``TableManager`` does not wait.
 - Restore: Faust restores a changelog record by record (a queue, an event, an offset check per
-  record). Its recovery (``Recovery``) first lets the app restore the assigned table partitions
-  in fetched batches (``store_guard.StoreGuard.restore_assigned``) and then starts from the
-  offsets that left in the stores, so it finds nothing left to read. This runs in Faust's
-  recovery task, not in the rebalance callback: aiokafka sends no heartbeats during that
+  record), and its standbys catch up the same way, on the loop that delivers the source records
+  too. Its recovery (``Recovery``) first lets the app restore the assigned active and standby
+  table partitions in fetched batches (``store_guard.StoreGuard``) and then starts from the
+  offsets that left in the stores, so it finds little or nothing left to read. This runs in
+  Faust's recovery task, not in the rebalance callback: aiokafka sends no heartbeats during that
   callback, and a restore longer than the session timeout there cost the worker its membership.
 - Stores: the worker reads and writes a table partition's RocksDB directly (``store_db``),
   because Faust's access path is tied to the current event, which a batch does not have.
@@ -273,16 +274,16 @@ class Recovery(faust_recovery.Recovery):
     async def _build_offsets(
         self, consumer: Any, tps: set[TP], destination: Any, title: str
     ) -> None:
-        # Where Faust's recovery decides where each active changelog's restore starts (from the
-        # offsets its stores held at the rebalance): the app's batched restore runs first, and
-        # Faust starts from where that left each store. Faust bounds this step by its broker
-        # request timeout (past it, the recovery service stops), so the batched restore gets a
-        # part of it and leaves the rest to Faust.
+        # Where Faust's recovery decides where each changelog's restore (active) or reading
+        # (standby) starts, from the offsets its stores held at the rebalance: the app's batched
+        # restore runs first, and Faust starts from where that left each store. Faust bounds
+        # this step by its broker request timeout (past it, the recovery service stops), so the
+        # batched restore gets a part of it and leaves the rest to Faust.
         app: Any = self.app
         restore = app.restore_stores
-        if title == "active" and tps and restore is not None:
+        if title in ("active", "standby") and tps and restore is not None:
             budget_s = RESTORE_SHARE * float(app.conf.broker_request_timeout)
-            await restore({tp.partition for tp in tps}, budget_s)
+            await restore({tp.partition for tp in tps}, budget_s, title == "active")
             for tp in tps:
                 destination[tp] = self.tp_to_table[tp].persisted_offset(tp)
         await super()._build_offsets(consumer, tps, destination, title)
@@ -312,9 +313,9 @@ class PulseApp(faust.App):
     # Called with the source partitions and generation of each new assignment, before Faust
     # acts on it.
     claim_sources: Callable[[set[int], int], Awaitable[None]] | None = None
-    # Called by the recovery with the assignment's table partitions and a time budget, before
-    # Faust reads where each store stands.
-    restore_stores: Callable[[set[int], float], Awaitable[None]] | None = None
+    # Called by the recovery with the assignment's active (or standby) table partitions, a time
+    # budget and whether they are the active ones, before Faust reads where each store stands.
+    restore_stores: Callable[[set[int], float, bool], Awaitable[None]] | None = None
     # The table partitions whose stores the worker writes itself in this assignment
     # (``stream.store_guard`` keeps it); Faust's restores and standbys leave them alone.
     written_partitions: set[int]

@@ -3,14 +3,19 @@ to its last record.
 
 A batch reads a row's stored state and the site's stored day aggregates, and writes new absolute
 values. A store that lags its changelog when a batch reads it makes that batch count a change a
-second time, or lose one, and the batch's transaction commits the error for good. Faust restores
-the stores of the partitions it assigns; this guard checks the result instead of trusting it,
-and checks that nothing but this worker's own commits moves a store afterwards:
+second time, or lose one, and the batch's transaction commits the error for good.
+
+The stores of an assignment's partitions are restored by ``restore_assigned``, called from
+Faust's recovery before Faust's own restore (which then has nothing left to read): once the
+partitions' producers have fenced their last owners, so that nobody else writes there, it reads
+each changelog from its store's offset to its last committed record, in fetched batches, and
+checks the partitions it brought to the end. This guard checks the stores instead of trusting
+any restore, and checks that nothing but this worker's own commits moves a store afterwards:
 
 - at a partition's first batch in an assignment, each store's persisted offset (kept by Faust
   under a key of the store, written in the same write batch as the data) must be the offset of
-  the last committed record of its changelog, read from the broker then: the partition's
-  producer has fenced its last owner by that time, so nobody else writes there;
+  the last committed record of its changelog, read from the broker after the fence (by
+  ``restore_assigned``, or then);
 - at every later batch, it must be the offset that this worker's last commit left there.
 
 A store behind is brought up to date from its changelog first (the records a restore would
@@ -127,25 +132,49 @@ class StoreGuard:
         deadline: float | None = None,
         current: Callable[[], bool] = lambda: True,
     ) -> int:
-        """Bring the stores of claimed partitions to the end of their committed changelogs, all
-        of them in one read; returns the changelog records applied.
+        """Bring the stores of claimed partitions to the end of their committed changelogs
+        (``restore``); returns the changelog records applied.
 
         Run once the partitions' producers have fenced their last owners, before Faust's own
-        restore reads the stores' offsets: it then finds them current and reads nothing. Each
-        fetch of a changelog partition goes to its store in one write batch with the offset of
-        its last record, so a restore cut short (``deadline``, ``time.monotonic``) leaves a
-        store behind, never ahead, for Faust's restore to finish. The partitions whose stores
-        all reached the end count as checked (``expected``, ``written``), as after
-        ``ensure_current``, unless ``current()`` says the assignment changed meanwhile.
+        restore reads the stores' offsets: it then finds them current and reads nothing. The
+        partitions whose stores all reached the end count as checked (``expected``,
+        ``written``), as after ``ensure_current``, unless ``current()`` says the assignment
+        changed meanwhile.
         """
         partitions = sorted(set(partitions))
+        tps, lasts, unfinished, applied = await self.restore(partitions, deadline)
+        if not current():
+            return applied
+        for partition in partitions:
+            if any(tps[(table, partition)] in unfinished for table in self.tables):
+                continue
+            for table in self.tables:
+                self.expected[(table, partition)] = lasts[tps[(table, partition)]]
+            self.written.add(partition)
+        return applied
+
+    async def restore(
+        self, partitions: Iterable[int], deadline: float | None = None
+    ) -> tuple[
+        dict[tuple[str, int], TopicPartition],
+        dict[TopicPartition, int | None],
+        set[TopicPartition],
+        int,
+    ]:
+        """Read the partitions' changelogs from each store's offset to their last committed
+        record, all of them at once, and write each fetch into its store in one write batch
+        with the offset of its last record: a restore cut short (``deadline``,
+        ``time.monotonic``) leaves a store behind, never ahead. A store ahead is emptied and
+        rebuilt. Returns the changelog partitions by (table, partition), their last committed
+        records' offsets, those not read to the end, and the records applied.
+        """
         tps = {
             (table, partition): TopicPartition(self.stores.changelog_topic(table), partition)
             for table in self.tables
-            for partition in partitions
+            for partition in sorted(set(partitions))
         }
         if not tps:
-            return 0
+            return tps, {}, set(), 0
         lasts = await self._last_offsets(list(tps.values()))
         restores: dict[tuple[str, int], Restore] = {}
         for (table, partition), tp in tps.items():
@@ -184,15 +213,7 @@ class StoreGuard:
             if restore.last >= 0 and tps[key] not in unfinished:
                 # The last record may be one a restore does not apply (no key).
                 self.stores.replay(*key, [], restore.last)
-        if not current():
-            return applied
-        for partition in partitions:
-            if any(tps[(table, partition)] in unfinished for table in self.tables):
-                continue
-            for table in self.tables:
-                self.expected[(table, partition)] = lasts[tps[(table, partition)]]
-            self.written.add(partition)
-        return applied
+        return tps, lasts, unfinished, applied
 
     async def ensure_current(self, partition: int) -> int:
         """Check (and bring up to date) the partition's stores; returns how many were not."""

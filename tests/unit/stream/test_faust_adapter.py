@@ -130,15 +130,16 @@ def test_faust_reads_where_active_restores_start_in_build_offsets_within_a_timeo
     )
 
 
-async def test_the_recovery_restores_the_active_partitions_then_starts_from_their_stores() -> None:
+async def test_the_recovery_restores_the_partitions_then_starts_from_their_stores() -> None:
     app = PulseApp("adapter-test", TableManager=TableManager)
     recovery = app.tables.recovery
     assert isinstance(recovery, PulseRecovery)
-    calls: list[tuple[set[int], float]] = []
-    stored = {0: 41, 1: None}
+    calls: list[tuple[set[int], float, bool]] = []
+    stored: dict[int, int | None] = {0: 41, 1: None}
 
-    async def restore(partitions: set[int], budget_s: float) -> None:
-        calls.append((partitions, budget_s))
+    async def restore(partitions: set[int], budget_s: float, active: bool) -> None:
+        calls.append((partitions, budget_s, active))
+        stored[1] = 7
 
     class Table:
         def persisted_offset(self, tp: TP) -> int | None:
@@ -154,7 +155,8 @@ async def test_the_recovery_restores_the_active_partitions_then_starts_from_thei
         recovery.tp_to_table[tp] = Table()  # type: ignore[assignment]
     destination: Any = {tp: 3 for tp in tps}
     await recovery._build_offsets(Consumer(), tps, destination, "active")  # type: ignore[arg-type]
-    assert calls == [({0, 1}, RESTORE_SHARE * app.conf.broker_request_timeout)]
-    assert destination == {TP("t-changelog", 0): 41, TP("t-changelog", 1): -1}
+    budget_s = RESTORE_SHARE * app.conf.broker_request_timeout
+    assert calls == [({0, 1}, budget_s, True)]
+    assert destination == {TP("t-changelog", 0): 41, TP("t-changelog", 1): 7}
     await recovery._build_offsets(Consumer(), tps, destination, "standby")  # type: ignore[arg-type]
-    assert len(calls) == 1
+    assert calls[1:] == [({0, 1}, budget_s, False)]

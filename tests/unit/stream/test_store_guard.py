@@ -290,3 +290,18 @@ async def test_a_restore_that_outlives_its_assignment_marks_nothing_checked() ->
     assert stores.offsets[("rows", 0)] == 0
     assert written == set()
     assert checks.expected == {}
+
+
+async def test_a_standby_restore_brings_stores_up_but_checks_nothing() -> None:
+    broker, stores = Broker(), Stores()
+    broker.append("rows", 3, b"r", b"v0")
+    broker.append("rows", 3, b"r", b"v1")
+    written: set[int] = set()
+    checks = guard(broker, stores, written)
+    tps, lasts, unfinished, applied = await checks.restore({3})
+    assert (applied, unfinished) == (2, set())
+    assert lasts[tps[("rows", 3)]] == 2
+    assert stores.data[("rows", 3)] == {b"r": b"v1"}
+    assert stores.offsets[("rows", 3)] == 2
+    assert written == set()
+    assert checks.expected == {}
