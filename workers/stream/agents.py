@@ -39,6 +39,7 @@ import orjson
 import psycopg
 import structlog
 from aiokafka.errors import KafkaError
+from aiokafka.structs import TopicPartition
 
 from workers.kafka.changelog_reading import (
     last_record_offsets,
@@ -209,11 +210,14 @@ class StreamRunner:
             resume = {}
         self.continuity.reset(resume)
 
-    async def restore_stores(self, partitions: set[int], budget_s: float, active: bool) -> None:
+    async def restore_stores(
+        self, partitions: set[int], budget_s: float, active: bool
+    ) -> dict[TopicPartition, int | None] | None:
         """Bring the stores of the assignment's active (or standby) table partitions to their
         changelogs' ends in fetched batches, for at most ``budget_s``
         (``store_guard.StoreGuard.restore_assigned``, ``restore``); Faust's restore, which
-        applies records one by one, finishes what is left after that.
+        applies records one by one, finishes what is left after that. Returns the offset of
+        each changelog partition's last committed record, or None if the restore failed.
 
         Called by Faust's recovery (``faust_adapter.Recovery``), once ``claim_sources`` has
         fenced the active partitions' last owners. Standbys are restored to the records their
@@ -228,21 +232,23 @@ class StreamRunner:
         deadline = started + budget_s
         try:
             if active:
-                records = await self.guard.restore_assigned(
+                restored = await self.guard.restore_assigned(
                     partitions, deadline, lambda: self.generation == generation
                 )
             else:
-                records = (await self.guard.restore(partitions, deadline))[3]
+                restored = await self.guard.restore(partitions, deadline)
         except Exception as exc:
             log.warning("restoring the stores in batches failed", active=active, error=repr(exc))
-            return
+            return None
         log.info(
             "stores restored in batches",
             active=active,
             partitions=sorted(partitions),
-            records=records,
+            records=restored.applied,
+            unfinished=len(restored.unfinished),
             seconds=round(time.monotonic() - started, 3),
         )
+        return restored.lasts
 
     async def revoke(self, partitions: set[int]) -> None:
         """The group takes partitions back: no run fetched before is processed from now on."""

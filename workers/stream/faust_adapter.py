@@ -271,21 +271,56 @@ def pulse_transport(
 
 
 class Recovery(faust_recovery.Recovery):
+    """Faust's recovery, with the app's batched restore first (``restore_stores``).
+
+    Faust reads each changelog's end (``_build_highwaters``) and where each store's restore
+    (active) or reading (standby) starts (``_build_offsets``): actives in that order, standbys in
+    the other. The batched restore runs before the first of the two and reads the ends itself,
+    which then serve as Faust's. Faust bounds each step by its broker request timeout (past it,
+    the recovery service stops), so the batched restore gets a part of it and leaves the rest
+    to Faust.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The last committed record of each changelog partition the batched restores of the
+        # current recovery read (None: none); every recovery reads the actives' first.
+        self._lasts: dict[TP, int | None] = {}
+
+    async def _restore(self, tps: set[TP], active: bool) -> None:
+        app: Any = self.app
+        restore = app.restore_stores
+        if not tps or restore is None:
+            return
+        budget_s = RESTORE_SHARE * float(app.conf.broker_request_timeout)
+        lasts = await restore({tp.partition for tp in tps}, budget_s, active)
+        if lasts is not None:
+            for tp, last in lasts.items():
+                if TP(tp.topic, tp.partition) in tps:
+                    self._lasts[TP(tp.topic, tp.partition)] = last
+
+    async def _build_highwaters(
+        self, consumer: Any, tps: set[TP], destination: Any, title: str
+    ) -> None:
+        if title == "active":
+            self._lasts = {}
+            await self._restore(tps, active=True)
+        if tps and tps <= self._lasts.keys():
+            # Faust's highwater is the offset of a changelog's last record (-1: none).
+            destination.clear()
+            destination.update(
+                {tp: -1 if self._lasts[tp] is None else self._lasts[tp] for tp in tps}
+            )
+            return
+        await super()._build_highwaters(consumer, tps, destination, title)
+
     async def _build_offsets(
         self, consumer: Any, tps: set[TP], destination: Any, title: str
     ) -> None:
-        # Where Faust's recovery decides where each changelog's restore (active) or reading
-        # (standby) starts, from the offsets its stores held at the rebalance: the app's batched
-        # restore runs first, and Faust starts from where that left each store. Faust bounds
-        # this step by its broker request timeout (past it, the recovery service stops), so the
-        # batched restore gets a part of it and leaves the rest to Faust.
-        app: Any = self.app
-        restore = app.restore_stores
-        if title in ("active", "standby") and tps and restore is not None:
-            budget_s = RESTORE_SHARE * float(app.conf.broker_request_timeout)
-            await restore({tp.partition for tp in tps}, budget_s, title == "active")
-            for tp in tps:
-                destination[tp] = self.tp_to_table[tp].persisted_offset(tp)
+        if title == "standby":
+            await self._restore(tps, active=False)
+        for tp in tps & self._lasts.keys():
+            destination[tp] = self.tp_to_table[tp].persisted_offset(tp)
         await super()._build_offsets(consumer, tps, destination, title)
 
 
@@ -314,8 +349,12 @@ class PulseApp(faust.App):
     # acts on it.
     claim_sources: Callable[[set[int], int], Awaitable[None]] | None = None
     # Called by the recovery with the assignment's active (or standby) table partitions, a time
-    # budget and whether they are the active ones, before Faust reads where each store stands.
-    restore_stores: Callable[[set[int], float, bool], Awaitable[None]] | None = None
+    # budget and whether they are the active ones, before Faust reads where each store stands;
+    # returns each changelog partition's last committed record (None: the restore failed).
+    restore_stores: (
+        Callable[[set[int], float, bool], Awaitable[Mapping[TopicPartition, int | None] | None]]
+        | None
+    ) = None
     # The table partitions whose stores the worker writes itself in this assignment
     # (``stream.store_guard`` keeps it); Faust's restores and standbys leave them alone.
     written_partitions: set[int]

@@ -51,6 +51,16 @@ ReadBatches = Callable[
 
 
 @dataclass(frozen=True)
+class Restored:
+    """What a restore found and did: each changelog partition's last committed record's offset
+    (None: none), those not read to it, and the records applied."""
+
+    lasts: dict[TopicPartition, int | None]
+    unfinished: set[TopicPartition]
+    applied: int
+
+
+@dataclass(frozen=True)
 class Restore:
     """A store to bring up to its changelog's last committed record: from ``first`` (after
     emptying it when ``clear``) to ``last``."""
@@ -126,14 +136,24 @@ class StoreGuard:
         if (table, partition) in self.expected:
             self.expected[(table, partition)] = offset
 
+    def changelog_partitions(
+        self, partitions: Iterable[int]
+    ) -> dict[tuple[str, int], TopicPartition]:
+        """The changelog partition of each (table, partition)."""
+        return {
+            (table, partition): TopicPartition(self.stores.changelog_topic(table), partition)
+            for table in self.tables
+            for partition in sorted(set(partitions))
+        }
+
     async def restore_assigned(
         self,
         partitions: Iterable[int],
         deadline: float | None = None,
         current: Callable[[], bool] = lambda: True,
-    ) -> int:
+    ) -> Restored:
         """Bring the stores of claimed partitions to the end of their committed changelogs
-        (``restore``); returns the changelog records applied.
+        (``restore``).
 
         Run once the partitions' producers have fenced their last owners, before Faust's own
         restore reads the stores' offsets: it then finds them current and reads nothing. The
@@ -141,40 +161,30 @@ class StoreGuard:
         ``written``), as after ``ensure_current``, unless ``current()`` says the assignment
         changed meanwhile.
         """
-        partitions = sorted(set(partitions))
-        tps, lasts, unfinished, applied = await self.restore(partitions, deadline)
+        restored = await self.restore(partitions, deadline)
         if not current():
-            return applied
-        for partition in partitions:
-            if any(tps[(table, partition)] in unfinished for table in self.tables):
+            return restored
+        by_partition: dict[int, list[tuple[str, TopicPartition]]] = {}
+        for (table, partition), tp in self.changelog_partitions(partitions).items():
+            by_partition.setdefault(partition, []).append((table, tp))
+        for partition, tables in by_partition.items():
+            if any(tp in restored.unfinished for _table, tp in tables):
                 continue
-            for table in self.tables:
-                self.expected[(table, partition)] = lasts[tps[(table, partition)]]
+            for table, tp in tables:
+                self.expected[(table, partition)] = restored.lasts[tp]
             self.written.add(partition)
-        return applied
+        return restored
 
-    async def restore(
-        self, partitions: Iterable[int], deadline: float | None = None
-    ) -> tuple[
-        dict[tuple[str, int], TopicPartition],
-        dict[TopicPartition, int | None],
-        set[TopicPartition],
-        int,
-    ]:
+    async def restore(self, partitions: Iterable[int], deadline: float | None = None) -> Restored:
         """Read the partitions' changelogs from each store's offset to their last committed
         record, all of them at once, and write each fetch into its store in one write batch
         with the offset of its last record: a restore cut short (``deadline``,
         ``time.monotonic``) leaves a store behind, never ahead. A store ahead is emptied and
-        rebuilt. Returns the changelog partitions by (table, partition), their last committed
-        records' offsets, those not read to the end, and the records applied.
+        rebuilt.
         """
-        tps = {
-            (table, partition): TopicPartition(self.stores.changelog_topic(table), partition)
-            for table in self.tables
-            for partition in sorted(set(partitions))
-        }
+        tps = self.changelog_partitions(partitions)
         if not tps:
-            return tps, {}, set(), 0
+            return Restored({}, set(), 0)
         lasts = await self._last_offsets(list(tps.values()))
         restores: dict[tuple[str, int], Restore] = {}
         for (table, partition), tp in tps.items():
@@ -213,7 +223,7 @@ class StoreGuard:
             if restore.last >= 0 and tps[key] not in unfinished:
                 # The last record may be one a restore does not apply (no key).
                 self.stores.replay(*key, [], restore.last)
-        return tps, lasts, unfinished, applied
+        return Restored(lasts, unfinished, applied)
 
     async def ensure_current(self, partition: int) -> int:
         """Check (and bring up to date) the partition's stores; returns how many were not."""

@@ -12,6 +12,7 @@ from typing import Any
 
 import aiokafka
 import pytest
+from aiokafka.structs import TopicPartition
 from faust.stores import rocksdb
 from faust.tables import manager as faust_tables
 from faust.tables.base import Collection
@@ -113,50 +114,73 @@ def test_the_table_manager_starts_as_faust_does_after_its_wait() -> None:
     assert "sleep" not in ours
 
 
-def test_faust_reads_where_active_restores_start_in_build_offsets_within_a_timeout() -> None:
-    # ``faust_adapter.Recovery._build_offsets`` restores first; Faust must call it for the
-    # actives after their highwaters and before it seeks, bounded by the broker request timeout.
+def test_faust_reads_changelog_ends_and_restore_starts_in_this_order_within_a_timeout() -> None:
+    # ``faust_adapter.Recovery`` restores before the first of the two steps for actives (ends,
+    # then starts) and for standbys (starts, then ends), and Faust must bound each step.
     source = inspect.getsource(Recovery._restart_recovery.fun)
-    highwaters = source.index("T(self._build_highwaters)")
-    offsets = source.index("T(self._build_offsets)")
-    seek = source.index("T(self._seek_offsets)")
-    assert highwaters < offsets < seek
-    call = source[offsets : source.index("timeout=", offsets)]
-    assert "assigned_active_tps, active_offsets" in call
-    assert '"active"' in call
-    assert "timeout=self.app.conf.broker_request_timeout" in source[offsets:seek]
+    steps = [
+        "T(self._build_highwaters)(\n                        consumer, assigned_active_tps",
+        "T(self._build_offsets)(\n                        consumer, assigned_active_tps",
+        "T(self._build_offsets)(\n                        consumer, assigned_standby_tps",
+        "T(self._seek_offsets)(\n                        consumer, assigned_active_tps",
+        "T(self._seek_offsets)(\n                            consumer, standby_tps",
+        "T(self._build_highwaters)(\n                            consumer,\n"
+        "                            standby_tps,",
+    ]
+    at = [source.index(step) for step in steps]
+    assert at == sorted(at)
+    for start in at[:3] + at[4:]:
+        assert "timeout=self.app.conf.broker_request_timeout" in source[start : start + 300]
     assert "self._recovery = Recovery(" in inspect.getsource(
         faust_tables.TableManager.recovery.fget
     )
 
 
-async def test_the_recovery_restores_the_partitions_then_starts_from_their_stores() -> None:
+class RecoveryTable:
+    def __init__(self, stored: dict[int, int | None]) -> None:
+        self.stored = stored
+
+    def persisted_offset(self, tp: TP) -> int | None:
+        return self.stored[tp.partition]
+
+
+class EarliestZero:
+    async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
+        return dict.fromkeys(tps, 0)
+
+
+async def test_the_recovery_restores_then_takes_ends_and_starts_from_the_restore() -> None:
     app = PulseApp("adapter-test", TableManager=TableManager)
     recovery = app.tables.recovery
     assert isinstance(recovery, PulseRecovery)
     calls: list[tuple[set[int], float, bool]] = []
-    stored: dict[int, int | None] = {0: 41, 1: None}
+    stored: dict[int, int | None] = {0: 41, 1: None, 2: 3}
 
-    async def restore(partitions: set[int], budget_s: float, active: bool) -> None:
+    async def restore(
+        partitions: set[int], budget_s: float, active: bool
+    ) -> dict[TopicPartition, int | None]:
         calls.append((partitions, budget_s, active))
         stored[1] = 7
-
-    class Table:
-        def persisted_offset(self, tp: TP) -> int | None:
-            return stored[tp.partition]
-
-    class Consumer:
-        async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
-            return dict.fromkeys(tps, 0)
+        return {TopicPartition("t-changelog", p): {0: 41, 1: 9, 2: None}[p] for p in partitions}
 
     app.restore_stores = restore
-    tps = {TP("t-changelog", 0), TP("t-changelog", 1)}
-    for tp in tps:
-        recovery.tp_to_table[tp] = Table()  # type: ignore[assignment]
-    destination: Any = {tp: 3 for tp in tps}
-    await recovery._build_offsets(Consumer(), tps, destination, "active")  # type: ignore[arg-type]
+    actives = {TP("t-changelog", 0), TP("t-changelog", 1)}
+    standbys = {TP("t-changelog", 2)}
+    for tp in actives | standbys:
+        recovery.tp_to_table[tp] = RecoveryTable(stored)  # type: ignore[assignment]
     budget_s = RESTORE_SHARE * app.conf.broker_request_timeout
+    consumer: Any = EarliestZero()
+    highwaters: Any = {}
+    await recovery._build_highwaters(consumer, actives, highwaters, "active")
     assert calls == [({0, 1}, budget_s, True)]
-    assert destination == {TP("t-changelog", 0): 41, TP("t-changelog", 1): 7}
-    await recovery._build_offsets(Consumer(), tps, destination, "standby")  # type: ignore[arg-type]
-    assert calls[1:] == [({0, 1}, budget_s, False)]
+    assert highwaters == {TP("t-changelog", 0): 41, TP("t-changelog", 1): 9}
+    offsets: Any = dict.fromkeys(actives, 3)
+    await recovery._build_offsets(consumer, actives, offsets, "active")
+    assert offsets == {TP("t-changelog", 0): 41, TP("t-changelog", 1): 7}
+    standby_offsets: Any = dict.fromkeys(standbys, None)
+    await recovery._build_offsets(consumer, standbys, standby_offsets, "standby")
+    assert calls[1:] == [({2}, budget_s, False)]
+    assert standby_offsets == {TP("t-changelog", 2): 3}
+    await recovery._build_highwaters(consumer, standbys, highwaters, "standby")
+    assert highwaters == {TP("t-changelog", 2): -1}
+    assert len(calls) == 2

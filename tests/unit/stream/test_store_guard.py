@@ -207,7 +207,7 @@ async def test_a_wiped_store_is_restored_at_assignment_and_found_current_at_its_
     broker.append("days", 1, b"d", b"1")
     written: set[int] = set()
     checks = guard(broker, stores, written)
-    assert await checks.restore_assigned({0, 1}) == 13
+    assert (await checks.restore_assigned({0, 1})).applied == 13
     assert stores.data[("rows", 0)] == stores.data[("rows", 1)] == {b"r1": b"v4", b"r2": b"v2"}
     assert stores.offsets[("rows", 0)] == stores.offsets[("rows", 1)] == 10
     assert stores.data[("days", 1)] == {b"d": b"1"}
@@ -225,7 +225,7 @@ async def test_a_store_behind_at_assignment_is_read_from_where_it_stopped() -> N
     committed(broker, stores, "days", b"d", b"1")
     broker.append("rows", 0, b"r", b"v1")
     broker.append("rows", 0, b"s", b"w")
-    assert await guard(broker, stores).restore_assigned({0}) == 2
+    assert (await guard(broker, stores).restore_assigned({0})).applied == 2
     assert broker.reads == [(TopicPartition("rows-changelog", 0), 1, 4)]
     assert stores.data[("rows", 0)] == {b"r": b"v1", b"s": b"w"}
     assert stores.offsets[("rows", 0)] == 4
@@ -236,7 +236,7 @@ async def test_a_store_ahead_at_assignment_is_rebuilt_from_all_of_its_changelog(
     committed(broker, stores, "rows", b"r", b"v")
     stores.replay("rows", 0, [(5, b"t", b"aborted")], 5)
     stores.replay("days", 0, [(3, b"d", b"aborted")], 3)
-    assert await guard(broker, stores).restore_assigned({0}) == 1
+    assert (await guard(broker, stores).restore_assigned({0})).applied == 1
     assert stores.data[("rows", 0)] == {b"r": b"v"}
     assert stores.offsets[("rows", 0)] == 0
     assert stores.data[("days", 0)] == {}
@@ -257,7 +257,7 @@ async def test_the_last_record_sets_the_offset_even_when_a_restore_skips_it() ->
         return set()
 
     checks = StoreGuard(stores, ("rows",), broker.last_offsets, broker.read_range, skipping, set())
-    assert await checks.restore_assigned({0}) == 1
+    assert (await checks.restore_assigned({0})).applied == 1
     assert stores.offsets[("rows", 0)] == 2
 
 
@@ -271,7 +271,7 @@ async def test_a_restore_cut_short_leaves_its_stores_behind_and_unchecked() -> N
     written: set[int] = set()
     checks = guard(broker, stores, written)
     # One fetch round: partition 0's rows (five records) are not all read, partition 1's are.
-    assert await checks.restore_assigned({0, 1}, deadline=1) == 2 + 2 + 1
+    assert (await checks.restore_assigned({0, 1}, deadline=1)).applied == 2 + 2 + 1
     assert stores.offsets[("rows", 0)] == 2
     assert stores.offsets[("rows", 1)] == 2
     assert written == {1}
@@ -286,7 +286,7 @@ async def test_a_restore_that_outlives_its_assignment_marks_nothing_checked() ->
     broker.append("rows", 0, b"r", b"v")
     written: set[int] = set()
     checks = guard(broker, stores, written)
-    assert await checks.restore_assigned({0}, current=lambda: False) == 1
+    assert (await checks.restore_assigned({0}, current=lambda: False)).applied == 1
     assert stores.offsets[("rows", 0)] == 0
     assert written == set()
     assert checks.expected == {}
@@ -298,9 +298,10 @@ async def test_a_standby_restore_brings_stores_up_but_checks_nothing() -> None:
     broker.append("rows", 3, b"r", b"v1")
     written: set[int] = set()
     checks = guard(broker, stores, written)
-    tps, lasts, unfinished, applied = await checks.restore({3})
-    assert (applied, unfinished) == (2, set())
-    assert lasts[tps[("rows", 3)]] == 2
+    restored = await checks.restore({3})
+    assert (restored.applied, restored.unfinished) == (2, set())
+    assert restored.lasts[TopicPartition("rows-changelog", 3)] == 2
+    assert restored.lasts[TopicPartition("days-changelog", 3)] is None
     assert stores.data[("rows", 3)] == {b"r": b"v1"}
     assert stores.offsets[("rows", 3)] == 2
     assert written == set()
