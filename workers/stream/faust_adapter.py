@@ -319,9 +319,14 @@ class Recovery(faust_recovery.Recovery):
     ) -> None:
         if title == "standby":
             await self._restore(tps, active=False)
-        for tp in tps & self._lasts.keys():
-            destination[tp] = self.tp_to_table[tp].persisted_offset(tp)
-        await super()._build_offsets(consumer, tps, destination, title)
+        restored = tps & self._lasts.keys()
+        for tp in restored:
+            offset = self.tp_to_table[tp].persisted_offset(tp)
+            destination[tp] = -1 if offset is None else offset
+        if restored != tps:
+            # Faust also reads each changelog's first offset, for stores behind a log start that
+            # moved; a restored store is past it already.
+            await super()._build_offsets(consumer, tps, destination, title)
 
 
 class TableManager(faust_tables.TableManager):

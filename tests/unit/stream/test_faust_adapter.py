@@ -145,7 +145,11 @@ class RecoveryTable:
 
 
 class EarliestZero:
+    def __init__(self) -> None:
+        self.asked: list[set[TP]] = []
+
     async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
+        self.asked.append(set(tps))
         return dict.fromkeys(tps, 0)
 
 
@@ -169,18 +173,36 @@ async def test_the_recovery_restores_then_takes_ends_and_starts_from_the_restore
     for tp in actives | standbys:
         recovery.tp_to_table[tp] = RecoveryTable(stored)  # type: ignore[assignment]
     budget_s = RESTORE_SHARE * app.conf.broker_request_timeout
-    consumer: Any = EarliestZero()
+    consumer = EarliestZero()
     highwaters: Any = {}
-    await recovery._build_highwaters(consumer, actives, highwaters, "active")
+    await recovery._build_highwaters(consumer, actives, highwaters, "active")  # type: ignore[arg-type]
     assert calls == [({0, 1}, budget_s, True)]
     assert highwaters == {TP("t-changelog", 0): 41, TP("t-changelog", 1): 9}
     offsets: Any = dict.fromkeys(actives, 3)
-    await recovery._build_offsets(consumer, actives, offsets, "active")
+    await recovery._build_offsets(consumer, actives, offsets, "active")  # type: ignore[arg-type]
     assert offsets == {TP("t-changelog", 0): 41, TP("t-changelog", 1): 7}
     standby_offsets: Any = dict.fromkeys(standbys, None)
-    await recovery._build_offsets(consumer, standbys, standby_offsets, "standby")
+    await recovery._build_offsets(consumer, standbys, standby_offsets, "standby")  # type: ignore[arg-type]
     assert calls[1:] == [({2}, budget_s, False)]
     assert standby_offsets == {TP("t-changelog", 2): 3}
-    await recovery._build_highwaters(consumer, standbys, highwaters, "standby")
+    await recovery._build_highwaters(consumer, standbys, highwaters, "standby")  # type: ignore[arg-type]
     assert highwaters == {TP("t-changelog", 2): -1}
     assert len(calls) == 2
+    assert consumer.asked == []
+
+
+async def test_the_recovery_leaves_a_failed_restore_to_faust() -> None:
+    app = PulseApp("adapter-test-failed", TableManager=TableManager)
+    recovery = app.tables.recovery
+
+    async def failing(partitions: set[int], budget_s: float, active: bool) -> None:
+        return None
+
+    app.restore_stores = failing
+    tps = {TP("t-changelog", 0)}
+    recovery.tp_to_table[TP("t-changelog", 0)] = RecoveryTable({0: 5})  # type: ignore[assignment]
+    consumer = EarliestZero()
+    offsets: Any = {TP("t-changelog", 0): 5}
+    await recovery._build_offsets(consumer, tps, offsets, "active")  # type: ignore[arg-type]
+    assert consumer.asked == [tps]
+    assert offsets == {TP("t-changelog", 0): 5}
