@@ -160,6 +160,11 @@ async def _run(
     return figures, fanout
 
 
+def has_pipeline_figures(stages: list[str]) -> bool:
+    """Whether the run fills the pipeline's table (every stage but fanout, which has its own)."""
+    return any(stage != "fanout" for stage in stages)
+
+
 def _fanout_table(figures: FanoutFigures) -> str:
     rows = [
         ("clients", figures.connected, "connected", f"of {figures.clients:,}; >= 10,000"),
@@ -225,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
         # The ingest stages run in this process, so it runs as `pulse ingest` does.
         quiet_collector()
         figures, fanout = asyncio.run(_run(args, services, stages, say))
-    pipeline = any(stage in DEFAULT_STAGES for stage in stages)
+    pipeline = has_pipeline_figures(stages)
     if args.json:
         merged = figures.as_json() if pipeline else {"broker": figures.broker}
         print(json.dumps(merged | (fanout.as_json() if fanout else {})))
