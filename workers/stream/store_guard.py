@@ -161,6 +161,7 @@ class StoreGuard:
         ``written``), as after ``ensure_current``, unless ``current()`` says the assignment
         changed meanwhile.
         """
+        partitions = set(partitions)
         restored = await self.restore(partitions, deadline)
         if not current():
             return restored

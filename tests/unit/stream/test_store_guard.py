@@ -306,3 +306,12 @@ async def test_a_standby_restore_brings_stores_up_but_checks_nothing() -> None:
     assert stores.offsets[("rows", 3)] == 2
     assert written == set()
     assert checks.expected == {}
+
+
+async def test_partitions_given_once_as_an_iterator_are_all_checked() -> None:
+    broker, stores = Broker(), Stores()
+    broker.append("rows", 0, b"r", b"v")
+    written: set[int] = set()
+    checks = guard(broker, stores, written)
+    await checks.restore_assigned(iter([0, 1]))
+    assert written == {0, 1}
