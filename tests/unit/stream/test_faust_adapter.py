@@ -119,6 +119,8 @@ def test_faust_reads_changelog_ends_and_restore_starts_in_this_order_within_a_ti
     # then starts) and for standbys (starts, then ends), and Faust must bound each step.
     source = inspect.getsource(Recovery._restart_recovery.fun)
     steps = [
+        # Buffered changelog records a revocation left over reach the stores before the restore.
+        "T(self.flush_buffers)()",
         "T(self._build_highwaters)(\n                        consumer, assigned_active_tps",
         "T(self._build_offsets)(\n                        consumer, assigned_active_tps",
         "T(self._build_offsets)(\n                        consumer, assigned_standby_tps",
@@ -129,7 +131,7 @@ def test_faust_reads_changelog_ends_and_restore_starts_in_this_order_within_a_ti
     ]
     at = [source.index(step) for step in steps]
     assert at == sorted(at)
-    for start in at[:3] + at[4:]:
+    for start in at[1:4] + at[5:]:
         assert "timeout=self.app.conf.broker_request_timeout" in source[start : start + 300]
     assert "self._recovery = Recovery(" in inspect.getsource(
         faust_tables.TableManager.recovery.fget
