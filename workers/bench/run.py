@@ -3,35 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Callable
 
 from workers.bench.floor import FLOORS, Floor
 from workers.bench.ingest_rate import measure_ingest_rate
 from workers.bench.input import prepare_input
-from workers.bench.latency import WINDOW_S, LatencyProbe, split_legs
 from workers.bench.passthrough import measure_passthrough
 from workers.bench.peer import peer_stage
-from workers.bench.produce import produce_all
 from workers.bench.recovery import measure_recovery
 from workers.bench.results import BenchFigures
 from workers.bench.site_day_totals import worker_totals
 from workers.bench.stock_faust_worker import GUARANTEES
-from workers.bench.synthetic import synthetic_batches
 from workers.bench.timing import ProcessRun, StageRate
 from workers.bench.update_span import read_until_quiet, span_seconds
 from workers.bench.worker_process import running_worker
-from workers.ingest.settings import WalIngestSettings
-from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
-from workers.kafka.topics import ensure_project_topics
 from workers.services.embedded import Endpoints
 from workers.settings import KafkaSettings
-from workers.traffic import generate_in_thread
 
 Say = Callable[[str], None]
 SITES = 50
-MORE_IDS_FRACTION = 0.5
 
 
 def fresh_topics(bootstrap: str, stage: str, partitions: int) -> KafkaSettings:
@@ -173,79 +164,6 @@ async def ingest_stage(services: Endpoints, rows: int, figures: BenchFigures, sa
     result = await measure_ingest_rate(services.dsn, kafka, rows)
     figures.ingest_rate = result.rate
     say(f"  {result.rate:,.0f} changes/s")
-
-
-async def latency_stage(
-    services: Endpoints, rate: float, seconds: float, figures: BenchFigures, say: Say
-) -> None:
-    say(f"end-to-end latency at {rate:,.0f} changes/s for {seconds:.0f} s ...")
-    kafka = fresh_topics(services.bootstrap_servers, "e2e", figures.partitions)
-    await ensure_project_topics(services.bootstrap_servers, kafka)
-    stop = asyncio.Event()
-    progress = IngestProgress()
-    options = WalIngestSettings(
-        PULSE_SLOT_NAME="pulse_bench_e2e",
-        PULSE_PUBLICATION="pulse_bench_e2e",
-        PULSE_INITIAL_SNAPSHOT=False,
-    )
-    ingest = asyncio.create_task(run_wal_ingest(services.dsn, kafka, options, stop, progress))
-    try:
-        await asyncio.wait_for(progress.streaming.wait(), 60)
-        with running_worker(services.dsn, kafka) as worker:
-            # Warm-up: the group must own its partitions before the clock means anything.
-            await generate_in_thread(services.dsn, sites=5, changes=200, seed=3)
-            await asyncio.to_thread(worker.wait_processed, 200, 120)
-            probe = LatencyProbe(
-                services.bootstrap_servers, kafka.updates_topic, kafka.changes_topic
-            )
-            await probe.start()
-            await generate_in_thread(
-                services.dsn,
-                sites=10,
-                changes=int(rate * seconds),
-                seed=5,
-                rate=rate,
-                transaction_size=10,
-            )
-            await asyncio.sleep(2)
-            latency = await probe.stop()
-    finally:
-        stop.set()
-        await asyncio.wait_for(ingest, 60)
-    figures.e2e_p50_ms, figures.e2e_p95_ms, figures.e2e_p99_ms = (
-        latency.p50_ms,
-        latency.p95_ms,
-        latency.p99_ms,
-    )
-    say(
-        f"  p50 {latency.p50_ms:.1f} ms, p95 {latency.p95_ms:.1f} ms, p99 {latency.p99_ms:.1f} ms over {latency.samples:,} updates"
-    )
-    by_window = ", ".join(f"{p99:.0f}" for p99 in latency.p99_by_window_ms)
-    figures.add_note(f"p99 per {WINDOW_S:.0f} s of the latency run: {by_window} ms")
-    say(f"  p99 per {WINDOW_S:.0f} s: {by_window} ms")
-    legs = split_legs(probe.timings()).describe()
-    figures.add_note(legs)
-    say(f"  {legs}")
-
-
-async def memory_stage(services: Endpoints, ids: int, figures: BenchFigures, say: Say) -> None:
-    say(f"memory: worker RSS after {ids:,} distinct event IDs ...")
-    kafka = fresh_topics(services.bootstrap_servers, "memory", figures.partitions)
-    await ensure_project_topics(services.bootstrap_servers, kafka)
-    first = await asyncio.to_thread(synthetic_batches, ids, SITES)
-    await produce_all(services.bootstrap_servers, kafka.changes_topic, first)
-    with running_worker(services.dsn, kafka) as worker:
-        await asyncio.to_thread(worker.wait_processed, ids, 1200)
-        rss, peak = worker.rss_mb()
-        figures.worker_rss_mb = peak
-        say(f"  RSS {rss:,.0f} MiB, peak {peak:,.0f} MiB")
-        more = int(ids * MORE_IDS_FRACTION)
-        second = await asyncio.to_thread(synthetic_batches, more, SITES, int(time.time() * 1000))
-        await produce_all(services.bootstrap_servers, kafka.changes_topic, second)
-        await asyncio.to_thread(worker.wait_processed, ids + more, 1200)
-        rss_after, peak_after = worker.rss_mb()
-    figures.add_note(f"rss after +{more:,} ids: {rss_after:,.0f} MiB (peak {peak_after:,.0f})")
-    say(f"  after {more:,} more IDs: RSS {rss_after:,.0f} MiB, peak {peak_after:,.0f} MiB")
 
 
 async def recovery_stage(services: Endpoints, keys: int, figures: BenchFigures, say: Say) -> None:

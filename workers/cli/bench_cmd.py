@@ -10,6 +10,9 @@ import sys
 from typing import Any
 
 from workers.bench.fanout import FanoutOptions, fanout_stage
+from workers.bench.group import group_stage
+from workers.bench.latency_stage import latency_stage
+from workers.bench.memory_stage import memory_stage
 from workers.bench.results import (
     RESULTS_FILE,
     BenchFigures,
@@ -18,13 +21,7 @@ from workers.bench.results import (
     append_results,
     current_commit,
 )
-from workers.bench.run import (
-    ingest_stage,
-    latency_stage,
-    memory_stage,
-    recovery_stage,
-    stream_stage,
-)
+from workers.bench.run import ingest_stage, recovery_stage, stream_stage
 from workers.cli.arguments import add_connection_arguments, positive
 from workers.collector import quiet_collector
 from workers.logs import configure_logging
@@ -33,8 +30,9 @@ from workers.settings import KafkaSettings, SettingError
 
 DEFAULT_STAGES = ("stream", "ingest", "latency", "memory")
 # The peer needs the optional Quix Streams extra; fan-out needs the machine to itself for minutes,
-# and recovery kills workers and loads a million keys: each runs only when named.
-STAGES = ("stream", "peer", "ingest", "latency", "memory", "fanout", "recovery")
+# recovery kills workers and loads a million keys, and the group stage runs three more workers:
+# each runs only when named.
+STAGES = ("stream", "peer", "ingest", "latency", "memory", "group", "fanout", "recovery")
 FANOUT = FanoutOptions()
 
 
@@ -62,18 +60,34 @@ def register(subparsers: Any) -> None:
         help="changes per second in the latency stage (default: %(default)g)",
     )
     parser.add_argument(
+        "--high-rate",
+        type=float,
+        default=10_000.0,
+        metavar="RATE",
+        help="changes per second of the latency stage's second leg, 0 for none "
+        "(default: %(default)g)",
+    )
+    parser.add_argument(
         "--latency-seconds",
         type=float,
         default=60.0,
         metavar="SECONDS",
-        help="length of the latency stage (default: %(default)g)",
+        help="length of each leg of the latency stage (default: %(default)g)",
     )
     parser.add_argument(
         "--memory-ids",
         type=int,
         default=1_000_000,
         metavar="N",
-        help="distinct event IDs for the memory stage (default: %(default)s)",
+        help="distinct event IDs for the memory stage's first reading (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--memory-final-ids",
+        type=positive(int),
+        default=1_500_000,
+        metavar="N",
+        help="distinct event IDs the memory stage reads up to, in steps of --memory-ids, "
+        "reading the RSS after each (default: %(default)s)",
     )
     parser.add_argument(
         "--recovery-keys",
@@ -121,7 +135,7 @@ def register(subparsers: Any) -> None:
         "--stages",
         default=",".join(DEFAULT_STAGES),
         metavar="STAGES",
-        help=f"any of {', '.join(STAGES)}, comma-separated (default: %(default)s)",
+        help=f"any of {','.join(STAGES)}, comma-separated (default: %(default)s)",
     )
     parser.add_argument(
         "--json", action="store_true", help="print one JSON object instead of a table"
@@ -143,9 +157,11 @@ async def _run(
     if "ingest" in stages:
         await ingest_stage(services, args.changes, figures, say)
     if "latency" in stages:
-        await latency_stage(services, args.rate, args.latency_seconds, figures, say)
+        await latency_stage(services, args.rate, args.high_rate, args.latency_seconds, figures, say)
     if "memory" in stages:
-        await memory_stage(services, args.memory_ids, figures, say)
+        await memory_stage(services, args.memory_ids, args.memory_final_ids, figures, say)
+    if "group" in stages:
+        await group_stage(services, args.changes, figures, say)
     if "fanout" in stages:
         options = FanoutOptions(
             clients=args.fanout_clients,
@@ -187,7 +203,17 @@ def _table(figures: BenchFigures) -> str:
         ("e2e_p50_ms", figures.e2e_p50_ms, "ms", ""),
         ("e2e_p95_ms", figures.e2e_p95_ms, "ms", ""),
         ("e2e_p99_ms", figures.e2e_p99_ms, "ms", "<= 150"),
-        ("worker_rss_mb", figures.worker_rss_mb, "MiB", "<= 400"),
+        ("high_rate_written", figures.high_rate_written, "changes/s", ""),
+        ("e2e_p50_ms_high", figures.e2e_p50_ms_high, "ms", ""),
+        ("e2e_p95_ms_high", figures.e2e_p95_ms_high, "ms", ""),
+        ("e2e_p99_ms_high", figures.e2e_p99_ms_high, "ms", "<= 300 at 10,000/s"),
+        ("worker_rss_mb", figures.worker_rss_mb, "MiB", "<= 300"),
+        ("worker_rss_final_mb", figures.worker_rss_final_mb, "MiB", "flat"),
+        ("group_one_rate", figures.group_one_rate, "changes/s", ""),
+        ("group_rate", figures.group_rate, "changes/s", ""),
+        ("group_ratio", figures.group_ratio, "", ""),
+        ("group_pause_s", figures.group_pause_s, "s", "<= 5"),
+        ("group_partition_pause_s", figures.group_partition_pause_s, "s", ""),
         ("restart_s", figures.restart_s, "s", "< 10"),
         ("takeover_s", figures.takeover_s, "s", "< 10"),
         ("wiped_s", figures.wiped_s, "s", "< 30"),
@@ -199,10 +225,10 @@ def _table(figures: BenchFigures) -> str:
 
 
 def _rows(rows: list[tuple[str, float | int | None, str, str]], notes: str) -> str:
-    lines = [f"{'figure':<18}{'value':>14}  {'unit':<10}target"]
+    lines = [f"{'figure':<24}{'value':>14}  {'unit':<10}target"]
     for name, value, unit, target in rows:
         shown = "—" if value is None else (f"{value:,.2f}" if value < 10 else f"{value:,.0f}")
-        lines.append(f"{name:<18}{shown:>14}  {unit:<10}{target}")
+        lines.append(f"{name:<24}{shown:>14}  {unit:<10}{target}")
     if notes:
         lines.append(f"notes: {notes}")
     return "\n".join(lines)

@@ -72,6 +72,19 @@ def test_notes_are_joined_with_semicolons() -> None:
     assert figures.row_cells()[-1] == "4 partitions; p99 per 10 s: 100, 120 ms; rss after: 300"
 
 
+def test_the_figures_without_a_column_go_into_the_notes_by_name() -> None:
+    figures = BenchFigures(
+        partitions=8, e2e_p99_ms_high=280.4, group_pause_s=3.25, memory_final_ids=5_000_000
+    )
+    figures.add_note("rss by ids: ...")
+    cells = figures.row_cells()
+    assert len(cells) == len(HEADER.splitlines()[-1].split("|")) - 2 - 2
+    assert cells[-1] == (
+        "8 partitions; e2e_p99_ms_high 280, memory_final_ids 5,000,000, group_pause_s 3.25; "
+        "rss by ids: ..."
+    )
+
+
 def test_one_partition_is_singular() -> None:
     assert BenchFigures(partitions=1).row_cells()[-1] == "1 partition"
 
