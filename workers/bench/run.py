@@ -37,9 +37,16 @@ def fresh_topics(bootstrap: str, stage: str, partitions: int) -> KafkaSettings:
 
 
 async def stream_stage(
-    services: Endpoints, changes: int, figures: BenchFigures, say: Say, *, peer: bool = False
+    services: Endpoints,
+    changes: int,
+    figures: BenchFigures,
+    say: Say,
+    *,
+    peer: bool = False,
+    stock: bool = False,
 ) -> None:
-    """Input, passthrough, the worker, the peer (with ``peer``), the floors, stock Faust."""
+    """Input, passthrough, the worker, the peer (with ``peer``), the floors, stock Faust (with
+    ``stock``)."""
     kafka = fresh_topics(services.bootstrap_servers, "stream", figures.partitions)
     say(f"input: {changes:,} generated changes through the WAL ingest, plus 10 % re-deliveries ...")
     bench_input = await prepare_input(services.dsn, kafka, changes, SITES)
@@ -82,6 +89,19 @@ async def stream_stage(
         if floor == "state":
             state_floor = (measured.rate.rate, measured.cpu_per_change_us)
     figures.add_note("floors: " + ", ".join(floors))
+    if stock:
+        await stock_faust(services, kafka, bench_input.changes, state_floor, figures, say)
+
+
+async def stock_faust(
+    services: Endpoints,
+    kafka: KafkaSettings,
+    changes: int,
+    state_floor: tuple[float | None, float | None],
+    figures: BenchFigures,
+    say: Say,
+) -> None:
+    """The state floor's work in a stock Faust agent, with each of Faust's guarantees."""
     stock = []
     for guarantee in GUARANTEES:
         say(f"the state floor's work in a stock Faust agent, {guarantee} ...")
@@ -89,10 +109,7 @@ async def stream_stage(
             update={"updates_topic": f"{kafka.updates_topic}_faust_{guarantee}"}
         )
         measured = await measure_worker(
-            services,
-            stock_kafka,
-            bench_input.changes,
-            ["workers.bench.stock_faust_worker", guarantee],
+            services, stock_kafka, changes, ["workers.bench.stock_faust_worker", guarantee]
         )
         text = stock_faust_figures(
             guarantee, measured.rate.rate, measured.cpu_per_change_us, *state_floor
