@@ -31,13 +31,23 @@ log = structlog.get_logger("pulse.ingest.publisher")
 MAX_CHANGES_PER_MESSAGE = 500
 
 
+def acknowledged(future: asyncio.Future[Any]) -> bool:
+    return future.done() and not future.cancelled() and future.exception() is None
+
+
 @dataclass
 class Delivery:
-    """Acknowledgement of one published buffer; ``changes``/``rejected`` are what it carried."""
+    """Acknowledgement of one published buffer: ``futures`` are all its sends, ``changes`` the
+    changes it carried, and ``rejects`` each quarantine record with its own send, so the ones
+    Kafka did not acknowledge can be sent again."""
 
     futures: list[asyncio.Future[Any]]
     changes: int
-    rejected: int
+    rejects: list[tuple[RejectedRecord, asyncio.Future[Any]]] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> int:
+        return len(self.rejects)
 
     def done(self) -> bool:
         return all(future.done() for future in self.futures)
@@ -45,6 +55,9 @@ class Delivery:
     async def wait(self) -> None:
         if self.futures:
             await asyncio.gather(*self.futures)
+
+    def unacknowledged_rejects(self) -> list[RejectedRecord]:
+        return [record for record, future in self.rejects if not acknowledged(future)]
 
 
 @dataclass
@@ -67,6 +80,11 @@ class ChangePublisher:
         self._by_site.setdefault(site_id, []).append(change)
         self._buffered += 1
 
+    def resend(self, rejects: list[RejectedRecord]) -> None:
+        """Quarantine again records an earlier send did not get acknowledged; they were counted
+        when first refused."""
+        self._rejected.extend(rejects)
+
     def reject(self, rejection: Rejection) -> None:
         """Quarantine what the ingest refused, counted in ``pulse_rejects_total``."""
         REJECTS.labels("ingest", rejection.reason).inc()
@@ -83,7 +101,8 @@ class ChangePublisher:
     async def publish(self) -> Delivery:
         """Hand every buffered record to the producer; the returned delivery resolves on ack."""
         futures: list[asyncio.Future[Any]] = []
-        changes, rejected = self._buffered, len(self._rejected)
+        rejects: list[tuple[RejectedRecord, asyncio.Future[Any]]] = []
+        changes = self._buffered
         step = self.max_changes_per_message
         for site_id, site_changes in self._by_site.items():
             key = site_id.encode()
@@ -94,15 +113,15 @@ class ChangePublisher:
                 )
         for record in self._rejected:
             key = (record.site_id or record.table or "unknown").encode()
-            futures.append(
-                await self.producer.send(
-                    self.settings.rejected_topic, encode_rejected(record), key=key
-                )
+            future = await self.producer.send(
+                self.settings.rejected_topic, encode_rejected(record), key=key
             )
+            futures.append(future)
+            rejects.append((record, future))
         self._by_site = {}
         self._rejected = []
         self._buffered = 0
-        return Delivery(futures, changes, rejected)
+        return Delivery(futures, changes, rejects)
 
 
 def make_producer(bootstrap: str) -> AIOKafkaProducer:

@@ -12,7 +12,8 @@ at start and at every catch-up.
 
 A broker restart is ridden out by the producer, which delivers what waited once the broker is
 back; the Kafka watch (``resilience.kafka_watch``) reports the outage meanwhile. Sends that time
-out instead are replaced by a catch-up from the marks, on a new producer.
+out instead are replaced, on a new producer, by a catch-up from the marks for the rows, the
+unacknowledged rejects sent again, and the current status published again.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ SHUTDOWN_WAIT_S = 10.0
 
 @dataclass
 class RealtimeProgress:
-    """What the source did, for tests and the final log line (``changes_acked``: acknowledged)."""
+    """What the source did, for tests and the final log line (``*_acked``: acknowledged)."""
 
     pushes: int = 0
     catchup_rows: int = 0
@@ -80,6 +81,7 @@ class RealtimeProgress:
     catchup_failures: int = 0
     rejected: int = 0
     changes_acked: int = 0
+    rejected_acked: int = 0
     status_updates: int = 0
     tracker: StatusTracker = field(default_factory=StatusTracker)
     caught_up: asyncio.Event = field(default_factory=asyncio.Event)
@@ -206,16 +208,26 @@ class _Pump:
     async def _restart_producer(self, error: KafkaError, stop: asyncio.Event) -> None:
         """Kafka did not acknowledge sends in time, so whatever they carried may be lost: a new
         producer replaces the old one and a catch-up publishes every row changed since the
-        marks again, none skipped as seen. Status updates in the lost sends stay lost."""
+        marks again, none skipped as seen. A catch-up cannot restore a reject (a deleted row, a
+        state since replaced, an unreadable push), so the rejects not acknowledged are sent
+        again, the same records, and so is the current status, as a new update."""
         self.kafka_link.lost(error)
-        self.in_flight.clear()
         self.seen = SeenVersions(self.options.seen_versions)
+        # Stopping settles the old producer's sends, so what it did deliver is not sent twice.
         await self.producer.stop()
+        unacknowledged = [
+            record for delivery, _ in self.in_flight for record in delivery.unacknowledged_rejects()
+        ]
+        self.in_flight.clear()
+        self.publisher.resend(unacknowledged)
         producer = await started_producer(self.bootstrap, self.kafka_link, self.reconnect, stop)
         if producer is None:
             return
+        log.info("sending unacknowledged rejects again", rejects=len(unacknowledged))
         self.producer = producer
-        self.publisher = ChangePublisher(producer, self.kafka)
+        self.publisher.producer = producer
+        if self.progress.tracker.history:
+            self.status(self.progress.tracker.history[-1])
         self.request_catchup("kafka")
 
     def _take_push(self, payload: dict[str, Any]) -> None:
@@ -244,14 +256,17 @@ class _Pump:
 
     async def settle(self, wait_all: bool = False) -> None:
         while self.in_flight and (wait_all or self.in_flight[0][0].done()):
-            delivery, sent_at = self.in_flight.popleft()
+            delivery, sent_at = self.in_flight[0]
+            # Left in flight until acknowledged: a failed one's rejects are sent again.
             await delivery.wait()
+            self.in_flight.popleft()
             if delivery.changes:
                 RECORDS_OUT.labels(COMPONENT, "changes", "change_batch").inc(delivery.changes)
                 COMMIT_TO_PUBLISH.labels(COMPONENT).observe(max(0.0, time.time() - sent_at))
             if delivery.rejected:
                 RECORDS_OUT.labels(COMPONENT, "rejected", "rejected").inc(delivery.rejected)
             self.progress.changes_acked += delivery.changes
+            self.progress.rejected_acked += delivery.rejected
 
     # -- catch-up ------------------------------------------------------------------------------------
 
@@ -332,7 +347,7 @@ class _Pump:
         future = await self.producer.send(
             self.kafka.updates_topic, value, key=update.site_id.encode()
         )
-        return Delivery([future], 0, 0)
+        return Delivery([future], 0)
 
 
 async def _periodic_catchup(pump: _Pump, interval_s: float, stop: asyncio.Event) -> None:
@@ -462,5 +477,6 @@ async def run_realtime_ingest(
         catchup_rows=progress.catchup_rows,
         acked=progress.changes_acked,
         rejected=progress.rejected,
+        rejected_acked=progress.rejected_acked,
     )
     return progress

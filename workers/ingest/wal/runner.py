@@ -389,7 +389,7 @@ async def _stream(
                 acks.push(position, await records_in.publish(publisher), oldest_commit)
                 last_publish = now
             elif not publisher.buffered and position > acks.queued_lsn:
-                acks.push(position, Delivery([], 0, 0), time.time())
+                acks.push(position, Delivery([], 0), time.time())
             await acks.settle(wait_one=len(acks) > options.max_in_flight)
             if now >= next_heartbeat:
                 next_heartbeat = now + options.heartbeat_interval_s
@@ -406,7 +406,7 @@ async def _stream(
         if publisher.buffered:
             acks.push(position, await records_in.publish(publisher), oldest_commit)
         elif position > acks.queued_lsn:
-            acks.push(position, Delivery([], 0, 0), time.time())
+            acks.push(position, Delivery([], 0), time.time())
         await acks.settle(wait_all=True)
     except Exception:
         await acks.abandon()

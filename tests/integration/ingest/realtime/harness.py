@@ -17,7 +17,7 @@ from psycopg.rows import dict_row
 
 from schemas.changes import ChangeRecord
 from schemas.updates import PulseStatus
-from tests.integration.topic_reading import read_changes, read_topic
+from tests.integration.topic_reading import read_changes, read_rejected, read_topic
 from workers.changes.values import canonical_row
 from workers.ingest.realtime.changes import CATCHUP_COLUMN_TYPES
 from workers.ingest.realtime.runner import RealtimeProgress, run_realtime_ingest
@@ -132,12 +132,19 @@ async def make_sites(dsn: str, count: int = 2) -> list[str]:
 
 @dataclass
 class Writer:
-    """Inserts and updates on every tracked table, in small transactions, until stopped."""
+    """Inserts and updates on every tracked table, in small transactions, until stopped.
+
+    With ``unsited`` (the calls table must accept a null ``site_id``), every round also inserts
+    a call without a site and deletes the previous one: changes only a push carries, which the
+    ingest must quarantine. Their IDs are kept in ``unsited_calls``.
+    """
 
     dsn: str
     sites: list[str]
     pause_s: float = 0.02
+    unsited: bool = False
     transactions: int = 0
+    unsited_calls: list[str] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
 
@@ -201,8 +208,21 @@ class Writer:
                 await conn.execute(
                     "UPDATE sessions SET last_seen_at = now() WHERE id = %s", (session[0],)
                 )
+                if self.unsited:
+                    await self._replace_unsited_call(conn)
                 self.transactions += 1
                 await asyncio.sleep(self.pause_s)
+            if self.unsited_calls:
+                await conn.execute("DELETE FROM calls WHERE id = %s", (self.unsited_calls[-1],))
+
+    async def _replace_unsited_call(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        row = await (
+            await conn.execute("INSERT INTO calls (site_id) VALUES (NULL) RETURNING id::text")
+        ).fetchone()
+        assert row is not None
+        if self.unsited_calls:
+            await conn.execute("DELETE FROM calls WHERE id = %s", (self.unsited_calls[-1],))
+        self.unsited_calls.append(str(row[0]))
 
 
 @dataclass
@@ -302,6 +322,18 @@ async def topic_changes(kafka: KafkaSettings, min_changes: int = 0) -> list[Chan
     return await read_changes(
         kafka.bootstrap_servers, kafka.changes_topic, min_changes=min_changes, quiet_s=1.0
     )
+
+
+async def quarantined_pushes(kafka: KafkaSettings) -> set[tuple[str, str, str]]:
+    """``(table, op, row id)`` of every ingest reject on the quarantine topic."""
+    assert kafka.bootstrap_servers is not None
+    rejects = await read_rejected(kafka.bootstrap_servers, kafka.rejected_topic, quiet_s=1.0)
+    keys = set()
+    for reject in rejects:
+        assert reject.stage == "ingest" and reject.table is not None
+        row = reject.payload["record"] or reject.payload["old_record"]
+        keys.add((reject.table, str(reject.payload["op"]), str(row["id"])))
+    return keys
 
 
 def missing_final_states(

@@ -1,6 +1,7 @@
 """The broker stops for a while and starts again with its data while the Realtime source takes
-pushes: the source keeps running, reports Kafka away meanwhile, and the topic ends holding every
-row's state.
+pushes: the source keeps running, reports Kafka away meanwhile, the topic ends holding every
+row's state, every push it had to refuse is quarantined, and the source's current status is
+published again.
 
 The broker is the test's own, so the session's shared broker never stops.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import psycopg
 import pytest
 from prometheus_client import REGISTRY
 
@@ -21,7 +23,9 @@ from tests.integration.ingest.realtime.harness import (
     make_sites,
     missing_final_states,
     pushed,
+    quarantined_pushes,
     start_source,
+    status_updates,
     topic_changes,
     wait_until,
 )
@@ -44,18 +48,26 @@ def reconnects() -> float:
     return REGISTRY.get_sample_value("pulse_reconnects_total", labels) or 0.0
 
 
-# Shorter than the producer's request timeout, the sends wait and go through; longer, they fail
-# and a catch-up on a new producer publishes the rows again.
-@pytest.mark.parametrize("down_s", [12.0, 50.0], ids=["sends_wait", "sends_time_out"])
+# Shorter than the producer's request timeout, the sends wait and go through; longer, they fail,
+# a catch-up on a new producer publishes the rows again, and the rejects and the status the failed
+# sends carried are sent again.
+@pytest.mark.parametrize(
+    ("down_s", "sends_fail"), [(12.0, False), (50.0, True)], ids=["sends_wait", "sends_time_out"]
+)
 async def test_a_broker_restart_leaves_the_realtime_source_running_and_every_state_published(
     emulator: RunningEmulator,
     own_broker: ApacheKafka,
     kafka_settings: KafkaSettings,
     down_s: float,
+    sends_fail: bool,
 ) -> None:
     assert kafka_settings.bootstrap_servers
     await ensure_project_topics(kafka_settings.bootstrap_servers, kafka_settings)
     sites = await make_sites(emulator.dsn)
+    async with await psycopg.AsyncConnection.connect(emulator.dsn, autocommit=True) as conn:
+        await conn.execute(
+            "ALTER TABLE calls ALTER COLUMN site_id DROP NOT NULL, DROP CONSTRAINT calls_site_id_fkey"
+        )
     readiness = Readiness()
     before = reconnects()
     source = start_source(
@@ -69,9 +81,10 @@ async def test_a_broker_restart_leaves_the_realtime_source_running_and_every_sta
     try:
         await source.live()
         await source.catchups_after_now(1)
-        writer = Writer(emulator.dsn, sites)
+        writer = Writer(emulator.dsn, sites, unsited=True)
         writer.start()
         await asyncio.sleep(1.0)
+        statuses_before = await status_updates(kafka_settings)
 
         await asyncio.to_thread(own_broker.shutdown)
         down_at = time.monotonic()
@@ -89,9 +102,26 @@ async def test_a_broker_restart_leaves_the_realtime_source_running_and_every_sta
         await writer.stop()
         await source.catchups_after_now(2)
         assert not source.task.done()
+        current = source.progress.tracker.history[-1]
     finally:
         progress = await source.close()
     changes = await topic_changes(kafka_settings)
     db = await database_rows(emulator.dsn)
     assert not missing_final_states(db, changes)
     assert progress.pushes > 0 and pushed(changes)
+
+    # Deleted rows never come back through a catch-up: only their pushes' rejects show them.
+    quarantined = await quarantined_pushes(kafka_settings)
+    refused = {("calls", op, row) for row in writer.unsited_calls for op in ("INSERT", "DELETE")}
+    lost = refused - quarantined
+    assert not lost, f"{len(lost)} of {len(refused)} refused pushes not quarantined"
+    assert progress.rejected_acked == progress.rejected
+
+    if sends_fail:
+        # Failed sends may have carried status updates, so the current state is published again.
+        newest_before = max(update.seq for update in statuses_before)
+        after = [u for u in await status_updates(kafka_settings) if u.seq > newest_before]
+        assert current.live
+        assert all(
+            any(u.site_id == site and u.status == current.status for u in after) for site in sites
+        ), [(u.site_id, u.status) for u in after]
