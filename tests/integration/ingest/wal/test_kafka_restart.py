@@ -1,6 +1,7 @@
 """The broker stops for a while and starts again with its data while ``pulse ingest`` streams a
 write load: the process stays up, says so on ``/readyz`` and in its log, counts the reconnect,
-and every change written before, during and after the outage reaches ``supabase_changes``.
+every change written before, during and after the outage reaches ``supabase_changes``, and every
+row without a site reaches the quarantine topic.
 
 The broker is the test's own, so the session's shared broker never stops.
 """
@@ -22,7 +23,7 @@ import pytest
 
 from tests.integration.ingest.wal.processes import ingest_env, log_events, start_ingest
 from tests.integration.probing import metric, readyz, wait_until
-from tests.integration.topic_reading import read_changes
+from tests.integration.topic_reading import read_changes, read_rejected
 from workers.kafka.topics import ensure_project_topics
 from workers.services.apache_kafka import ApacheKafka
 from workers.services.ports import free_port
@@ -40,13 +41,15 @@ def cpu_s(pid: int) -> float:
 
 
 class Writer(threading.Thread):
-    """Inserts events in small transactions, named after the phase they were written in."""
+    """Inserts events in small transactions, named after the phase they were written in, and
+    in each a call without a site (kept in ``unsited``), which the ingest must quarantine."""
 
     def __init__(self, dsn: str, site: str, session: str) -> None:
         super().__init__(daemon=True)
         self.dsn, self.site, self.session = dsn, site, session
         self.phase = "before"
         self.written: dict[str, int] = defaultdict(int)
+        self.unsited: list[str] = []
         self.done = threading.Event()
         self.error: BaseException | None = None
 
@@ -55,6 +58,7 @@ class Writer(threading.Thread):
             with psycopg.connect(self.dsn, autocommit=True) as conn:
                 while not self.done.is_set():
                     phase = self.phase
+                    call = str(uuid.uuid4())
                     with conn.transaction():
                         conn.cursor().executemany(
                             "INSERT INTO events (id, session_id, site_id, name) "
@@ -64,7 +68,9 @@ class Writer(threading.Thread):
                                 for _ in range(ROWS_PER_TRANSACTION)
                             ],
                         )
+                        conn.execute("INSERT INTO calls (id, site_id) VALUES (%s, NULL)", (call,))
                     self.written[phase] += ROWS_PER_TRANSACTION
+                    self.unsited.append(call)
                     time.sleep(0.02)
         except BaseException as exc:
             self.error = exc
@@ -86,6 +92,9 @@ async def test_a_broker_restart_leaves_the_ingest_running_and_loses_no_change(
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute("INSERT INTO sites (id, name) VALUES (%s, 'outage')", (site,))
         conn.execute("INSERT INTO sessions (id, site_id) VALUES (%s, %s)", (session, site))
+        conn.execute(
+            "ALTER TABLE calls ALTER COLUMN site_id DROP NOT NULL, DROP CONSTRAINT calls_site_id_fkey"
+        )
     port = free_port()
     env = ingest_env(
         fresh_db,
@@ -152,6 +161,15 @@ async def test_a_broker_restart_leaves_the_ingest_running_and_loses_no_change(
             assert change.record
             ids_per_row[change.record["id"]].add(change.event_id)
         assert all(len(ids) == 1 for ids in ids_per_row.values())
+        rejects = await read_rejected(
+            own_broker.bootstrap_servers,
+            topics.rejected_topic,
+            min_records=len(writer.unsited),
+            quiet_s=3.0,
+            timeout_s=120,
+        )
+        quarantined = {r.payload["record"]["id"] for r in rejects if r.reason == "no_site"}
+        assert set(writer.unsited) <= quarantined
 
         assert ingest.poll() is None, f"the ingest exited:\n{logfile.read_text()}"
         assert metric(port, "pulse_reconnects_total", **kafka) == 1
@@ -161,6 +179,7 @@ async def test_a_broker_restart_leaves_the_ingest_running_and_loses_no_change(
         assert events.count("kafka reconnected") == 1
         print(
             f"written {dict(writer.written)}; {len(inserts) - len(rows)} re-delivered; "
+            f"{len(writer.unsited)} quarantined, {len(rejects) - len(writer.unsited)} twice; "
             f"away noticed after {noticed_s:.1f} s, ready {ready_again_s:.1f} s after the start; "
             f"ingest CPU {outage_cpu_s:.1f} s in {outage_s:.1f} s of outage; "
             f"{len(events)} log lines"
