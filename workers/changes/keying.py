@@ -17,6 +17,9 @@ class Rejection:
     detail: str
     table: str | None  # None when the message could not even be read as a row change
     payload: dict[str, Any]
+    # The refused change's event ID where it has one, so a reject sent twice can be told apart
+    # from two rejects of one row.
+    event_id: str | None = None
 
 
 class KeyedChange(NamedTuple):
@@ -66,14 +69,15 @@ def key_change(
     if op not in ("INSERT", "UPDATE", "DELETE"):
         return Rejection("malformed", f"unknown operation {op!r}", table, {"op": op})
     site_id = site_of(table, op, record, old_record)
+    new = record if op != "DELETE" else None
     if site_id is None:
         return Rejection(
             "no_site",
             f"{table} row has no site: neither the row nor its old image holds a site id",
             table,
             {"op": op, "record": record, "old_record": old_record},
+            event_id(table, op, new, old_record, commit_ms),
         )
-    new = record if op != "DELETE" else None
     body = {
         "op": op,
         "schema": schema,

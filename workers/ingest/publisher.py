@@ -93,6 +93,7 @@ class ChangePublisher:
                 reason=rejection.reason,
                 detail=rejection.detail,
                 stage="ingest",
+                event_id=rejection.event_id,
                 table=rejection.table,
                 payload=rejection.payload,
             )

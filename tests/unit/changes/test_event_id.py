@@ -151,6 +151,7 @@ def test_keying_uses_the_claimed_site_and_rejects_rows_without_one() -> None:
         source="wal",
     )
     assert not isinstance(unkeyed, KeyedChange) and unkeyed.reason == "no_site"
+    assert unkeyed.event_id == event_id("calls", "INSERT", {"id": "c1"}, None, 5)
     foreign = key_change(
         op="INSERT",
         schema="public",

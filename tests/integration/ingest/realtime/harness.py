@@ -330,7 +330,7 @@ async def quarantined_pushes(kafka: KafkaSettings) -> set[tuple[str, str, str]]:
     rejects = await read_rejected(kafka.bootstrap_servers, kafka.rejected_topic, quiet_s=1.0)
     keys = set()
     for reject in rejects:
-        assert reject.stage == "ingest" and reject.table is not None
+        assert reject.stage == "ingest" and reject.table is not None and reject.event_id
         row = reject.payload["record"] or reject.payload["old_record"]
         keys.add((reject.table, str(reject.payload["op"]), str(row["id"])))
     return keys
