@@ -83,6 +83,7 @@ class RealtimeProgress:
     changes_acked: int = 0
     rejected_acked: int = 0
     status_updates: int = 0
+    producer_restarts: int = 0
     tracker: StatusTracker = field(default_factory=StatusTracker)
     caught_up: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -224,6 +225,7 @@ class _Pump:
         if producer is None:
             return
         log.info("sending unacknowledged rejects again", rejects=len(unacknowledged))
+        self.progress.producer_restarts += 1
         self.producer = producer
         self.publisher.producer = producer
         if self.progress.tracker.history:

@@ -324,15 +324,15 @@ async def topic_changes(kafka: KafkaSettings, min_changes: int = 0) -> list[Chan
     )
 
 
-async def quarantined_pushes(kafka: KafkaSettings) -> set[tuple[str, str, str]]:
-    """``(table, op, row id)`` of every ingest reject on the quarantine topic."""
+async def quarantined_pushes(kafka: KafkaSettings) -> list[tuple[str, str, str]]:
+    """``(table, op, row id)`` of every ingest reject on the quarantine topic, repeats kept."""
     assert kafka.bootstrap_servers is not None
     rejects = await read_rejected(kafka.bootstrap_servers, kafka.rejected_topic, quiet_s=1.0)
-    keys = set()
+    keys = []
     for reject in rejects:
         assert reject.stage == "ingest" and reject.table is not None and reject.event_id
         row = reject.payload["record"] or reject.payload["old_record"]
-        keys.add((reject.table, str(reject.payload["op"]), str(row["id"])))
+        keys.append((reject.table, str(reject.payload["op"]), str(row["id"])))
     return keys
 
 

@@ -48,18 +48,17 @@ def reconnects() -> float:
     return REGISTRY.get_sample_value("pulse_reconnects_total", labels) or 0.0
 
 
-# Shorter than the producer's request timeout, the sends wait and go through; longer, they fail,
-# a catch-up on a new producer publishes the rows again, and the rejects and the status the failed
-# sends carried are sent again.
-@pytest.mark.parametrize(
-    ("down_s", "sends_fail"), [(12.0, False), (50.0, True)], ids=["sends_wait", "sends_time_out"]
-)
+# Shorter than the producer's request timeout, the sends wait and go through; longer, they fail
+# and a catch-up on a new producer publishes the rows again, the rejects the failed sends carried
+# are sent again and the status is published again. aiokafka fails a send only while its metadata
+# names no leader for the partition, which a broker's shutdown may or may not leave behind, so
+# the longer outage does not always get that far.
+@pytest.mark.parametrize("down_s", [12.0, 50.0], ids=["sends_wait", "sends_time_out"])
 async def test_a_broker_restart_leaves_the_realtime_source_running_and_every_state_published(
     emulator: RunningEmulator,
     own_broker: ApacheKafka,
     kafka_settings: KafkaSettings,
     down_s: float,
-    sends_fail: bool,
 ) -> None:
     assert kafka_settings.bootstrap_servers
     await ensure_project_topics(kafka_settings.bootstrap_servers, kafka_settings)
@@ -113,11 +112,16 @@ async def test_a_broker_restart_leaves_the_realtime_source_running_and_every_sta
     # Deleted rows never come back through a catch-up: only their pushes' rejects show them.
     quarantined = await quarantined_pushes(kafka_settings)
     refused = {("calls", op, row) for row in writer.unsited_calls for op in ("INSERT", "DELETE")}
-    lost = refused - quarantined
+    lost = refused - set(quarantined)
     assert not lost, f"{len(lost)} of {len(refused)} refused pushes not quarantined"
     assert progress.rejected_acked == progress.rejected
+    print(
+        f"{len(refused)} pushes refused, {len(quarantined)} rejects on the topic "
+        f"({len(quarantined) - len(set(quarantined))} repeats), {progress.rejected} counted; "
+        f"{progress.producer_restarts} producer restarts"
+    )
 
-    if sends_fail:
+    if progress.producer_restarts:
         # Failed sends may have carried status updates, so the current state is published again.
         newest_before = max(update.seq for update in statuses_before)
         after = [u for u in await status_updates(kafka_settings) if u.seq > newest_before]
