@@ -25,8 +25,9 @@ class ExitStatus(IntEnum):
 MEANINGS = {
     ExitStatus.OK: "Done; a service (`ingest`, `worker`, `emulator`) stopped by SIGTERM or SIGINT "
     "after draining.",
-    ExitStatus.DIFFERENT: "`pulse audit`, `pulse rebuild` and `pulse demo --check` only: the run "
-    "worked and found KPIs that differ. Nothing else exits 1.",
+    ExitStatus.DIFFERENT: "`pulse audit`, `pulse rebuild`, `pulse demo --check` and `pulse chaos` "
+    "only: the run worked and found KPIs that differ (`pulse chaos` also: a change lost or double "
+    "counted, or a fault the pipeline did not converge from). Nothing else exits 1.",
     ExitStatus.FAILED: "Not done: a setting or option missing or invalid, Kafka or Postgres "
     "unreachable or refusing the login, bad input, or a failure at run time. One line on stderr "
     "says why (a traceback only for an unexpected error).",

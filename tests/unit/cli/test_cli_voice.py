@@ -14,6 +14,7 @@ import re
 
 import pytest
 
+from workers.chaos.plan import FAULT_KINDS
 from workers.cli.bench_cmd import STAGES
 from workers.cli.main import build_parser, installed_version
 from workers.settings_catalog import faust_fields, settings_fields
@@ -21,15 +22,16 @@ from workers.tools.command import position
 from workers.tools.offsets import parse_position
 
 # N: a count; RATE: per second; RATIO: a share from 0 to 1; DAY: YYYY-MM-DD; POSITION: a place
-# in a topic; STAGES: a comma-separated list of bench stages.
+# in a topic; STAGES: a comma-separated list of bench stages; FAULTS: a comma-separated list of chaos faults.
 PLACEHOLDERS = {
     "N", "RATE", "RATIO", "SECONDS", "MS", "ID", "DIR", "FILE", "HOST", "PORT", "HOST:PORT",
-    "URL", "DAY", "SECRET", "POSITION", "STAGES",
+    "URL", "DAY", "SECRET", "POSITION", "STAGES", "FAULTS",
 }  # fmt: skip
 # Placeholders that stand for a fixed vocabulary: the help must name every word of it.
 VOCABULARIES = {
     "POSITION": ("beginning", "end", "offset:N", "time:ISO"),
     "STAGES": STAGES,
+    "FAULTS": FAULT_KINDS,
 }
 # Argument types that accept a fixed vocabulary, and the placeholder that lists it.
 VOCABULARY_TYPES: dict[object, str] = {position: "POSITION"}
@@ -42,6 +44,8 @@ POSTGRES: Server = ("--database-url", "DATABASE_URL")
 CONNECTS = {
     "audit": (KAFKA, POSTGRES),
     "bench": (KAFKA, POSTGRES),
+    # It restarts the servers it shakes, so it always starts throwaway ones of its own.
+    "chaos": (),
     "demo": (KAFKA, POSTGRES),
     "emulator": (POSTGRES,),
     "gateway": (KAFKA, POSTGRES),

@@ -1,0 +1,1 @@
+"""``pulse chaos``: the whole local pipeline under generated load, with faults injected from a seed."""
