@@ -126,16 +126,17 @@ class Pipeline:
         shutil.rmtree(self.data_dir(worker), ignore_errors=True)
 
     def supervise(self) -> list[Exit]:
-        """Start again, as a supervisor would, each restartable child that exited on its own;
-        returns those exits (the gateway is only reported: nothing here restarts it)."""
+        """Start again, as a supervisor would, each child that exited on its own; returns those
+        exits. The gateway, which no fault touches, is reported once and not started again."""
         exits = []
         for name, child in list(self.children.items()):
             if child.running():
                 continue
-            exit_ = Exit(name, child.process.returncode, child.log_tail(30))
-            if name != GATEWAY:
+            exits.append(Exit(name, child.process.returncode, child.log_tail(30)))
+            if name == GATEWAY:
+                del self.children[name]
+            else:
                 self.respawn(name)
-            exits.append(exit_)
         self.unplanned_exits += exits
         return exits
 

@@ -114,7 +114,7 @@ def run_chaos(options: ChaosOptions, console: Console) -> int:
     finally:
         with _signals_ignored(), step(console, "stopping everything the run started") as done:
             stack.close()
-            done.result = ", ".join(f"{s.what} (pid {s.pid})" for s in stack.stopped) or "-"
+            done.result = f"{len(stack.stopped)} child processes, the broker and PostgreSQL"
     console.print(render_report(report), highlight=False, soft_wrap=True)
     return exit_status(report)
 
@@ -164,13 +164,18 @@ async def _chaos(options: ChaosOptions, stack: DemoStack) -> ChaosReport:
         audit_ok=audit_ok,
         audit_lines=audit_lines,
         unplanned_exits=[
-            f"{e.name} (status {e.status}); last log line: {e.log_tail.splitlines()[-1:]}"
+            f"{e.name} (status {e.status}); its last log line: {_last_line(e.log_tail)}"
             for e in pipeline.unplanned_exits
         ],
         rss_start=rss_start,
         rss_end=rss_end,
         notes=[f"process starts: {', '.join(f'{k} {v}' for k, v in pipeline.starts.items())}"],
     )
+
+
+def _last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else "(empty log)"
 
 
 async def _ready(ready: asyncio.Event, task: asyncio.Task[None]) -> None:
