@@ -11,6 +11,7 @@ killed one rejoins as itself without a group-wide rebalance.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import signal
 from collections import Counter
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from workers.bench.process_usage import rss_mb
 from workers.chaos.plan import WORKERS
+from workers.chaos.report import Memory
 from workers.demo.children import Child, wait_for_log_line
 from workers.demo.failures import DemoFailure
 from workers.demo.launch import (
@@ -35,7 +37,7 @@ from workers.services.apache_kafka import ApacheKafka, start_kafka
 from workers.services.database import create_database
 from workers.services.ports import free_port
 from workers.services.postgres import PostgresCluster, start_postgres
-from workers.services.processes import signal_group
+from workers.services.processes import signal_group, stat_fields
 from workers.settings import KafkaSettings
 
 CHAOS_DATABASE = "pulse_chaos"
@@ -140,18 +142,32 @@ class Pipeline:
         self.unplanned_exits += exits
         return exits
 
-    def rss_mb(self) -> dict[str, float | None]:
-        """Current resident memory per process (MiB), None where it is gone."""
+    def memory(self) -> dict[str, Memory | None]:
+        """Each process's resident memory and age now (the postmaster for PostgreSQL), None
+        where it is gone."""
         pids: dict[str, int | None] = {name: child.pid for name, child in self.children.items()}
         pids["broker"] = self.broker.pid
         pids["postgres"] = self.postgres.postmaster_pid
-        usage: dict[str, float | None] = {}
+        usage: dict[str, Memory | None] = {}
         for name, pid in pids.items():
             try:
-                usage[name] = None if pid is None else rss_mb(pid)[0]
+                usage[name] = None if pid is None else Memory(rss_mb(pid)[0], age_s(pid))
             except OSError:
                 usage[name] = None
         return usage
+
+
+# Position of ``starttime`` in /proc/<pid>/stat after the command name (see proc(5)).
+STARTTIME = 19
+
+
+def age_s(pid: int) -> float:
+    """Seconds since the process started: a restarted process's memory covers only that long."""
+    fields = stat_fields(pid)
+    if fields is None:
+        raise ProcessLookupError(pid)
+    uptime = float(Path("/proc/uptime").read_text().split()[0])
+    return uptime - int(fields[STARTTIME]) / os.sysconf("SC_CLK_TCK")
 
 
 def start_services(stack: DemoStack) -> tuple[PostgresCluster, ApacheKafka, str]:

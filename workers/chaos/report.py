@@ -26,6 +26,14 @@ MAX_REASONS = 10
 
 
 @dataclass(frozen=True)
+class Memory:
+    """A process's resident memory and how long it had been running when measured."""
+
+    rss_mb: float
+    age_s: float
+
+
+@dataclass(frozen=True)
 class RoundResult:
     """One fault: when it hit (seconds since the first round began), how long after the fault
     and its round's traffic were over the pipeline converged (None: not within the timeout),
@@ -47,8 +55,8 @@ class ChaosReport:
     audit_ok: bool | None = None
     audit_lines: Sequence[str] = ()
     unplanned_exits: Sequence[str] = ()
-    rss_start: Mapping[str, float | None] | None = None
-    rss_end: Mapping[str, float | None] | None = None
+    rss_start: Mapping[str, Memory | None] | None = None
+    rss_end: Mapping[str, Memory | None] | None = None
     failure: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -103,13 +111,21 @@ def render_table(rounds: Sequence[RoundResult]) -> str:
     return "\n".join([line(rows[0]), rule, *(line(row) for row in rows[1:])])
 
 
-def render_rss(start: Mapping[str, float | None], end: Mapping[str, float | None]) -> str:
-    def mb(value: float | None) -> str:
-        return "gone" if value is None else f"{value:.0f} MiB"
+def render_rss(start: Mapping[str, Memory | None], end: Mapping[str, Memory | None]) -> str:
+    """RSS per process at the start and the end; the age at the end says whether a fault
+    restarted it in between (then the two are different processes)."""
 
-    lines = ["| process | RSS at the start | RSS at the end |", "|---|---:|---:|"]
+    def mb(value: Memory | None) -> str:
+        return "gone" if value is None else f"{value.rss_mb:.0f} MiB"
+
+    lines = [
+        "| process | RSS at the start | RSS at the end | running at the end for |",
+        "|---|---:|---:|---:|",
+    ]
     for name in sorted(set(start) | set(end)):
-        lines.append(f"| {name} | {mb(start.get(name))} | {mb(end.get(name))} |")
+        last = end.get(name)
+        age = "-" if last is None else f"{last.age_s:.0f} s"
+        lines.append(f"| {name} | {mb(start.get(name))} | {mb(last)} | {age} |")
     return "\n".join(lines)
 
 

@@ -147,13 +147,13 @@ async def _chaos(options: ChaosOptions, stack: DemoStack) -> ChaosReport:
         with step(console, "starting the readers of the topics"):
             await _ready(observer_ready, readers[0])
             await _ready(dashboard_ready, readers[1])
-        rss_start = pipeline.rss_mb() if options.reports_memory else None
+        rss_start = pipeline.memory() if options.reports_memory else None
         run.started = time.monotonic()
         faults = fault_sequence(options.seed, options.faults)
         while not run.rounds or run.elapsed() < options.duration_s:
             _check_readers(readers)
             await _round(run, next(faults), pipeline, observer, dashboard)
-        rss_end = pipeline.rss_mb() if options.reports_memory else None
+        rss_end = pipeline.memory() if options.reports_memory else None
         audit_ok, audit_lines = await _audit(pipeline, console)
     finally:
         stop.set()

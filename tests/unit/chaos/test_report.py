@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from workers.chaos.accounting import Findings
-from workers.chaos.report import ChaosReport, RoundResult, exit_status, render_report
+from workers.chaos.report import ChaosReport, Memory, RoundResult, exit_status, render_report
 from workers.cli.exit_status import ExitStatus
 from workers.stream.rules.accounting import Tally
 
@@ -67,9 +67,9 @@ def test_memory_is_reported_when_measured() -> None:
         seed=1,
         rounds=[round_()],
         audit_ok=True,
-        rss_start={"worker-a": 180.0, "broker": 400.0},
-        rss_end={"worker-a": 190.4, "broker": None},
+        rss_start={"worker-a": Memory(180.0, 50.0), "broker": Memory(400.0, 60.0)},
+        rss_end={"worker-a": Memory(190.4, 1800.2), "broker": None},
     )
     text = render_report(report)
-    assert "| worker-a | 180 MiB | 190 MiB |" in text
-    assert "| broker | 400 MiB | gone |" in text
+    assert "| worker-a | 180 MiB | 190 MiB | 1800 s |" in text
+    assert "| broker | 400 MiB | gone | - |" in text
