@@ -23,6 +23,7 @@ from types import FrameType
 from typing import Any
 
 import psycopg
+from aiokafka.errors import KafkaError
 from rich.console import Console
 
 from workers.chaos.accounting import (
@@ -266,7 +267,13 @@ async def _round(
     run.segments.append(segment)
     if segment.written is None:
         run.say(f"round {number}: the generator left no summary:\n{traffic.child.log_tail()}")
-    redelivered = await _redeliver(pipeline, observer, run.options.seed + number)
+    try:
+        redelivered = await _redeliver(pipeline, observer, run.options.seed + number)
+    except (KafkaError, TimeoutError) as exc:
+        # Re-deliveries only add duplicates to the load; a broker still recovering from the
+        # round's fault may refuse them, and the round goes on without.
+        run.say(f"round {number}: publishing changes again failed: {exc!r}")
+        redelivered = 0
     since = max(healed, traffic_end)
     run.say(
         f"round {number}: {segment.written} changes written ({segment.forged} forged), "
