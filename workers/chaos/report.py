@@ -70,11 +70,14 @@ class ChaosReport:
 
 
 def exit_status(report: ChaosReport) -> ExitStatus:
-    """2 when the run could not be made; 1 on any loss, double count, round that did not
-    converge or audit difference; 0 otherwise."""
+    """1 on any loss or double count found, even in a run that then failed; else 2 when the run
+    could not be completed; else 1 on a round that did not converge or an audit difference;
+    0 otherwise."""
+    if not report.exact:
+        return ExitStatus.DIFFERENT
     if report.failure is not None or not report.rounds:
         return ExitStatus.FAILED
-    if not report.converged or not report.exact or report.audit_ok is not True:
+    if not report.converged or report.audit_ok is not True:
         return ExitStatus.DIFFERENT
     return ExitStatus.OK
 

@@ -95,6 +95,7 @@ class _Run:
 
 def run_chaos(options: ChaosOptions, console: Console) -> int:
     stack = DemoStack(console)
+    run = _Run(options, console)
     report = ChaosReport(seed=options.seed, rounds=[])
     try:
         with _sigterm_as_interrupt():
@@ -103,15 +104,17 @@ def run_chaos(options: ChaosOptions, console: Console) -> int:
                 # Registered right after the run directory, so it runs once every process has
                 # stopped and before the directory goes.
                 stack.exit.callback(_copy_logs, rundir, options.logs_dir)
-            report = asyncio.run(_chaos(options, stack))
+            report = asyncio.run(_chaos(run, stack))
     except (KeyboardInterrupt, asyncio.CancelledError):
         console.print("[yellow]interrupted[/yellow]")
         return ExitStatus.INTERRUPTED
     except DemoFailure as exc:
-        report = ChaosReport(seed=options.seed, rounds=[], failure=str(exc))
+        # The rounds done so far are reported too: a soak that fails late still shows them.
+        report = ChaosReport(seed=options.seed, rounds=run.rounds, failure=str(exc))
     except Exception as exc:
         console.print_exception(max_frames=8)
-        report = ChaosReport(seed=options.seed, rounds=[], failure=f"{type(exc).__name__}: {exc}")
+        failure = f"{type(exc).__name__}: {exc}"
+        report = ChaosReport(seed=options.seed, rounds=run.rounds, failure=failure)
     finally:
         with _signals_ignored(), step(console, "stopping everything the run started") as done:
             stack.close()
@@ -120,8 +123,8 @@ def run_chaos(options: ChaosOptions, console: Console) -> int:
     return exit_status(report)
 
 
-async def _chaos(options: ChaosOptions, stack: DemoStack) -> ChaosReport:
-    console = stack.console
+async def _chaos(run: _Run, stack: DemoStack) -> ChaosReport:
+    console, options = stack.console, run.options
     postgres, broker, dsn = await asyncio.to_thread(start_services, stack)
     kafka = KafkaSettings().model_copy(update={"bootstrap_servers": broker.bootstrap_servers})
     with step(console, "creating the topics"):
@@ -143,7 +146,6 @@ async def _chaos(options: ChaosOptions, stack: DemoStack) -> ChaosReport:
             follow(broker.bootstrap_servers, kafka, dashboard, stop, dashboard_ready, True)
         ),
     ]
-    run = _Run(options, console)
     try:
         with step(console, "starting the readers of the topics"):
             await _ready(observer_ready, readers[0])

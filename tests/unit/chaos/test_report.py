@@ -73,3 +73,12 @@ def test_memory_is_reported_when_measured() -> None:
     text = render_report(report)
     assert "| worker-a | 180 MiB | 190 MiB | 1800 s |" in text
     assert "| broker | 400 MiB | gone | - |" in text
+
+
+def test_a_loss_found_before_the_run_failed_still_exits_1() -> None:
+    lost = round_(findings=Findings(lost=3))
+    report = ChaosReport(seed=1, rounds=[round_(), lost], failure="the broker did not start")
+    assert exit_status(report) == ExitStatus.DIFFERENT
+    clean = ChaosReport(seed=1, rounds=[round_()], failure="the broker did not start")
+    assert exit_status(clean) == ExitStatus.FAILED
+    assert "| kill-ingest " in render_report(clean)
