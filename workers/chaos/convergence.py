@@ -1,9 +1,11 @@
 """Waiting, after a fault and its round's traffic, until the pipeline has converged again.
 
-Converged means: the topic holds every change the generator committed, every partition's
-committed tally counts exactly the changes on the topic, and every KPI snapshot the dashboards
-hold equals the SQL figures. Meanwhile, any child that exits on its own is started again and
-reported.
+Converged means: the ingest and both workers answer ``/readyz`` (a restarted worker has restored
+its tables), the topic holds every change the generator committed, every partition's committed
+tally counts exactly the changes on the topic, and every KPI snapshot the dashboards hold equals
+the SQL figures. Readiness counts because the rest can hold while a restoring worker's partitions
+simply got no input in the round, which would leave its restore to the next round's figure.
+Meanwhile, any child that exits on its own is started again and reported.
 """
 
 from __future__ import annotations
@@ -50,8 +52,10 @@ async def converge(
     while time.monotonic() - since < timeout_s:
         supervise(pipeline, say)
         observed = observer.observed()
-        if published_all(segments, observed.distinct_by_site) and caught_up(
-            observed.on_topic, observed.tallies
+        if (
+            published_all(segments, observed.distinct_by_site)
+            and caught_up(observed.on_topic, observed.tallies)
+            and not await asyncio.to_thread(pipeline.not_ready)
         ):
             try:
                 sql = await asyncio.to_thread(sql_kpis, pipeline.dsn)

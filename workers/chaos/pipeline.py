@@ -14,6 +14,8 @@ import asyncio
 import os
 import shutil
 import signal
+import urllib.error
+import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +70,7 @@ class Pipeline:
     starts: Counter[str] = field(default_factory=Counter)
     unplanned_exits: list[Exit] = field(default_factory=list)
     _worker_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    _ingest_port: int = field(default_factory=free_port)
 
     @property
     def rundir(self) -> Path:
@@ -89,6 +92,8 @@ class Pipeline:
             "DATABASE_URL": self.dsn,
             "PULSE_LOG_FORMAT": "json",
             "PULSE_HEARTBEAT_INTERVAL_S": "1",
+            "PULSE_INGEST_METRICS_HOST": "127.0.0.1",
+            "PULSE_INGEST_METRICS_PORT": str(self._ingest_port),
         }
         return self._spawn(
             INGEST, python_module("workers.cli.main", "ingest", "--source", "wal"), env
@@ -111,8 +116,24 @@ class Pipeline:
             }
         return self._spawn(worker, python_module("workers.cli.main", "worker"), env)
 
-    def ready_url(self, worker: str) -> str:
-        return f"http://127.0.0.1:{self._worker_env[worker]['PULSE_WEB_PORT']}/readyz"
+    def ready_url(self, name: str) -> str:
+        if name == INGEST:
+            return f"http://127.0.0.1:{self._ingest_port}/readyz"
+        return f"http://127.0.0.1:{self._worker_env[name]['PULSE_WEB_PORT']}/readyz"
+
+    def not_ready(self) -> list[str]:
+        """The ingest and workers whose ``/readyz`` does not answer 200 (a worker says 503 until
+        it has restored its tables, the ingest while Postgres or Kafka is away)."""
+        waiting = []
+        for name in (INGEST, *WORKERS):
+            try:
+                with urllib.request.urlopen(self.ready_url(name), timeout=2) as reply:
+                    if reply.status == 200:
+                        continue
+            except (OSError, urllib.error.URLError):
+                pass
+            waiting.append(name)
+        return waiting
 
     def respawn(self, name: str) -> Child:
         return self.spawn_ingest() if name == INGEST else self.spawn_worker(name)
