@@ -82,3 +82,12 @@ def test_a_loss_found_before_the_run_failed_still_exits_1() -> None:
     clean = ChaosReport(seed=1, rounds=[round_()], failure="the broker did not start")
     assert exit_status(clean) == ExitStatus.FAILED
     assert "| kill-ingest " in render_report(clean)
+
+
+def test_the_verdict_takes_the_worst_round_not_the_sum() -> None:
+    # Rounds count since the run began, so two rounds showing one double count are one.
+    double = Findings(double_counted=1358)
+    report = ChaosReport(
+        seed=3, rounds=[round_(findings=double), round_(findings=double)], audit_ok=False
+    )
+    assert "double counted 1358 (at most, since the run began)" in render_report(report)
