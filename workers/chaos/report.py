@@ -45,7 +45,6 @@ class RoundResult:
     converged_s: float | None
     counted: Tally
     findings: Findings
-    detail: str = ""
 
 
 @dataclass(frozen=True)

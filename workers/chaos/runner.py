@@ -286,7 +286,7 @@ async def _round(
     )
     findings = await _findings(run, pipeline, observer, dashboard)
     counted = difference(total_tally(observer.tallies), before)
-    run.rounds.append(RoundResult(fault.label, at_s, converged_s, counted, findings, detail))
+    run.rounds.append(RoundResult(fault.label, at_s, converged_s, counted, findings))
     state = "did not converge" if converged_s is None else f"converged in {converged_s:.1f} s"
     run.say(
         f"{fault.label}: {state}; consumed {counted.consumed}, admitted {counted.admitted}, "
