@@ -77,7 +77,7 @@ from workers.stream.producing import KeyValue
 from workers.stream.reread import read_range
 from workers.stream.rules import updates as build
 from workers.stream.rules.accounting import TALLY_KEY, Tally
-from workers.stream.rules.continuity import CommittedPositions, OffsetContinuity
+from workers.stream.rules.continuity import CommittedPositions, OffsetContinuity, known_offsets
 from workers.stream.rules.dedup import expired_ids, newest_seen
 from workers.stream.rules.isolation import ProcessingFailed, handle_isolating
 from workers.stream.rules.kpis import DayAggregate
@@ -209,6 +209,11 @@ class StreamRunner:
             log.warning("resume offsets not readable", error=repr(exc))
             resume = {}
         self.continuity.reset(resume)
+        # Faust may have read these offsets before the fence, while the last owner's final
+        # transaction was still open, and then deliver runs from below them: those records
+        # are committed, so they are skipped rather than processed a second time.
+        for partition, offset in known_offsets(resume).items():
+            self.committed.advance(partition, offset)
 
     async def restore_stores(
         self, partitions: set[int], budget_s: float, active: bool

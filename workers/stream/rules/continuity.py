@@ -13,7 +13,8 @@ so the committed offset cannot pass a skipped message, and when ``observe`` repo
 agent reads that offset range itself (``reread``), processes it before the events that revealed
 it and only then commits. Where each partition resumes is read from the broker when the worker
 claims it (``agents.StreamRunner.claim_sources``), after its last owner's transaction completed;
-records the worker has committed itself and gets again are skipped (``CommittedPositions``).
+records below it, or below an offset the worker has committed itself, are skipped
+(``CommittedPositions``).
 """
 
 from __future__ import annotations
@@ -52,13 +53,14 @@ class OffsetContinuity:
 
 @dataclass
 class CommittedPositions:
-    """Per source partition, the offset after the last record this worker committed.
+    """Per source partition, the offset after the last committed record this worker knows of:
+    the committed offset read when it claimed the partition, then each of its own commits.
 
     After an assignment Faust resumes fetching before it seeks the source partitions back to
-    their committed offsets, so a run processed and committed meanwhile is delivered again after
-    the seek. Records below an offset this worker committed are committed (offsets only grow,
-    and nobody else commits while it holds the partition's producer): they are skipped, not
-    processed and counted twice.
+    their committed offsets, and it may have read those offsets before the last owner's final
+    transaction completed, so a run below the committed offset can be delivered. Records below
+    a committed offset are committed (offsets only grow, and nobody else commits while this
+    worker holds the partition's producer): they are skipped, not processed and counted twice.
     """
 
     next: dict[int, int] = field(default_factory=dict)
