@@ -9,17 +9,14 @@ an at-least-once producer makes), and waits until the pipeline has converged. Th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import random
 import shutil
-import signal
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import psycopg
@@ -40,6 +37,7 @@ from workers.chaos.pipeline import Pipeline, start_children, start_services
 from workers.chaos.plan import SEGMENT_S, Fault, fault_sequence
 from workers.chaos.report import ChaosReport, RoundResult, exit_status, render_report
 from workers.cli.exit_status import ExitStatus
+from workers.cli.signals import signals_ignored, sigterm_as_interrupt
 from workers.demo.children import Child
 from workers.demo.dashboard_state import DashboardState, site_kpis
 from workers.demo.failures import DemoFailure
@@ -98,7 +96,7 @@ def run_chaos(options: ChaosOptions, console: Console) -> int:
     run = _Run(options, console)
     report = ChaosReport(seed=options.seed, rounds=[])
     try:
-        with _sigterm_as_interrupt():
+        with sigterm_as_interrupt():
             rundir = stack.open()
             if options.logs_dir is not None:
                 # Registered right after the run directory, so it runs once every process has
@@ -116,7 +114,7 @@ def run_chaos(options: ChaosOptions, console: Console) -> int:
         failure = f"{type(exc).__name__}: {exc}"
         report = ChaosReport(seed=options.seed, rounds=run.rounds, failure=failure)
     finally:
-        with _signals_ignored(), step(console, "stopping everything the run started") as done:
+        with signals_ignored(), step(console, "stopping everything the run started") as done:
             stack.close()
             done.result = f"{len(stack.stopped)} child processes, the broker and PostgreSQL"
     console.print(render_report(report), highlight=False, soft_wrap=True)
@@ -230,7 +228,7 @@ def _start_traffic(run: _Run, pipeline: Pipeline, number: int) -> _Traffic:
     summary_path = pipeline.rundir / f"traffic-{number}.json"
     changes = max(SITES_PER_ROUND * 2, round(run.options.rate * SEGMENT_S))
     argv = python_module(
-        "workers.chaos.traffic",
+        "workers.traffic.process",
         "--sites", str(SITES_PER_ROUND),
         "--changes", str(changes),
         "--rate", str(run.options.rate),
@@ -351,25 +349,3 @@ def _copy_logs(rundir: Path, target: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     for log in rundir.glob("*.log"):
         shutil.copy2(log, target / log.name)
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    def handler(_signum: int, _frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextlib.contextmanager
-def _signals_ignored() -> Iterator[None]:
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

@@ -18,17 +18,16 @@ import json
 import random
 import signal
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import psycopg
 from rich.console import Console
 
 from schemas.updates import KpiSnapshot
+from workers.cli.signals import signals_ignored, sigterm_as_interrupt
 from workers.demo.catch_up import differing_site_days
 from workers.demo.children import Child
 from workers.demo.dashboard_state import DashboardState, site_kpis
@@ -86,7 +85,7 @@ def run_demo(options: DemoOptions, console: Console) -> int:
     outcome = DemoOutcome(options_sites=options.sites, options_rate=options.rate)
     status = 2
     try:
-        with _sigterm_as_interrupt():
+        with sigterm_as_interrupt():
             stack.open()
             dsn = stack.database(DatabaseSettings().database_url)
             bootstrap = stack.broker(KafkaSettings().bootstrap_servers)
@@ -104,7 +103,7 @@ def run_demo(options: DemoOptions, console: Console) -> int:
         outcome.failure = f"{type(exc).__name__}: {exc}"
         status = 2
     finally:
-        with _signals_ignored(), step(console, "stopping everything the demo started") as done:
+        with signals_ignored(), step(console, "stopping everything the demo started") as done:
             stack.close()
             done.result = (
                 ", ".join(f"{item.what} (pid {item.pid})" for item in stack.stopped)
@@ -130,29 +129,6 @@ def missing_commands(options: DemoOptions) -> list[tuple[str, str]]:
         for name, what in needed.items()
         if importlib.util.find_spec(f"workers.cli.{name}_cmd") is None
     ]
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    def handler(_signum: int, _frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextlib.contextmanager
-def _signals_ignored() -> Iterator[None]:
-    """Cleanup must finish: a second Ctrl-C must not leave a broker or a cluster behind."""
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _kafka_settings(stack: DemoStack, bootstrap: str) -> KafkaSettings:
@@ -288,13 +264,14 @@ async def _run_traffic(
     health: _Health,
     header: Header,
 ) -> dict[str, Any] | None:
-    """Runs the generator until it is done, the duration is over or Ctrl-C; its summary if done."""
+    """Runs the generator until it is done, the duration is over or Ctrl-C; the summary of what
+    it committed (a generator stopped early writes it too)."""
     assert stack.rundir is not None
     seconds = options.duration_s if options.duration_s is not None else OPEN_ENDED_TRAFFIC_S
     changes = max(options.sites * 2, round(options.rate * seconds))
     summary_path = stack.rundir / "traffic.json"
     argv = python_module(
-        "workers.demo.traffic_process",
+        "workers.traffic.process",
         "--sites", str(options.sites),
         "--changes", str(changes),
         "--rate", str(options.rate),

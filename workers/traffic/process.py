@@ -1,11 +1,11 @@
-"""One chaos round's traffic: ``workers.traffic.generate`` in a child process that SIGTERM ends
-cleanly.
+"""``workers.traffic.generate`` in a child process of its own, for ``pulse demo`` and ``pulse chaos``.
 
-SIGTERM sets the generator's stop event: the transaction in progress commits, no other starts,
-and the summary of what was committed is written to ``--summary``, so a round cut short (before
-a PostgreSQL restart) still knows exactly what the pipeline must account for.
+``generate`` is a blocking loop that stops only between transactions. SIGTERM sets its stop
+event: the transaction in progress commits, no other starts, and the summary of what was
+committed is written to ``--summary`` as JSON, so traffic cut short (by Ctrl-C in the demo, before
+a PostgreSQL restart in a chaos round) still says exactly what the pipeline must account for.
 
-    python -m workers.chaos.traffic --sites 3 --changes 800 --rate 100 --seed 7 --summary out.json
+    python -m workers.traffic.process --sites 3 --changes 800 --rate 100 --seed 7 --summary out.json
 """
 
 from __future__ import annotations
@@ -21,16 +21,22 @@ from dataclasses import asdict
 from pathlib import Path
 from types import FrameType
 
-from workers.demo.traffic_process import transaction_size
-from workers.traffic import generate
+from workers.traffic.generator import generate
+
+# Rows per transaction: about 20 commits per second at any rate, so the dashboard moves smoothly.
+COMMITS_PER_SECOND = 20
+
+
+def transaction_size(rate: float) -> int:
+    return max(1, min(100, round(rate / COMMITS_PER_SECOND)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m workers.chaos.traffic")
+    parser = argparse.ArgumentParser(prog="python -m workers.traffic.process")
     parser.add_argument("--sites", type=int, required=True)
     parser.add_argument("--changes", type=int, required=True)
     parser.add_argument("--rate", type=float, required=True)
-    parser.add_argument("--forged-ratio", type=float, default=0.02)
+    parser.add_argument("--forged-ratio", type=float, required=True)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--summary", type=Path, required=True)
     args = parser.parse_args(argv)
