@@ -8,12 +8,11 @@ Kafka has acknowledged the last change, so the figure covers decoding, keying, b
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 
 import psycopg
 
-from workers.bench.rate_load import SITES, SourceRate, write_event_rows
+from workers.bench.rate_load import SITES, SourceRate, time_acknowledged
 from workers.ingest.settings import WalIngestSettings
 from workers.ingest.wal.replication import drop_slot
 from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
@@ -35,17 +34,9 @@ async def measure_ingest_rate(dsn: str, kafka: KafkaSettings, rows: int) -> Sour
     target = rows + 2 * SITES
     try:
         await asyncio.wait_for(progress.streaming.wait(), 60)
-        start = time.perf_counter()
-        writer = asyncio.create_task(
-            asyncio.to_thread(write_event_rows, dsn, rows, ROWS_PER_TRANSACTION, "rate")
+        elapsed = await time_acknowledged(
+            dsn, rows, ROWS_PER_TRANSACTION, "rate", task, lambda: progress.changes_acked, target
         )
-        while progress.changes_acked < target:
-            if task.done():
-                task.result()
-                raise RuntimeError("the ingest stopped before every row was acknowledged")
-            await asyncio.sleep(0.002)
-        elapsed = time.perf_counter() - start
-        await writer
     finally:
         stop.set()
         await asyncio.wait_for(task, 60)

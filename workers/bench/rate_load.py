@@ -1,9 +1,14 @@
-"""The load both source-rate measurements commit: ``events`` inserts spread over 10 new sites."""
+"""The load both source-rate measurements commit (``events`` inserts spread over 10 new sites),
+and how they time it until the source has every change acknowledged by Kafka."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
@@ -20,6 +25,31 @@ class SourceRate:
     @property
     def rate(self) -> float:
         return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+
+async def time_acknowledged(
+    dsn: str,
+    rows: int,
+    rows_per_transaction: int,
+    label: str,
+    source: asyncio.Task[Any],
+    acked: Callable[[], int],
+    target: int,
+) -> float:
+    """Seconds from the first commit of ``write_event_rows`` until ``acked()`` reaches
+    ``target``; the source task ending first is an error."""
+    start = time.perf_counter()
+    writer = asyncio.create_task(
+        asyncio.to_thread(write_event_rows, dsn, rows, rows_per_transaction, label)
+    )
+    while acked() < target:
+        if source.done():
+            source.result()
+            raise RuntimeError("the source stopped before every row was acknowledged")
+        await asyncio.sleep(0.002)
+    elapsed = time.perf_counter() - start
+    await writer
+    return elapsed
 
 
 def write_event_rows(dsn: str, rows: int, rows_per_transaction: int, label: str) -> None:

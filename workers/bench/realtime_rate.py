@@ -9,9 +9,8 @@ The emulator runs in the same process, so the figure is a floor for the source a
 from __future__ import annotations
 
 import asyncio
-import time
 
-from workers.bench.rate_load import SITES, SourceRate, write_event_rows
+from workers.bench.rate_load import SITES, SourceRate, time_acknowledged
 from workers.ingest.realtime.runner import RealtimeProgress, run_realtime_ingest
 from workers.ingest.settings import RealtimeIngestSettings
 from workers.settings import KafkaSettings
@@ -42,17 +41,9 @@ async def measure_realtime_rate(dsn: str, kafka: KafkaSettings, rows: int) -> So
             if task.done():
                 task.result()
             await asyncio.sleep(0.01)
-        start = time.perf_counter()
-        writer = asyncio.create_task(
-            asyncio.to_thread(write_event_rows, dsn, rows, ROWS_PER_TRANSACTION, "rt-rate")
+        elapsed = await time_acknowledged(
+            dsn, rows, ROWS_PER_TRANSACTION, "rt-rate", task, lambda: progress.changes_acked, target
         )
-        while progress.changes_acked < target:
-            if task.done():
-                task.result()
-                raise RuntimeError("the source stopped before every row was acknowledged")
-            await asyncio.sleep(0.002)
-        elapsed = time.perf_counter() - start
-        await writer
     finally:
         stop.set()
         await asyncio.wait_for(task, 60)
