@@ -129,6 +129,7 @@ def create_app(
     )
     app.claim_sources = runner.claim_sources
     app.restore_stores = runner.restore_stores
+    app.write_standby = state.replay
     register_agents(app, topic, runner, worker)
     readiness = readiness or Readiness()
     install_web_views(app, readiness)

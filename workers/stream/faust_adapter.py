@@ -33,6 +33,13 @@ change to Faust's behaviour, and why:
   offsets that left in the stores, so it finds little or nothing left to read. This runs in
   Faust's recovery task, not in the rebalance callback: aiokafka sends no heartbeats during that
   callback, and a restore longer than the session timeout there cost the worker its membership.
+- Standbys: Faust applies a standby's changelog records one at a time on the same path (a
+  message, an event and two tasks per record, a queue, buffers of a thousand), which cost the
+  worker more CPU than its own processing when two workers kept standbys of each other
+  (``bench/RESULTS.md``). Once Faust's recovery has set where a standby partition's reading
+  starts, each fetch of it is written by the app instead (``write_standby``): its records past
+  that point in one RocksDB write batch with the offset of the fetch's last record, and Faust's
+  standby offset moved there, so its queue and buffers never see them.
 - Stores: the worker reads and writes a table partition's RocksDB directly (``store_db``),
   because Faust's access path is tied to the current event, which a batch does not have.
 - Own changelogs: once the worker writes a table partition's stores itself (from its first
@@ -59,6 +66,7 @@ from faust.types.tuples import TP, ConsumerMessage, ack_lock
 from mode.utils.futures import notify
 
 from workers.kafka import broker_quirks
+from workers.kafka.changelog_reading import ChangelogRecord, records_in_range
 from workers.kafka.end_offsets import changelog_ends
 from workers.observability.metrics import CHANGELOG_EVENTS_SKIPPED
 
@@ -230,6 +238,7 @@ def pulse_transport(
                     log.warning("seek while flow is paused failed", error=repr(exc))
                 return
             generation_id = self.app.consumer_generation_id
+            tables: Any = self.app.tables
             for tp, tp_records in records.items():
                 if not self.flow_active or self.app.consumer_generation_id != generation_id:
                     break
@@ -240,6 +249,9 @@ def pulse_transport(
                 self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
                 if tp.topic == source_topic:
                     yield tp, SourceRun(tp, tp_records, generation_id)
+                elif tables.recovery.read_standby(tp, tp_records):
+                    # Faust's loop moves this as it hands each record on; none was handed on.
+                    self._read_offset[tp] = tp_records[-1].offset
                 else:
                     for record in tp_records:
                         yield tp, self._to_message(tp, record)
@@ -298,6 +310,29 @@ class Recovery(faust_recovery.Recovery):
             for tp, last in lasts.items():
                 if TP(tp.topic, tp.partition) in tps:
                     self._lasts[TP(tp.topic, tp.partition)] = last
+
+    def read_standby(self, tp: TP, records: Sequence[Any]) -> bool:
+        """Write one fetch of a standby changelog partition into its store, in one write batch
+        with the offset of the fetch's last record; False: not a standby being read (Faust's
+        path takes the records).
+
+        Only records past Faust's standby offset are written, as Faust's own path does: it
+        starts at the store's persisted offset when the recovery seeks the partition there.
+        """
+        app: Any = self.app
+        write = app.write_standby
+        if write is None or tp not in self.standby_tps or tp.partition in app.written_partitions:
+            return False
+        seen = self.standby_offsets.get(tp)
+        last = records[-1].offset
+        if seen is not None and last <= seen:
+            return True
+        first = 0 if seen is None else seen + 1
+        write(self.tp_to_table[tp].name, tp.partition, records_in_range(records, first, last), last)
+        self.standby_offsets[tp] = last
+        if not self.tables.standbys_ready and not self.standby_remaining_total():
+            self.tables.on_standbys_ready()
+        return True
 
     async def _build_highwaters(
         self, consumer: Any, tps: set[TP], destination: Any, title: str
@@ -360,6 +395,9 @@ class PulseApp(faust.App):
         Callable[[set[int], float, bool], Awaitable[Mapping[TopicPartition, int | None] | None]]
         | None
     ) = None
+    # Writes one fetch of a standby changelog partition into the table's store: (table name,
+    # partition, the records to apply, the offset to hold) in one write batch.
+    write_standby: Callable[[str, int, Sequence[ChangelogRecord], int], None] | None = None
     # The table partitions whose stores the worker writes itself in this assignment
     # (``stream.store_guard`` keeps it); Faust's restores and standbys leave them alone.
     written_partitions: set[int]

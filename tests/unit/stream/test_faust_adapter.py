@@ -208,3 +208,58 @@ async def test_the_recovery_leaves_a_failed_restore_to_faust() -> None:
     await recovery._build_offsets(consumer, tps, offsets, "active")  # type: ignore[arg-type]
     assert consumer.asked == [tps]
     assert offsets == {TP("t-changelog", 0): 5}
+
+
+def test_faust_reads_standbys_past_their_offsets_and_resumes_them_after_seeking() -> None:
+    # ``faust_adapter.Recovery.read_standby`` takes over this part of Faust's per-record path.
+    slurp = inspect.getsource(Recovery._slurp_changelogs.fun)
+    assert "elif tp in standby_tps:" in slurp
+    assert "offsets = standby_offsets" in slurp
+    assert "if seen_offset is None or offset > seen_offset:" in slurp
+    assert "self.tables.on_standbys_ready()" in slurp
+    assert "self.standby_tps.clear()" in inspect.getsource(Recovery.on_rebalance)
+    assert "self._add(table, tp, self.standby_offsets)" in inspect.getsource(Recovery.add_standby)
+    restart = inspect.getsource(Recovery._restart_recovery.fun)
+    steps = [
+        "T(self._build_offsets)(\n                        consumer, assigned_standby_tps",
+        "T(self._seek_offsets)(\n                            consumer, standby_tps",
+        "T(consumer.resume_partitions)(standby_tps)",
+    ]
+    at = [restart.index(step) for step in steps]
+    assert at == sorted(at)
+    drain = inspect.getsource(faust_aiokafka.Consumer._drain_messages)
+    assert "get_read_offset = self._read_offset.__getitem__" in drain
+    assert "set_read_offset(tp, offset)" in drain
+
+
+def test_a_standby_fetch_is_written_at_once_from_faust_standby_offset() -> None:
+    app = PulseApp("adapter-test-standby", TableManager=TableManager)
+    recovery = app.tables.recovery
+    assert isinstance(recovery, PulseRecovery)
+    writes: list[tuple[str, int, list[tuple[int, bytes, bytes | None]], int]] = []
+
+    def write(table: str, partition: int, records: Any, last: int) -> None:
+        writes.append((table, partition, list(records), last))
+
+    def fetch(*offsets: int) -> list[Any]:
+        return [
+            SimpleNamespace(offset=o, key=b"k%d" % o, value=None if o == 7 else b"v")
+            for o in offsets
+        ]
+
+    standby, active = TP("t-changelog", 2), TP("t-changelog", 0)
+    recovery.standby_tps.add(standby)
+    recovery.tp_to_table[standby] = SimpleNamespace(name="days")  # type: ignore[assignment]
+    recovery.standby_offsets[standby] = 5
+    assert not recovery.read_standby(standby, fetch(6))
+    app.write_standby = write
+    assert recovery.read_standby(standby, fetch(4, 5, 6, 7, 8))
+    assert writes == [("days", 2, [(6, b"k6", b"v"), (7, b"k7", None), (8, b"k8", b"v")], 8)]
+    assert recovery.standby_offsets[standby] == 8
+    assert app.tables.standbys_ready
+    assert recovery.read_standby(standby, fetch(7, 8))
+    assert len(writes) == 1
+    assert not recovery.read_standby(active, fetch(1))
+    app.written_partitions.add(2)
+    assert not recovery.read_standby(standby, fetch(9))
+    assert len(writes) == 1
