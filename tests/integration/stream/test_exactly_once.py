@@ -51,6 +51,9 @@ ROUNDS = {
     "PULSE_BATCH_WITHIN_S": "0.01",
     "PULSE_BATCH_MAX_RUNS": "1",
     "PULSE_BATCH_MAX_BYTES": "20000",
+    # The default: each worker keeps standby copies of the other's tables, which a takeover
+    # then continues from.
+    "PULSE_STANDBY_REPLICAS": "1",
 }
 KILLS = int(os.environ.get("PULSE_TEST_KILLS", "20"))
 
@@ -175,6 +178,10 @@ async def test_one_of_two_workers_sigkilled_mid_batch_twenty_times_ends_exact(
         summary = await traffic
     assert summary.forged > 0
     await converge_exactly(fresh_db, topics, updates, rejected, summary, workers, app_id)
+    # A standby store's offset is where a takeover continues from; one ahead of its changelog
+    # would hold writes nobody committed.
+    for worker in workers:
+        assert "ahead of its committed changelog" not in worker.log()
 
 
 async def test_a_paused_worker_fenced_by_its_successor_commits_nothing(
