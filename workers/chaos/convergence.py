@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 
 import psycopg
 from psycopg import OperationalError
 
 from schemas.updates import KpiSnapshot
-from workers.chaos.accounting import Segment, caught_up, published_all
+from workers.chaos.accounting import Observed, Segment, caught_up, published_all
 from workers.chaos.observer import TopicObserver
 from workers.chaos.pipeline import Pipeline
 from workers.demo.catch_up import differing_site_days
@@ -32,6 +33,16 @@ POLL_S = 1.0
 def sql_kpis(dsn: str) -> dict[tuple[str, date], KpiSnapshot]:
     with psycopg.connect(dsn, connect_timeout=5) as conn:
         return recompute_kpis(conn)
+
+
+@dataclass(frozen=True)
+class Convergence:
+    """How a round ended. The round's findings are taken from ``observed``: a later reading
+    would also count changes published after the check (an ingest re-publishing what it sent
+    before a PostgreSQL restart) that no worker has had the time to count yet."""
+
+    seconds: float | None
+    observed: Observed
 
 
 def supervise(pipeline: Pipeline, say: Callable[[str], None]) -> None:
@@ -47,8 +58,10 @@ async def converge(
     since: float,
     timeout_s: float,
     say: Callable[[str], None],
-) -> float | None:
-    """Seconds from ``since`` until converged; None when not within ``timeout_s``."""
+) -> Convergence:
+    """Seconds from ``since`` until converged (None when not within ``timeout_s``), with the
+    reading of the topics that converged, or the last one."""
+    observed = observer.observed()
     while time.monotonic() - since < timeout_s:
         supervise(pipeline, say)
         observed = observer.observed()
@@ -62,6 +75,6 @@ async def converge(
             except OperationalError:
                 sql = None
             if sql is not None and not differing_site_days(site_kpis(dashboard), sql):
-                return time.monotonic() - since
+                return Convergence(time.monotonic() - since, observed)
         await asyncio.sleep(POLL_S)
-    return None
+    return Convergence(None, observed)

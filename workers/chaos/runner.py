@@ -25,6 +25,7 @@ from rich.console import Console
 
 from workers.chaos.accounting import (
     Findings,
+    Observed,
     Segment,
     difference,
     run_findings,
@@ -279,10 +280,11 @@ async def _round(
         f"round {number}: {segment.written} changes written ({segment.forged} forged), "
         f"{redelivered} published again; waiting for convergence"
     )
-    converged_s = await converge(
+    convergence = await converge(
         pipeline, observer, dashboard, run.segments, since, CONVERGE_TIMEOUT_S, run.say
     )
-    findings = await _findings(run, pipeline, observer, dashboard)
+    converged_s = convergence.seconds
+    findings = await _findings(run, pipeline, convergence.observed, dashboard)
     counted = difference(total_tally(observer.tallies), before)
     run.rounds.append(RoundResult(fault.label, at_s, converged_s, counted, findings))
     state = "did not converge" if converged_s is None else f"converged in {converged_s:.1f} s"
@@ -294,13 +296,13 @@ async def _round(
 
 
 async def _findings(
-    run: _Run, pipeline: Pipeline, observer: TopicObserver, dashboard: DashboardState
+    run: _Run, pipeline: Pipeline, observed: Observed, dashboard: DashboardState
 ) -> Findings:
     try:
         sql = await asyncio.to_thread(sql_kpis, pipeline.dsn)
     except psycopg.OperationalError as exc:
         return Findings(reasons=[f"PostgreSQL did not answer for the check: {exc}"])
-    return run_findings(observer.observed(), run.segments, site_kpis(dashboard), sql)
+    return run_findings(observed, run.segments, site_kpis(dashboard), sql)
 
 
 async def _redeliver(pipeline: Pipeline, observer: TopicObserver, seed: int) -> int:
