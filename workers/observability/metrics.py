@@ -71,6 +71,11 @@ SOURCE_REFETCHES = Counter(
     "pulse_source_refetches_total",
     "Source partitions sought back because records fetched for them never reached the agent.",
 )
+FENCED_COMMITS = Counter(
+    "pulse_fenced_commits_total",
+    "Commits refused because another worker's producer fenced this one's; the work is left "
+    "uncommitted to the partition's owner.",
+)
 SOURCE_REDELIVERIES = Counter(
     "pulse_source_redeliveries_total",
     "Source messages delivered again below the offset this worker had committed; skipped.",

@@ -11,10 +11,12 @@ the partition reads on from its committed offset with tables restored from the c
 changelog, and publishes nothing twice.
 
 A batch that raises is never committed. Where the processing raised, the failing message is
-isolated and quarantined (``isolation``). Anything else (the broker not answering within
-``PULSE_PRODUCER_REQUEST_TIMEOUT_S``, a fenced producer, a store error) stops the worker: its
-open transaction is aborted, and the worker that takes the partitions over processes the batch
-again.
+isolated and quarantined (``isolation``). A commit refused because the partition's producer was
+fenced means another worker owns the partition now: the work is dropped uncommitted, the
+partition released and the group asked for a new assignment (``StreamRunner.commit``), and the
+worker goes on with its other partitions. Anything else (the broker not answering within
+``PULSE_PRODUCER_REQUEST_TIMEOUT_S``, a store error) stops the worker: its open transaction is
+aborted, and the worker that takes the partitions over processes the batch again.
 
 Agent concurrency stays 1: above 1 Faust may hand out a partition's records out of order
 (faust #606). Timers (chart refresh, dedup purge) take the lock of the partition they work on, as
@@ -38,7 +40,7 @@ import faust
 import orjson
 import psycopg
 import structlog
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, ProducerFenced
 from aiokafka.structs import TopicPartition
 
 from workers.kafka.changelog_reading import (
@@ -53,6 +55,7 @@ from workers.observability.metrics import (
     COMMIT_TO_PUBLISH,
     DEDUP_HITS,
     DEDUP_TABLE_SIZE,
+    FENCED_COMMITS,
     RECORDS_IN,
     RECORDS_OUT,
     REJECTS,
@@ -62,7 +65,7 @@ from workers.observability.metrics import (
     STALE_CHANGES,
 )
 from workers.settings import KafkaSettings
-from workers.stream.checkpoint import Checkpoint
+from workers.stream.checkpoint import Checkpoint, Records
 from workers.stream.processing import (
     DAYS,
     DEDUP,
@@ -85,7 +88,7 @@ from workers.stream.rules.sequencing import SiteSequencer
 from workers.stream.rules.stalled_fetch import StalledFetchCheck
 from workers.stream.settings import StreamSettings
 from workers.stream.store_guard import StoreGuard
-from workers.stream.tables import StateTables
+from workers.stream.tables import StateTables, Writes
 
 log = structlog.get_logger("pulse.stream")
 
@@ -441,18 +444,51 @@ class StreamRunner:
             except Exception as exc:
                 raise ProcessingFailed from exc
             self.count_in(partition, output.writes, output.counts.tally())
-            await self.checkpoint.commit(
+            if not await self.commit(
                 partition,
                 self.outputs(output.updates, output.rejects),
                 output.writes,
                 chunk[-1].offset + 1,
-            )
+            ):
+                return
             self.committed.advance(partition, chunk[-1].offset + 1)
         for source, newest in output.newest_commit_ms.items():
             if newest > self.newest_commit_ms.get(source, 0):
                 self.newest_commit_ms[source] = newest
         self.dirty_days |= output.days_touched
         self.account(len(chunk), output)
+
+    async def commit(
+        self,
+        partition: int,
+        records: Records,
+        writes: Writes,
+        next_offset: int | None,
+    ) -> bool:
+        """``Checkpoint.commit``; False if the partition's producer was fenced.
+
+        A fence means a newer producer of the partition's transactional ID started: another
+        worker was given the partition (this one was paused or cut off past its session), or
+        the broker aborted a transaction that outlived its timeout. Either way nothing of the
+        work is visible. The partition is released so that no later run of it is processed,
+        and the group is asked to assign again: if the partition comes back, claiming it
+        starts a new producer and reads where it resumes. Called with the partition's lock.
+        """
+        try:
+            await self.checkpoint.commit(partition, records, writes, next_offset)
+        except ProducerFenced as exc:
+            FENCED_COMMITS.inc()
+            log.warning(
+                "producer fenced: the partition is released until the group assigns it again; "
+                "its work is left uncommitted",
+                partition=partition,
+                error=repr(exc),
+            )
+            await self.checkpoint.release({partition})
+            consumer: Any = self.app.consumer
+            await consumer.rejoin_group()
+            return False
+        return True
 
     async def quarantine(self, record: SourceRecord, error: BaseException, generation: int) -> None:
         detail = f"{type(error).__name__}: {error}"
@@ -472,9 +508,10 @@ class StreamRunner:
             self.count_in(
                 record.partition, writes, Tally(consumed=len(rejects), rejected=len(rejects))
             )
-            await self.checkpoint.commit(
+            if not await self.commit(
                 record.partition, self.outputs([], rejects), writes, record.offset + 1
-            )
+            ):
+                return
             self.committed.advance(record.partition, record.offset + 1)
         REJECTS.labels("stream", "processing_error").inc(len(rejects))
         self.totals["messages"] += 1
@@ -577,7 +614,7 @@ class StreamRunner:
                         seq=self.sequencer.next(site),
                     )
                     updates.append((site, orjson.dumps(update)))
-                await self.checkpoint.commit(partition, self.outputs(updates, []), {}, None)
+                await self.commit(partition, self.outputs(updates, []), {}, None)
 
     async def purge_dedup(self) -> None:
         """Delete event IDs past the horizon, through the changelog, partition by partition."""
@@ -609,7 +646,8 @@ class StreamRunner:
                         break
                     await self.guard.ensure_current(partition)
                     writes = {(DEDUP, partition): dict.fromkeys(found)}
-                    await self.checkpoint.commit(partition, {}, writes, None)
+                    if not await self.commit(partition, {}, writes, None):
+                        break
             expired += len(found)
             kept += len(chunk) - len(found)
             await asyncio.sleep(0)

@@ -40,6 +40,9 @@ change to Faust's behaviour, and why:
   starts, each fetch of it is written by the app instead (``write_standby``): its records past
   that point in one RocksDB write batch with the offset of the fetch's last record, and Faust's
   standby offset moved there, so its queue and buffers never see them.
+- Rejoin: a worker whose commit was fenced releases the partition and asks its group for a new
+  assignment (``Consumer.rejoin_group``); aiokafka has no public call for that, so the adapter
+  sets the coordinator's rejoin request, as aiokafka does itself when the subscription changes.
 - Stores: the worker reads and writes a table partition's RocksDB directly (``store_db``),
   because Faust's access path is tied to the current event, which a batch does not have.
 - Own changelogs: once the worker writes a table partition's stores itself (from its first
@@ -189,6 +192,15 @@ def pulse_transport(
         async def fetch_again(self, offsets: Mapping[int, int]) -> None:
             """Seek source partitions back to ``offsets``, so their records are fetched again."""
             await self.seek_wait({TP(source_topic, p): offset for p, offset in offsets.items()})
+
+        async def rejoin_group(self) -> None:
+            """Ask the group coordinator for a new assignment, as a subscription change does
+            (on the consumer's thread, whose loop owns the coordinator)."""
+
+            async def rejoin(consumer: Any) -> None:
+                consumer._coordinator.request_rejoin()
+
+            await self._thread.call_thread(rejoin, self._thread._ensure_consumer())
 
         def _new_offset(self, tp: TP) -> int | None:
             # The source partitions' offsets are committed by ``checkpoint`` alone, in the

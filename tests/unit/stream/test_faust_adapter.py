@@ -263,3 +263,31 @@ def test_a_standby_fetch_is_written_at_once_from_faust_standby_offset() -> None:
     app.written_partitions.add(2)
     assert not recovery.read_standby(standby, fetch(9))
     assert len(writes) == 1
+
+
+async def test_a_rejoin_request_reaches_the_coordinator_on_the_consumer_thread() -> None:
+    # ``Consumer.rejoin_group``: aiokafka's coordinator rejoins once this future is set (its
+    # coordination routine waits on it), and Faust's consumer thread runs calls on its loop.
+    from aiokafka.consumer.group_coordinator import GroupCoordinator
+
+    assert "self._rejoin_needed_fut" in inspect.getsource(GroupCoordinator.request_rejoin)
+    routine = inspect.getsource(GroupCoordinator._GroupCoordinator__coordination_routine)
+    assert "self._rejoin_needed_fut" in routine
+    assert "_coordinator" in inspect.getsource(aiokafka.AIOKafkaConsumer.__init__)
+    thread = faust_aiokafka.AIOKafkaConsumerThread
+    assert "fun: Callable[..., Awaitable]" in inspect.getsource(thread.call_thread)
+    assert callable(thread._ensure_consumer)
+    consumer = pulse_transport(500, "t", "localhost:9092").Consumer
+    calls: list[Any] = []
+
+    class Thread:
+        async def call_thread(self, fun: Any, *args: Any) -> None:
+            await fun(*args)
+
+        def _ensure_consumer(self) -> Any:
+            coordinator = SimpleNamespace(request_rejoin=lambda: calls.append(1))
+            return SimpleNamespace(_coordinator=coordinator)
+
+    fake = SimpleNamespace(_thread=Thread())
+    await consumer.rejoin_group(fake)  # type: ignore[arg-type]
+    assert calls == [1]
