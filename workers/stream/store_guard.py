@@ -160,8 +160,12 @@ class StoreGuard:
         partitions whose stores all reached the end count as checked (``expected``,
         ``written``), as after ``ensure_current``, unless ``current()`` says the assignment
         changed meanwhile.
+
+        Partitions checked already in this assignment (a first batch ran before the restore)
+        are left out: their stores hold this worker's commits, which a changelog read just
+        after a commit may not show yet, and a restore could only take them back.
         """
-        partitions = set(partitions)
+        partitions = set(partitions) - self.written
         restored = await self.restore(partitions, deadline)
         if not current():
             return restored
