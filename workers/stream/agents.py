@@ -271,6 +271,13 @@ class StreamRunner:
         self.guard.forget()
         await self.release(partitions)
 
+    def recovered(self, generation: int) -> bool:
+        """Whether Faust's recovery of ``generation`` has completed (its stores restored, its
+        source partitions sought to their committed offsets)."""
+        app: Any = self.app
+        recovered: int | None = app.recovered_generation
+        return recovered == generation
+
     def owns(self, partition: int, generation: int) -> bool:
         """Whether a run of ``partition`` fetched in ``generation`` may be processed now.
 
@@ -312,6 +319,13 @@ class StreamRunner:
                 runs=len(events) - len(current),
             )
         if generation is None or not current:
+            return
+        if not self.recovered(generation):
+            # Its stores may still be restored; the recovery's seek fetches these runs again.
+            log.info(
+                "runs delivered before the assignment's recovery completed dropped",
+                runs=len(current),
+            )
             return
         events = current
         holes = self.skipped_offsets(events)
@@ -579,10 +593,16 @@ class StreamRunner:
         self.totals["updates"] += len(output.updates)
 
     def settled(self, partition: int) -> bool:
-        """Whether a timer may write for ``partition`` now: held, and no rebalance (with its
-        restore of the stores) under way."""
+        """Whether a timer may write for ``partition`` now: held, its assignment's recovery
+        completed, and no rebalance (with its restore of the stores) under way."""
         rebalancing: bool = self.app.rebalancing
-        return not rebalancing and partition in self.checkpoint.claimed
+        generation = self.generation
+        return (
+            not rebalancing
+            and generation is not None
+            and self.recovered(generation)
+            and partition in self.checkpoint.claimed
+        )
 
     async def refresh_charts(self) -> None:
         """``chart_refresh`` for every (site, day) that changed since the last refresh."""

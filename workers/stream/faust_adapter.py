@@ -43,6 +43,11 @@ change to Faust's behaviour, and why:
 - Rejoin: a worker whose commit was fenced releases the partition and asks its group for a new
   assignment (``Consumer.rejoin_group``); aiokafka has no public call for that, so the adapter
   sets the coordinator's rejoin request, as aiokafka does itself when the subscription changes.
+- Recovered generation: Faust's recovery of one rebalance can finish after the next one has
+  begun and resume the flow, so source runs reach the agent while the new assignment's stores
+  are being restored. The recovery records the generation it completed
+  (``PulseApp.recovered_generation``); the agent drops runs of a generation not recovered yet,
+  which the recovery's seek to the committed offsets fetches again.
 - Stores: the worker reads and writes a table partition's RocksDB directly (``store_db``),
   because Faust's access path is tied to the current event, which a batch does not have.
 - Own changelogs: once the worker writes a table partition's stores itself (from its first
@@ -323,6 +328,15 @@ class Recovery(faust_recovery.Recovery):
                 if TP(tp.topic, tp.partition) in tps:
                     self._lasts[TP(tp.topic, tp.partition)] = last
 
+    async def on_recovery_completed(self, generation_id: int = 0) -> None:
+        """Faust's end of a recovery, which seeks the source partitions to their committed
+        offsets and resumes the flow; first it records the generation it completed, unless a
+        newer one has begun (Faust then returns before the seek)."""
+        app: Any = self.app
+        if app.consumer_generation_id == generation_id:
+            app.recovered_generation = generation_id
+        await super().on_recovery_completed(generation_id)
+
     def read_standby(self, tp: TP, records: Sequence[Any]) -> bool:
         """Write one fetch of a standby changelog partition into its store, in one write batch
         with the offset of the fetch's last record; False: not a standby being read (Faust's
@@ -413,9 +427,12 @@ class PulseApp(faust.App):
     # The table partitions whose stores the worker writes itself in this assignment
     # (``stream.store_guard`` keeps it); Faust's restores and standbys leave them alone.
     written_partitions: set[int]
+    # The consumer generation whose recovery completed last (``Recovery.on_recovery_completed``).
+    recovered_generation: int | None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.written_partitions = set()
+        self.recovered_generation = None
         super().__init__(*args, **kwargs)
 
     def _new_transport(self) -> Any:

@@ -42,6 +42,7 @@ async def test_a_changed_day_gets_its_chart() -> None:
     checkpoint = FakeCheckpoint()
     app = SimpleNamespace(
         rebalancing=False,
+        recovered_generation=3,
         assignor=SimpleNamespace(assigned_actives=lambda: {TopicPartition(KAFKA.changes_topic, 0)}),
     )
     runner = StreamRunner(
@@ -53,6 +54,7 @@ async def test_a_changed_day_gets_its_chart() -> None:
         lookup=None,  # type: ignore[arg-type]
     )
     runner.dirty_days = {(0, "site-a", "2026-11-23"), (3, "site-b", "2026-11-23")}
+    runner.generation = 3
     await runner.refresh_charts()
     (outputs,) = checkpoint.commits
     ((topic, _partition), records), *others = outputs.items()

@@ -291,3 +291,34 @@ async def test_a_rejoin_request_reaches_the_coordinator_on_the_consumer_thread()
     fake = SimpleNamespace(_thread=Thread())
     await consumer.rejoin_group(fake)  # type: ignore[arg-type]
     assert calls == [1]
+
+
+async def test_the_recovery_records_the_generation_it_completes() -> None:
+    # Faust's end of a recovery returns before its seek when a newer generation has begun;
+    # ``PulseApp.recovered_generation`` follows the same check.
+    completed = inspect.getsource(Recovery.on_recovery_completed)
+    at = [
+        completed.index("if self.app.consumer_generation_id != generation_id:"),
+        completed.index("consumer.perform_seek()"),
+        completed.index("consumer.resume_flow()"),
+    ]
+    assert at == sorted(at)
+    app = PulseApp("adapter-test-recovered", TableManager=TableManager)
+    recovery = app.tables.recovery
+    assert isinstance(recovery, PulseRecovery)
+    ended: list[int] = []
+
+    async def faust_end(self: Any, generation_id: int = 0) -> None:
+        ended.append(generation_id)
+
+    original = Recovery.on_recovery_completed
+    Recovery.on_recovery_completed = faust_end  # type: ignore[method-assign]
+    try:
+        app.consumer_generation_id = 4
+        await recovery.on_recovery_completed(3)
+        assert app.recovered_generation is None
+        await recovery.on_recovery_completed(4)
+        assert app.recovered_generation == 4
+    finally:
+        Recovery.on_recovery_completed = original  # type: ignore[method-assign]
+    assert ended == [3, 4]
