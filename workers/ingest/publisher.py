@@ -19,6 +19,7 @@ from aiokafka.errors import KafkaError
 
 from schemas.changes import ChangeRecord, RejectedRecord
 from workers.changes.keying import Rejection
+from workers.ingest.settings import DEFAULT_SEND_TIMEOUT_S
 from workers.kafka.clients import new_producer
 from workers.kafka.codec import encode_batch, encode_change, encode_rejected
 from workers.observability.metrics import REJECTS
@@ -125,14 +126,29 @@ class ChangePublisher:
         return Delivery(futures, changes, rejects)
 
 
-def make_producer(bootstrap: str) -> AIOKafkaProducer:
+def make_producer(
+    bootstrap: str, send_timeout_s: float = DEFAULT_SEND_TIMEOUT_S
+) -> AIOKafkaProducer:
+    """A producer whose sends fail once they waited ``send_timeout_s`` for a partition leader.
+
+    aiokafka retries an idempotent producer's sends for as long as a leader is known, so only a
+    partition the cluster names no leader for (a broker's controlled shutdown) fails them.
+    """
     return new_producer(
-        bootstrap, linger_ms=5, max_batch_size=1_048_576, max_request_size=8_388_608
+        bootstrap,
+        linger_ms=5,
+        max_batch_size=1_048_576,
+        max_request_size=8_388_608,
+        request_timeout_ms=round(send_timeout_s * 1000),
     )
 
 
 async def started_producer(
-    bootstrap: str, link: DependencyLink, policy: BackoffPolicy, stop: asyncio.Event
+    bootstrap: str,
+    send_timeout_s: float,
+    link: DependencyLink,
+    policy: BackoffPolicy,
+    stop: asyncio.Event,
 ) -> AIOKafkaProducer | None:
     """A new started producer, tried again with backoff while Kafka refuses; None when asked to
     stop first."""
@@ -142,7 +158,7 @@ async def started_producer(
             await asyncio.wait_for(stop.wait(), backoff.next_delay())
         if stop.is_set():
             break
-        producer = make_producer(bootstrap)
+        producer = make_producer(bootstrap, send_timeout_s)
         try:
             await producer.start()
         except KafkaError as exc:

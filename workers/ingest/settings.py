@@ -8,6 +8,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_TABLES = "sessions,events,calls,intents"
+# aiokafka's own request timeout, so the setting's default changes nothing.
+DEFAULT_SEND_TIMEOUT_S = 40.0
 
 
 class IngestEndpointSettings(BaseSettings):
@@ -29,9 +31,21 @@ class IngestEndpointSettings(BaseSettings):
     )
 
 
-class WalIngestSettings(BaseSettings):
+class IngestSendSettings(BaseSettings):
+    """How the ingest's producer waits for Kafka, read by either source's settings."""
+
     model_config = SettingsConfigDict(extra="ignore")
 
+    send_timeout_s: float = Field(
+        default=DEFAULT_SEND_TIMEOUT_S,
+        gt=0,
+        validation_alias="PULSE_INGEST_SEND_TIMEOUT_S",
+        description="How long a send may wait for a partition leader before it fails and the "
+        "ingest resumes from its confirmed position on a new producer.",
+    )
+
+
+class WalIngestSettings(IngestSendSettings):
     slot_name: str = Field(
         default="realtime_pulse",
         pattern=r"^[a-z0-9_]{1,63}$",
@@ -95,9 +109,7 @@ class SupabaseSettings(BaseSettings):
     )
 
 
-class RealtimeIngestSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore")
-
+class RealtimeIngestSettings(IngestSendSettings):
     tables_csv: str = Field(
         default=DEFAULT_TABLES,
         validation_alias="PULSE_REALTIME_TABLES",

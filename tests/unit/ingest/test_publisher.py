@@ -1,17 +1,26 @@
-"""Which rejects a delivery still owes, and sending them again without counting them twice."""
+"""Which rejects a delivery still owes, sending them again without counting them twice, and how
+long the producer's sends may wait."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 from typing import Any, cast
 
+import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaTimeoutError
 from prometheus_client import REGISTRY
+from pydantic import ValidationError
 
 from schemas.changes import RejectedRecord
 from workers.changes.keying import Rejection
-from workers.ingest.publisher import ChangePublisher, Delivery
+from workers.ingest.publisher import ChangePublisher, Delivery, make_producer
+from workers.ingest.settings import (
+    DEFAULT_SEND_TIMEOUT_S,
+    RealtimeIngestSettings,
+    WalIngestSettings,
+)
 from workers.settings import KafkaSettings
 
 
@@ -71,3 +80,27 @@ async def test_rejects_sent_again_are_the_same_records_and_counted_once() -> Non
     assert ingest_rejects() == counted + 2
     assert [record.detail for record, _ in again.rejects] == ["second"]
     assert producer.sent[2][:2] == (settings.rejected_topic, producer.sent[1][1])
+
+
+async def test_either_sources_send_timeout_is_its_producers_request_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PULSE_INGEST_SEND_TIMEOUT_S", "2.5")
+    for options in (WalIngestSettings(), RealtimeIngestSettings()):
+        producer = make_producer("127.0.0.1:9", options.send_timeout_s)
+        try:
+            # aiokafka has no public view of a producer's settings.
+            assert producer._request_timeout_ms == 2500  # noqa: SLF001
+        finally:
+            await producer.stop()
+
+
+def test_the_default_send_timeout_is_aiokafkas_own() -> None:
+    default = inspect.signature(AIOKafkaProducer).parameters["request_timeout_ms"].default
+    assert default == DEFAULT_SEND_TIMEOUT_S * 1000
+
+
+@pytest.mark.parametrize("seconds", [0, -1])
+def test_a_send_timeout_must_be_positive(seconds: float) -> None:
+    with pytest.raises(ValidationError, match="PULSE_INGEST_SEND_TIMEOUT_S"):
+        WalIngestSettings(PULSE_INGEST_SEND_TIMEOUT_S=seconds)

@@ -221,7 +221,9 @@ class _Pump:
         ]
         self.in_flight.clear()
         self.publisher.resend(unacknowledged)
-        producer = await started_producer(self.bootstrap, self.kafka_link, self.reconnect, stop)
+        producer = await started_producer(
+            self.bootstrap, self.options.send_timeout_s, self.kafka_link, self.reconnect, stop
+        )
         if producer is None:
             return
         log.info("sending unacknowledged rejects again", rejects=len(unacknowledged))
@@ -398,7 +400,7 @@ async def run_realtime_ingest(
     rest = supabase.postgrest
     if keeper is not None:
         rest.auth(await keeper.current())
-    producer = make_producer(bootstrap)
+    producer = make_producer(bootstrap, options.send_timeout_s)
     await producer.start()
     kafka_link = DependencyLink(COMPONENT, "kafka", readiness, log)
     policy = (reconnect or ReconnectSettings()).policy()

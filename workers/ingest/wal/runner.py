@@ -273,7 +273,7 @@ async def run_wal_ingest(
     links = _Links(readiness, reconnect or ReconnectSettings())
     bootstrap = require(kafka.bootstrap_servers, "KAFKA_BOOTSTRAP_SERVERS", "to publish changes")
     await ensure_project_topics(bootstrap, kafka)
-    first = make_producer(bootstrap)
+    first = make_producer(bootstrap, options.send_timeout_s)
     await first.start()
     producer: AIOKafkaProducer | None = first
     stream: ReplicationStream | None = ReplicationStream(dsn)
@@ -312,7 +312,9 @@ async def run_wal_ingest(
             stream, admin = None, None
             if not links.kafka.up:
                 await producer.stop()
-                producer = await started_producer(bootstrap, links.kafka, links.policy, stop)
+                producer = await started_producer(
+                    bootstrap, options.send_timeout_s, links.kafka, links.policy, stop
+                )
             if producer is not None:
                 session = await _new_session(dsn, options, links, stop)
                 if session is not None:
