@@ -53,7 +53,7 @@ from workers.observability.metrics import SOURCE_LIVE as SOURCE_LIVE_GAUGE
 from workers.observability.readiness import RECOVERED, SOURCE_LIVE, Readiness
 from workers.resilience.backoff import Backoff
 from workers.resilience.kafka_watch import watch_kafka
-from workers.resilience.link import DependencyLink
+from workers.resilience.link import DependencyLink, one_line_error
 from workers.settings import KafkaSettings, ReconnectSettings, require
 
 log = structlog.get_logger("pulse.ingest.wal")
@@ -304,6 +304,9 @@ async def run_wal_ingest(
                 break
             except KafkaError as exc:
                 links.kafka.lost(exc)
+                # Said even while Kafka is already away: it tells a broker that came back in
+                # time (no line) from sends that timed out and are read from the slot again.
+                log.warning("kafka sends failed; resuming from the slot", error=one_line_error(exc))
             except POSTGRES_ERRORS as exc:
                 links.postgres.lost(exc)
             links.live(False)
