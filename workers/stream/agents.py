@@ -240,16 +240,10 @@ class StreamRunner:
         deadline = started + budget_s
         try:
             if active:
-                async with contextlib.AsyncExitStack() as held:
-                    # Faust may deliver the partitions' runs meanwhile (a rebalance's flow can
-                    # be resumed by the recovery of the one before). A batch committed between
-                    # the restore's reading of the changelog ends and its check of the stores
-                    # would look like a store ahead of its changelog, and be wiped.
-                    for partition in sorted(partitions):
-                        await held.enter_async_context(self.locks[partition])
-                    restored = await self.guard.restore_assigned(
-                        partitions, deadline, lambda: self.generation == generation
-                    )
+                # No batch runs meanwhile: runs wait for this generation's recovery (``recovered``).
+                restored = await self.guard.restore_assigned(
+                    partitions, deadline, lambda: self.generation == generation
+                )
             else:
                 restored = await self.guard.restore(partitions, deadline)
         except Exception as exc:

@@ -160,21 +160,9 @@ class StoreGuard:
         partitions whose stores all reached the end count as checked (``expected``,
         ``written``), as after ``ensure_current``, unless ``current()`` says the assignment
         changed meanwhile.
-
-        Partitions checked already in this assignment (a first batch ran before the restore)
-        are left out: their stores hold this worker's commits, which a changelog read just
-        after a commit may not show yet, and a restore could only take them back. Their last
-        committed records are where their stores stand.
         """
         partitions = set(partitions)
-        written = partitions & self.written
-        own = {
-            tp: self.stores.persisted(table, partition)
-            for (table, partition), tp in self.changelog_partitions(written).items()
-        }
-        partitions -= written
         restored = await self.restore(partitions, deadline)
-        restored = Restored({**restored.lasts, **own}, restored.unfinished, restored.applied)
         if not current():
             return restored
         by_partition: dict[int, list[tuple[str, TopicPartition]]] = {}

@@ -281,24 +281,6 @@ async def test_a_restore_cut_short_leaves_its_stores_behind_and_unchecked() -> N
     assert stores.offsets[("rows", 0)] == 8
 
 
-async def test_a_partition_a_batch_wrote_already_is_left_out_of_the_restore() -> None:
-    broker, stores = Broker(), Stores()
-    committed(broker, stores, "rows", b"r", b"v0")
-    checks = guard(broker, stores, set())
-    assert await checks.ensure_current(0) == 0
-    committed(broker, stores, "rows", b"r", b"v1")
-    checks.applied("rows", 0, 2)
-    # The broker's last committed record does not show the batch's commit yet: restoring
-    # would find the store ahead and empty it.
-    del broker.logs[TopicPartition("rows-changelog", 0)][-1]
-    restored = await checks.restore_assigned({0})
-    assert restored.applied == 0
-    # Faust's recovery takes these as the changelogs' ends: the store is not ahead of them.
-    assert restored.lasts[TopicPartition("rows-changelog", 0)] == 2
-    assert stores.data[("rows", 0)] == {b"r": b"v1"}
-    assert stores.offsets[("rows", 0)] == 2
-
-
 async def test_a_restore_that_outlives_its_assignment_marks_nothing_checked() -> None:
     broker, stores = Broker(), Stores()
     broker.append("rows", 0, b"r", b"v")
