@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import shutil
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import psycopg
 from aiokafka.errors import KafkaError
@@ -47,11 +45,10 @@ from workers.demo.launch import python_module
 from workers.demo.progress import step
 from workers.demo.stack import DemoStack, child_environment
 from workers.demo.summary import audit_outcome
-from workers.ingest.publisher import MAX_CHANGES_PER_MESSAGE, make_producer
-from workers.kafka.codec import encode_batch
 from workers.kafka.topics import ensure_project_topics
 from workers.settings import KafkaSettings
 from workers.traffic.plan import plan_site_ids
+from workers.traffic.redelivery import publish_share
 
 SITES_PER_ROUND = 3
 FORGED_RATIO = 0.02
@@ -307,25 +304,14 @@ async def _findings(
 
 async def _redeliver(pipeline: Pipeline, observer: TopicObserver, seed: int) -> int:
     """Publishes a seeded share of the round's changes seen so far again; returns how many."""
-    pool = list(observer.round_changes)
-    chosen = random.Random(seed).sample(pool, round(len(pool) * REDELIVERED_RATIO))
-    if not chosen:
-        return 0
-    by_site: dict[str, list[dict[str, Any]]] = {}
-    for change in chosen:
-        by_site.setdefault(str(change["site_id"]), []).append(change)
-    producer = make_producer(pipeline.broker.bootstrap_servers)
     async with asyncio.timeout(REDELIVERY_TIMEOUT_S):
-        await producer.start()
-        try:
-            for site, changes in by_site.items():
-                for first in range(0, len(changes), MAX_CHANGES_PER_MESSAGE):
-                    value = encode_batch(site, changes[first : first + MAX_CHANGES_PER_MESSAGE])
-                    await producer.send_and_wait(
-                        pipeline.kafka.changes_topic, value, key=site.encode()
-                    )
-        finally:
-            await producer.stop()
+        chosen = await publish_share(
+            pipeline.broker.bootstrap_servers,
+            pipeline.kafka.changes_topic,
+            list(observer.round_changes),
+            ratio=REDELIVERED_RATIO,
+            seed=seed,
+        )
     return len(chosen)
 
 

@@ -63,11 +63,20 @@ async def redeliver(
 ) -> list[dict[str, Any]]:
     """Publish a random ``ratio`` of the topic's changes again; returns the re-published ones."""
     changes = await read_all_changes(bootstrap, topic, expected=expected, quiet_s=quiet_s)
+    return await publish_share(bootstrap, topic, changes, ratio=ratio, seed=seed)
+
+
+async def publish_share(
+    bootstrap: str, topic: str, changes: list[dict[str, Any]], *, ratio: float, seed: int
+) -> list[dict[str, Any]]:
+    """Publish a seeded random ``ratio`` of ``changes`` again, batched per site; returns them."""
     rng = random.Random(seed)
     chosen = rng.sample(changes, round(len(changes) * ratio))
+    if not chosen:
+        return chosen
     by_site: dict[str, list[dict[str, Any]]] = {}
     for change in chosen:
-        by_site.setdefault(change["site_id"], []).append(change)
+        by_site.setdefault(str(change["site_id"]), []).append(change)
     producer = make_producer(bootstrap)
     await producer.start()
     try:
