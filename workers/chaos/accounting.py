@@ -113,7 +113,7 @@ def segment_findings(
     reasons: list[str] = []
     sites = ", ".join(site[:8] for site in segment.site_ids)
     if segment.written is not None:
-        published = sum(distinct_by_site.get(site, 0) for site in segment.site_ids)
+        published = _published(segment, distinct_by_site)
         if published < segment.written:
             lost += segment.written - published
             reasons.append(
@@ -187,7 +187,12 @@ def difference(after: Tally, before: Tally) -> Tally:
 def published_all(segments: Sequence[Segment], distinct_by_site: Mapping[str, int]) -> bool:
     """Whether the topic holds at least every change each round's generator committed."""
     return all(
-        sum(distinct_by_site.get(site, 0) for site in segment.site_ids) >= segment.written
+        _published(segment, distinct_by_site) >= segment.written
         for segment in segments
         if segment.written is not None
     )
+
+
+def _published(segment: Segment, distinct_by_site: Mapping[str, int]) -> int:
+    """The distinct changes the topic holds for the round's sites."""
+    return sum(distinct_by_site.get(site, 0) for site in segment.site_ids)
