@@ -24,13 +24,12 @@ import psycopg
 
 from workers.bench.gateway_process import GatewayProcess, running_gateway
 from workers.bench.latency import LatencyProbe
+from workers.bench.live_ingest import running_wal_ingest
 from workers.bench.load_process import load_process
 from workers.bench.process_usage import cpu_seconds, cpu_wait_seconds, rss_mb
 from workers.bench.results import FanoutFigures
 from workers.bench.run import Say, fresh_topics
 from workers.bench.worker_process import running_worker
-from workers.ingest.settings import WalIngestSettings
-from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
 from workers.kafka.topics import ensure_project_topics
 from workers.services.embedded import Endpoints
 
@@ -127,59 +126,49 @@ async def fanout_stage(
     secret = secrets.token_urlsafe(32)
     say(f"fan-out: {options.clients:,} clients over {options.sites:,} sites ...")
     audience = await asyncio.to_thread(prepare_audience, services.dsn, options, secret)
-    stop_ingest = asyncio.Event()
-    progress = IngestProgress()
-    wal = WalIngestSettings(
-        PULSE_SLOT_NAME="pulse_bench_fanout",
-        PULSE_PUBLICATION="pulse_bench_fanout",
-        PULSE_INITIAL_SNAPSHOT=False,
-    )
-    ingest = asyncio.create_task(run_wal_ingest(services.dsn, kafka, wal, stop_ingest, progress))
     stop_writing = threading.Event()
-    try:
-        await asyncio.wait_for(progress.streaming.wait(), 60)
-        with (
-            running_worker(services.dsn, kafka),
-            running_gateway(services.dsn, kafka, secret) as gateway,
-            load_process() as load,
-        ):
-            started = time.monotonic()
-            connected = await load.connect("127.0.0.1", gateway.port, audience.clients)
-            figures.connected = int(connected["connected"])
-            say(
-                f"  {connected['connected']:,} connected, {connected['refused']:,} refused, "
-                f"{connected['failed']:,} failed in {time.monotonic() - started:.0f} s"
-            )
-            # Writing starts once every client is in: updates written while thousands connect
-            # would pile up behind the connections and be timed as fan-out. The stream must then
-            # run before the clock means anything: groups joined, fetches warm.
-            writer = asyncio.create_task(
-                asyncio.to_thread(
-                    write_events, services.dsn, audience.sessions, options.rate, stop_writing
+    async with running_wal_ingest(services.dsn, kafka, "pulse_bench_fanout"):
+        try:
+            with (
+                running_worker(services.dsn, kafka),
+                running_gateway(services.dsn, kafka, secret) as gateway,
+                load_process() as load,
+            ):
+                started = time.monotonic()
+                connected = await load.connect("127.0.0.1", gateway.port, audience.clients)
+                figures.connected = int(connected["connected"])
+                say(
+                    f"  {connected['connected']:,} connected, {connected['refused']:,} refused, "
+                    f"{connected['failed']:,} failed in {time.monotonic() - started:.0f} s"
                 )
-            )
-            await asyncio.sleep(WARM_UP_S)
-            probe = LatencyProbe(
-                services.bootstrap_servers, kafka.updates_topic, kafka.changes_topic
-            )
-            await probe.start()
-            say(f"  measuring for {options.seconds:.0f} s at {options.rate:,.0f} events/s ...")
-            before = _usage(gateway)
-            load_wait = cpu_wait_seconds(load.pid)
-            load_average = os.getloadavg()[0]
-            load.measure()
-            await asyncio.sleep(options.seconds)
-            after = _usage(gateway)
-            load_wait = cpu_wait_seconds(load.pid) - load_wait
-            load_average_end = os.getloadavg()[0]
-            read = await load.stop()
+                # Writing starts once every client is in: updates written while thousands connect
+                # would pile up behind the connections and be timed as fan-out. The stream must then
+                # run before the clock means anything: groups joined, fetches warm.
+                writer = asyncio.create_task(
+                    asyncio.to_thread(
+                        write_events, services.dsn, audience.sessions, options.rate, stop_writing
+                    )
+                )
+                await asyncio.sleep(WARM_UP_S)
+                probe = LatencyProbe(
+                    services.bootstrap_servers, kafka.updates_topic, kafka.changes_topic
+                )
+                await probe.start()
+                say(f"  measuring for {options.seconds:.0f} s at {options.rate:,.0f} events/s ...")
+                before = _usage(gateway)
+                load_wait = cpu_wait_seconds(load.pid)
+                load_average = os.getloadavg()[0]
+                load.measure()
+                await asyncio.sleep(options.seconds)
+                after = _usage(gateway)
+                load_wait = cpu_wait_seconds(load.pid) - load_wait
+                load_average_end = os.getloadavg()[0]
+                read = await load.stop()
+                stop_writing.set()
+                kafka_side = await probe.stop()
+                written = await writer
+        finally:
             stop_writing.set()
-            kafka_side = await probe.stop()
-            written = await writer
-    finally:
-        stop_writing.set()
-        stop_ingest.set()
-        await asyncio.wait_for(ingest, 60)
     seconds = after["wall"] - before["wall"]
     figures.delivered_rate = read["delivered"] / read["seconds"]
     figures.fanout_p50_ms, figures.fanout_p95_ms, figures.fanout_p99_ms = (

@@ -15,11 +15,10 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from workers.bench.latency import WINDOW_S, Latency, LatencyProbe, split_legs
+from workers.bench.live_ingest import running_wal_ingest
 from workers.bench.results import BenchFigures
 from workers.bench.run import Say, fresh_topics
 from workers.bench.worker_process import WorkerProcess, running_worker
-from workers.ingest.settings import WalIngestSettings
-from workers.ingest.wal.runner import IngestProgress, run_wal_ingest
 from workers.kafka.topics import ensure_project_topics
 from workers.services.embedded import Endpoints
 from workers.settings import KafkaSettings
@@ -104,17 +103,8 @@ async def latency_stage(
     """Both legs; ``high_rate`` 0 runs only the first."""
     kafka = fresh_topics(services.bootstrap_servers, "e2e", figures.partitions)
     await ensure_project_topics(services.bootstrap_servers, kafka)
-    stop = asyncio.Event()
-    progress = IngestProgress()
-    options = WalIngestSettings(
-        PULSE_SLOT_NAME="pulse_bench_e2e",
-        PULSE_PUBLICATION="pulse_bench_e2e",
-        PULSE_INITIAL_SNAPSHOT=False,
-    )
-    ingest = asyncio.create_task(run_wal_ingest(services.dsn, kafka, options, stop, progress))
     results: list[LegResult] = []
-    try:
-        await asyncio.wait_for(progress.streaming.wait(), 60)
+    async with running_wal_ingest(services.dsn, kafka, "pulse_bench_e2e"):
         with running_worker(services.dsn, kafka) as worker:
             # Warm-up: the group must own its partitions before the clock means anything.
             await generate_in_thread(services.dsn, sites=5, changes=200, seed=3)
@@ -132,9 +122,6 @@ async def latency_stage(
                 )
                 say(f"  {leg_note(result)}")
                 results.append(result)
-    finally:
-        stop.set()
-        await asyncio.wait_for(ingest, 60)
     record(results, figures)
 
 
