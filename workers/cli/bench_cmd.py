@@ -89,7 +89,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--memory-ids",
-        type=int,
+        type=positive(int),
         default=1_000_000,
         metavar="N",
         help="distinct event IDs for the memory stage's first reading (default: %(default)s)",
