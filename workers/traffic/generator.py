@@ -6,8 +6,8 @@
     summary.forged          # events rows that claim a site other than their session's
     summary.changes         # row changes written (= changes the WAL carries)
 
-Statements go in transactions of ``transaction_size`` rows; every statement changes exactly one
-row, so ``changes`` is exact.
+Statements go in transactions of ``transaction_size`` rows, each transaction's statements in one
+pipeline; every statement changes exactly one row, so ``changes`` is exact.
 """
 
 from __future__ import annotations
@@ -74,15 +74,17 @@ def generate(
             if stop.is_set():
                 break
             chunk = plan.statements[first : first + transaction_size]
-            with conn.cursor() as cursor:
-                for statement in chunk:
+            # Pipelined: the transaction's statements go out without a round trip each, which
+            # costs the writer and its Postgres backend far less CPU at the bench's high rates.
+            with conn.pipeline():
+                cursors = [conn.cursor() for _ in chunk]
+                for statement, cursor in zip(chunk, cursors, strict=True):
                     cursor.execute(statement.sql, statement.params)
-                    if cursor.rowcount != 1:
-                        raise RuntimeError(
-                            f"{statement.sql!r} changed {cursor.rowcount} rows, not 1"
-                        )
-                    counts[f"{statement.table}.{statement.op}"] += 1
-                    forged += statement.forged
+            for statement, cursor in zip(chunk, cursors, strict=True):
+                if cursor.rowcount != 1:
+                    raise RuntimeError(f"{statement.sql!r} changed {cursor.rowcount} rows, not 1")
+                counts[f"{statement.table}.{statement.op}"] += 1
+                forged += statement.forged
             conn.commit()
             written += len(chunk)
             if rate:
