@@ -16,12 +16,13 @@ import asyncio
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 
-from workers.traffic.plan import plan_traffic
+from workers.traffic.plan import Statement, plan_traffic
 
 
 @dataclass(frozen=True)
@@ -74,18 +75,10 @@ def generate(
             if stop.is_set():
                 break
             chunk = plan.statements[first : first + transaction_size]
-            # Pipelined: the transaction's statements go out without a round trip each, which
-            # costs the writer and its Postgres backend far less CPU at the bench's high rates.
-            with conn.pipeline():
-                cursors = [conn.cursor() for _ in chunk]
-                for statement, cursor in zip(chunk, cursors, strict=True):
-                    cursor.execute(statement.sql, statement.params)
-            for statement, cursor in zip(chunk, cursors, strict=True):
-                if cursor.rowcount != 1:
-                    raise RuntimeError(f"{statement.sql!r} changed {cursor.rowcount} rows, not 1")
+            write_transaction(conn, chunk)
+            for statement in chunk:
                 counts[f"{statement.table}.{statement.op}"] += 1
                 forged += statement.forged
-            conn.commit()
             written += len(chunk)
             if rate:
                 ahead = written / rate - (time.monotonic() - started)
@@ -98,6 +91,24 @@ def generate(
         by_table_op=dict(counts),
         seconds=time.monotonic() - started,
     )
+
+
+def write_transaction(conn: psycopg.Connection[Any], statements: Sequence[Statement]) -> None:
+    """Run ``statements`` and commit them; raises, with nothing committed, if one of them did not
+    change exactly one row.
+
+    The statements go out in one pipeline, without a round trip each: that costs the writer and
+    its Postgres backend far less CPU at the bench's high rates.
+    """
+    with conn.pipeline():
+        cursors = [conn.cursor() for _ in statements]
+        for statement, cursor in zip(statements, cursors, strict=True):
+            cursor.execute(statement.sql, statement.params)
+    for statement, cursor in zip(statements, cursors, strict=True):
+        if cursor.rowcount != 1:
+            conn.rollback()
+            raise RuntimeError(f"{statement.sql!r} changed {cursor.rowcount} rows, not 1")
+    conn.commit()
 
 
 async def generate_in_thread(dsn: str, **options: Any) -> TrafficSummary:

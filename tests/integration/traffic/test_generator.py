@@ -2,10 +2,14 @@ import asyncio
 import contextlib
 import threading
 import time
+import uuid
 
 import psycopg
+import pytest
 
 from workers.traffic import generate, generate_in_thread
+from workers.traffic.generator import write_transaction
+from workers.traffic.plan import Statement
 
 TABLES = ("sessions", "events", "calls", "intents")
 
@@ -53,3 +57,16 @@ def test_cancelling_the_caller_stops_the_thread(fresh_db: str) -> None:
     assert time.monotonic() - started < 2.0
     written = rows_written(fresh_db)
     assert 0 < written < 5_000
+
+
+def test_a_statement_that_changes_no_row_fails_its_transaction_uncommitted(fresh_db: str) -> None:
+    site = str(uuid.uuid4())
+    statements = [
+        Statement("sites", "INSERT", "INSERT INTO sites (id, name) VALUES (%s, %s)", (site, "s")),
+        Statement("calls", "UPDATE", "UPDATE calls SET status = 'ended' WHERE id = %s", (site,)),
+    ]
+    with psycopg.connect(fresh_db) as conn:
+        # The count of each pipelined statement: the insert's 1 passes, the update's 0 does not.
+        with pytest.raises(RuntimeError, match="changed 0 rows, not 1"):
+            write_transaction(conn, statements)
+        assert conn.execute("SELECT count(*) FROM sites").fetchone() == (0,)
