@@ -71,6 +71,11 @@ SOURCE_REFETCHES = Counter(
     "pulse_source_refetches_total",
     "Source partitions sought back because records fetched for them never reached the agent.",
 )
+COMMITS = Counter(
+    "pulse_commits_total",
+    "Units of work the stream worker made durable: a partition's batch, chart refresh or dedup "
+    "purge, each one Kafka transaction with exactly-once on.",
+)
 FENCED_COMMITS = Counter(
     "pulse_fenced_commits_total",
     "Commits refused because another worker's producer fenced this one's; the work is left "

@@ -36,6 +36,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
 from workers.kafka.clients import new_producer
+from workers.observability.metrics import COMMITS
 from workers.stream.producing import KeyValue, send_grouped
 from workers.stream.tables import StateTables, Writes
 
@@ -86,7 +87,6 @@ class Checkpoint:
         # Claims come from the assignment signal and from the first batch of a partition, which
         # may race: two producers of one transactional ID would fence each other.
         self._claiming = asyncio.Lock()
-        self.commits = 0
 
     @property
     def claimed(self) -> set[int]:
@@ -189,7 +189,7 @@ class Checkpoint:
             if offsets:
                 await self._commit_offsets(offsets)
         self.state.apply(writes, newest)
-        self.commits += 1
+        COMMITS.inc()
 
 
 async def _abort(producer: AIOKafkaProducer) -> None:

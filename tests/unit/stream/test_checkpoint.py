@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from aiokafka.structs import TopicPartition
+from prometheus_client import REGISTRY
 
 from workers.stream.checkpoint import Checkpoint, ProducerOptions
 from workers.stream.tables import Writes
@@ -104,6 +105,10 @@ def unclaimed(journal: list[str], *, transactional: bool, fail_on: str | None = 
     )
 
 
+def commits_so_far() -> float:
+    return REGISTRY.get_sample_value("pulse_commits_total") or 0.0
+
+
 async def checkpoint(journal: list[str], *, fail_on: str | None = None) -> Checkpoint:
     """A transactional checkpoint that has claimed source partition 3."""
     cp = unclaimed(journal, transactional=True, fail_on=fail_on)
@@ -115,6 +120,7 @@ async def checkpoint(journal: list[str], *, fail_on: str | None = None) -> Check
 
 async def test_a_batch_is_sent_offset_and_committed_in_one_transaction_before_the_stores() -> None:
     journal: list[str] = []
+    commits = commits_so_far()
     await (await checkpoint(journal)).commit(
         3,
         {("updates", 1): [(b"site", b"u1"), (b"site", b"u2")]},
@@ -129,6 +135,17 @@ async def test_a_batch_is_sent_offset_and_committed_in_one_transaction_before_th
         "commit",
         "apply [(('app-dedup-changelog', 3), 102), (('updates', 1), 100)]",
     ]
+    assert commits_so_far() == commits + 1
+
+
+@pytest.mark.parametrize("step", ["send updates[1] x1", "commit"])
+async def test_a_failed_commit_is_not_counted(step: str) -> None:
+    commits = commits_so_far()
+    with pytest.raises(RuntimeError):
+        await (await checkpoint([], fail_on=step)).commit(
+            3, {("updates", 1): [(b"s", b"u")]}, {}, 7
+        )
+    assert commits_so_far() == commits
 
 
 @pytest.mark.parametrize("step", ["send updates[1] x1", "offsets changes[3]=7 for app", "commit"])
