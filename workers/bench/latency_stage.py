@@ -11,6 +11,7 @@ import asyncio
 import functools
 import math
 import multiprocessing
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -39,6 +40,35 @@ class LegResult:
     achieved: float  # what the traffic generator wrote
     latency: Latency
     legs: str  # ``latency.Legs.describe()``
+    worker: WorkerLoad
+
+
+@dataclass(frozen=True)
+class WorkerLoad:
+    """What the worker did over a leg: its commits (transactions) and CPU, per second."""
+
+    commits_per_s: float
+    cpu_share: float  # of one core
+
+    def describe(self) -> str:
+        return f"worker {self.commits_per_s:,.0f} commits/s, {self.cpu_share * 100:.0f} % of a core"
+
+
+class WorkerMeter:
+    """Reads the worker's commit count and CPU time at the start of a leg and again at its end."""
+
+    def __init__(self, worker: WorkerProcess) -> None:
+        self.worker = worker
+        self.started = time.monotonic()
+        self.commits = worker.counter("pulse_commits_total")
+        self.cpu = worker.cpu_seconds()
+
+    def read(self) -> WorkerLoad:
+        seconds = max(time.monotonic() - self.started, 1e-9)
+        return WorkerLoad(
+            (self.worker.counter("pulse_commits_total") - self.commits) / seconds,
+            (self.worker.cpu_seconds() - self.cpu) / seconds,
+        )
 
 
 def transaction_size(rate: float) -> int:
@@ -88,7 +118,7 @@ def leg_note(result: LegResult) -> str:
     by_window = ", ".join(f"{p99:.0f}" for p99 in result.latency.p99_by_window_ms)
     return (
         f"at {result.rate:,.0f} changes/s ({result.achieved:,.0f} written): "
-        f"p99 per {WINDOW_S:.0f} s {by_window} ms; {result.legs}"
+        f"p99 per {WINDOW_S:.0f} s {by_window} ms; {result.legs}; {result.worker.describe()}"
     )
 
 
@@ -136,14 +166,16 @@ async def latency_leg(
     probe = LatencyProbe(services.bootstrap_servers, kafka.updates_topic, kafka.changes_topic)
     await probe.start()
     before = await asyncio.to_thread(worker.processed)
+    meter = await asyncio.to_thread(WorkerMeter, worker)
     summaries = await write_traffic(services.dsn, rate, seconds, seed)
     # The worker may still be behind at the higher rate: every change's update is timed.
     written = sum(summary.changes for summary in summaries)
     await asyncio.to_thread(worker.wait_processed, before + written, seconds * 10 + 60)
+    load = await asyncio.to_thread(meter.read)
     await asyncio.sleep(2)
     latency = await probe.stop()
     legs = split_legs(probe.timings()).describe()
-    return LegResult(rate, combined(summaries), latency, legs)
+    return LegResult(rate, combined(summaries), latency, legs, load)
 
 
 def record(results: list[LegResult], figures: BenchFigures) -> None:

@@ -3,6 +3,7 @@ from workers.bench.join_pause import JoinPause
 from workers.bench.latency import Latency
 from workers.bench.latency_stage import (
     LegResult,
+    WorkerLoad,
     combined,
     leg_note,
     record,
@@ -23,7 +24,8 @@ def test_transactions_keep_a_hundred_commits_a_second_at_any_rate() -> None:
 
 
 def leg(rate: float, p99: float) -> LegResult:
-    return LegResult(rate, rate * 0.9, Latency(100, 10.0, 50.0, p99, (p99, p99 / 2)), "legs ...")
+    latency = Latency(100, 10.0, 50.0, p99, (p99, p99 / 2))
+    return LegResult(rate, rate * 0.9, latency, "legs ...", WorkerLoad(412.4, 0.475))
 
 
 def test_the_first_leg_is_the_e2e_figures_and_the_second_the_high_ones() -> None:
@@ -42,7 +44,7 @@ def test_without_a_second_leg_the_high_figures_stay_empty() -> None:
     record([leg(1_000, 140.0)], figures)
     assert figures.e2e_p99_ms_high is None
     assert figures.high_rate is None
-    assert leg_note(leg(1_000, 140.0)).endswith("; legs ...")
+    assert leg_note(leg(1_000, 140.0)).endswith("; legs ...; worker 412 commits/s, 48 % of a core")
 
 
 def test_memory_is_read_after_the_first_ids_then_in_steps_of_as_many() -> None:
